@@ -1,0 +1,63 @@
+/**
+ * The benchmark contract: every scenario file exports one {@link Scenario}; `bench/run.ts` runs them
+ * and prints one JSON document on stdout (progress and tables on stderr). A result names what it
+ * measured and its unit; a comparison carries its baseline from the same run as a separate result,
+ * so ratios are taken between figures measured minutes apart on the same noisy machine.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** One measured figure. Extra numeric fields (p50_us, bytes_per_s, rss_mb...) sit beside `value`. */
+export interface BenchResult {
+  name: string;
+  unit: string;
+  value: number;
+  [extra: string]: number | string | boolean | undefined;
+}
+
+/** What a scenario gets from the runner. */
+export interface BenchContext {
+  /** Shorten every workload to a few seconds (smoke runs). */
+  readonly quick: boolean;
+  /** Progress for people, on stderr. */
+  log(message: string): void;
+  /** A fresh temporary directory, removed when the run ends. */
+  tmpDir(prefix: string): string;
+}
+
+/** A benchmark scenario, named by topology (`ring.spsc`, `log.append`). */
+export interface Scenario {
+  readonly name: string;
+  /** What the scenario's results are compared against, for the reader of the table. */
+  readonly description: string;
+  run(ctx: BenchContext): Promise<BenchResult[]>;
+}
+
+export function createContext(quick: boolean): BenchContext & { cleanup(): void } {
+  const dirs: string[] = [];
+  return {
+    quick,
+    log: (m) => process.stderr.write(`${m}\n`),
+    tmpDir(prefix) {
+      const d = mkdtempSync(join(tmpdir(), `millrace-bench-${prefix}-`));
+      dirs.push(d);
+      return d;
+    },
+    cleanup() {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Percentile of an ascending-sorted array (nearest rank). */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+/** Peak resident set size of this process so far, in MB (the kernel's high-water mark). */
+export function peakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}

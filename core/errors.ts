@@ -1,0 +1,63 @@
+/**
+ * Every error Millrace throws to a user is a {@link MillraceError} with a stable string `code` and a
+ * `retriable` flag (kafkajs's idea): a caller can branch on the code and retry only what may succeed
+ * on a second try. The codes live in this one table; the README lists them.
+ */
+export const ERROR_CODES = {
+  // Input
+  INVALID_ARGUMENT: 'an argument has the wrong type or is out of range',
+  BATCH_EMPTY: 'an append or send was given no messages',
+  ENTRY_TOO_LARGE: 'a batch or message is larger than the maximum entry size',
+  SEQUENCE_INVALID: 'producer sequence IDs in a batch are not strictly increasing or span too far',
+  TOPIC_NAME_INVALID: 'a topic name is malformed or would leave the data directory',
+  // Lifecycle
+  CLOSED: 'the object was closed before or during the call',
+  // Data directory
+  DATA_DIR_INVALID: 'the directory exists but is not a Millrace data directory',
+  DATA_DIR_VERSION_UNSUPPORTED: 'the data directory was written by a newer Millrace format version',
+  // Storage
+  ENTRY_CORRUPT: 'a stored entry failed its checksum or bounds checks',
+  ENTRY_NOT_FOUND: 'no entry exists at that position (never written, or trimmed)',
+  STORAGE_WRITE_FAILED: 'the storage engine refused or failed a write',
+  STORAGE_READ_FAILED: 'the storage engine failed a read',
+  // Runtime
+  TIMEOUT: 'an operation did not complete within its time limit',
+  RING_FULL: 'a ring buffer stayed full past the writer timeout (backpressure)',
+  WORKER_DIED: 'the worker hosting the target died; the request may be retried',
+} as const;
+
+/** A stable error code; see {@link ERROR_CODES} for what each means. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Codes that are worth retrying by default: a second attempt may succeed without a changed input. */
+const RETRIABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'STORAGE_WRITE_FAILED', 'TIMEOUT', 'RING_FULL', 'WORKER_DIED',
+]);
+
+/** Options for {@link MillraceError}. */
+export interface MillraceErrorOptions {
+  /** Overrides the code's default retriability. */
+  retriable?: boolean;
+  /** The underlying error, kept rather than lost. */
+  cause?: unknown;
+}
+
+/** The one error class of Millrace: a stable `code`, a `retriable` flag and the `cause` it wraps. */
+export class MillraceError extends Error {
+  /** Stable machine-readable code; never changes meaning between versions. */
+  readonly code: ErrorCode;
+  /** Whether retrying the same call unchanged may succeed. */
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: MillraceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MillraceError';
+    this.code = code;
+    this.retriable = options.retriable ?? RETRIABLE_BY_DEFAULT.has(code);
+  }
+}
+
+/** True when `err` is a {@link MillraceError}, optionally of the given code. */
+export function isMillraceError(err: unknown, code?: ErrorCode): err is MillraceError {
+  return err instanceof MillraceError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,2 @@
+/** `npm start`: the main job. */
+console.log('millrace');

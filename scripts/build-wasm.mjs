@@ -1,0 +1,17 @@
+// Compiles the AssemblyScript hot path (wasm/assembly) to dist/wasm/millrace.wasm.
+// Runs from `npm install` (prepare) so a fresh clone needs nothing else.
+import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const asc = require.resolve('assemblyscript/bin/asc.js');
+mkdirSync(new URL('../dist/wasm/', import.meta.url), { recursive: true });
+const r = spawnSync(process.execPath, [asc, 'wasm/assembly/index.ts',
+  '--outFile', 'dist/wasm/millrace.wasm',
+  '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert',
+  '--runtime', 'stub',
+  // Fixed memory: growth would detach every view the loader holds (design notes, pitfalls).
+  '--initialMemory', '256', '--maximumMemory', '256',
+  '--exportRuntime'], { stdio: 'inherit', cwd: new URL('..', import.meta.url).pathname });
+process.exit(r.status ?? 1);
