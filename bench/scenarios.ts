@@ -1,4 +1,7 @@
-/** The registered benchmark scenarios, in the order they run. One file per scenario beside this one. */
+/** The registered benchmark scenarios, in the order they run. One file per topology beside this one. */
 import type { Scenario } from './harness.js';
+import { scenarios as frame } from './frame.js';
+import { scenarios as ring } from './ring.js';
+import { scenarios as log } from './log.js';
 
-export const scenarios: Scenario[] = [];
+export const scenarios: Scenario[] = [...frame, ...ring, ...log];
