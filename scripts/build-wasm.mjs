@@ -9,9 +9,12 @@ const asc = require.resolve('assemblyscript/bin/asc.js');
 mkdirSync(new URL('../dist/wasm/', import.meta.url), { recursive: true });
 const r = spawnSync(process.execPath, [asc, 'wasm/assembly/index.ts',
   '--outFile', 'dist/wasm/millrace.wasm',
+  '--textFile', 'dist/wasm/millrace.wat',
   '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert',
+  // The module never allocates (fixed regions, see wasm/assembly/memory.ts): no GC, no runtime exports.
   '--runtime', 'stub',
   // Fixed memory: growth would detach every view the loader holds (design notes, pitfalls).
   '--initialMemory', '256', '--maximumMemory', '256',
-  '--exportRuntime'], { stdio: 'inherit', cwd: new URL('..', import.meta.url).pathname });
+  // abort() is the only import; the loader supplies it (nothing in the module should reach it).
+  ], { stdio: 'inherit', cwd: new URL('..', import.meta.url).pathname });
 process.exit(r.status ?? 1);

@@ -1,0 +1,226 @@
+/**
+ * Loads dist/wasm/millrace.wasm synchronously (it is 3 KB: compiling it blocks for well under a
+ * millisecond) and wraps it as a {@link Framer}. One instance per thread: the module-level cache is per
+ * isolate, so every worker thread that imports this file gets its own instance and its own memory.
+ *
+ * Memory is fixed at 16 MiB (no growth, so the views made here are never detached); the module works in
+ * fixed regions (wasm/assembly/memory.ts). Per batch the JS side copies each payload into its final
+ * place in the entry region once (u8.set), writes one 40-byte descriptor per message, and makes one
+ * call that writes all headers and the checksum; the result leaves with one slice().
+ */
+import { readFileSync } from 'node:fs';
+import { MillraceError } from '../core/errors.js';
+import {
+  ENTRY_HEADER_SIZE, MESSAGE_HEADER_SIZE, MSG_HAS_KEY, MSG_HAS_EVENT_TIME, MSG_HAS_DELIVER_AT, MSG_VALUE_NULL,
+  OFF_CHECKSUM, OFF_PUBLISH_TIME,
+} from './entry-format.js';
+import { STATUS_BAD_PUBLISH_TIME } from './entry-status.js';
+import { planBatch, resolveMaxEntryBytes } from './batch.js';
+import { isPublishTime } from './validate.js';
+import { jsFramer, requireBytes, requireRange } from './reference.js';
+import type { FrameBatch, Framer } from './types.js';
+
+/**
+ * The few WebAssembly JS API members used here: this project's lib settings (ES2022, no DOM) carry no
+ * WebAssembly typings, so they are declared locally rather than pulling in the DOM lib.
+ */
+interface WasmMemory { readonly buffer: ArrayBuffer }
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** The module's exports (wasm/assembly/index.ts). u32 results arrive as signed i32: use `>>> 0`. */
+interface MillraceWasm {
+  memory: WasmMemory;
+  frameEntry(count: number, producerLen: number, publishTime: number, baseSeq: number): number;
+  validateEntry(len: number): number;
+  sealEntry(len: number, publishTime: number): number;
+  checksumEntryRegion(len: number): number;
+  indexFloorByEntry(count: number, target: number): number;
+  indexFloorByTime(count: number, t: number): number;
+  entryBase(): number;
+  entryCap(): number;
+  descBase(): number;
+  descStride(): number;
+  descCap(): number;
+  indexBase(): number;
+  indexCap(): number;
+  heapBase(): number;
+}
+
+/** The WASM framer, plus sparse index search over its index region (used by tests and the bench). */
+export interface WasmFramer extends Framer {
+  /** Copies `slots` (SparseIndex body words, 4 per slot) into the index region; false if they do not fit. */
+  loadIndex(slots: Uint32Array, count: number): boolean;
+  /** Slot of the last loaded index entry with entryId <= target, or -1. */
+  indexFloorByEntry(count: number, target: number): number;
+  /** Slot of the last loaded index entry with publishTime < t, else 0; -1 when count is 0. */
+  indexFloorByTime(count: number, t: number): number;
+}
+
+let cached: WasmFramer | undefined;
+
+/**
+ * The WASM {@link Framer} of this thread, instantiated on first call (synchronously). Throws
+ * MillraceError INVALID_ARGUMENT if dist/wasm/millrace.wasm is missing (run `npm run build:wasm`).
+ */
+export function loadWasmFramer(): WasmFramer {
+  return (cached ??= instantiate());
+}
+
+function instantiate(): WasmFramer {
+  let bytes: Buffer;
+  const url = new URL('./millrace.wasm', import.meta.url);
+  try {
+    bytes = readFileSync(url);
+  } catch (err) {
+    throw new MillraceError('INVALID_ARGUMENT', `cannot read ${url.pathname}; build it with npm run build:wasm`, { cause: err });
+  }
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    env: {
+      // Nothing in the module should reach abort (it is built with --noAssert and never allocates).
+      abort() { throw new Error('millrace.wasm aborted'); },
+    },
+  });
+  const ex = instance.exports as unknown as MillraceWasm;
+  const E = ex.entryBase();
+  const ENTRY_CAP = ex.entryCap();
+  const D = ex.descBase();
+  const DESC_STRIDE = ex.descStride();
+  const IDX = ex.indexBase();
+  const INDEX_CAP = ex.indexCap();
+  if (ex.heapBase() > E || DESC_STRIDE !== 40 || D % 8 !== 0 || IDX % 16 !== 0) {
+    throw new Error('millrace.wasm: region layout does not match this loader (rebuild both)');
+  }
+  // Typed-array views assume little-endian, as the entry format does.
+  if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('Millrace needs a little-endian host');
+
+  let buffer = ex.memory.buffer;
+  let u8 = new Uint8Array(buffer);
+  let d32 = new Uint32Array(buffer, D, ex.descCap() / 4);
+  let d64 = new Float64Array(buffer, D, ex.descCap() / 8);
+  let idx32 = new Uint32Array(buffer, IDX, INDEX_CAP / 4);
+  /** Re-creates the views if the memory was ever replaced (growth detaches them); a no-op in practice. */
+  function views(): Uint8Array {
+    if (ex.memory.buffer !== buffer) {
+      buffer = ex.memory.buffer;
+      u8 = new Uint8Array(buffer);
+      d32 = new Uint32Array(buffer, D, ex.descCap() / 4);
+      d64 = new Float64Array(buffer, D, ex.descCap() / 8);
+      idx32 = new Uint32Array(buffer, IDX, INDEX_CAP / 4);
+    }
+    return u8;
+  }
+
+  return {
+    frame(batch: FrameBatch, maxEntryBytes?: number): Uint8Array {
+      const plan = planBatch(batch, resolveMaxEntryBytes(maxEntryBytes), true);
+      if (plan.size > ENTRY_CAP) return jsFramer.frame(batch, maxEntryBytes);
+      const mem = views();
+      const messages = batch.messages;
+      const count = plan.count;
+      const base = plan.baseSequenceId;
+      const prodLen = plan.producerName.length;
+      if (prodLen > 0) mem.set(plan.producerName, E + ENTRY_HEADER_SIZE);
+      let r = E + ENTRY_HEADER_SIZE + prodLen;
+      let di = 0; // descriptor index in 32-bit words (10 per descriptor)
+      for (let i = 0; i < count; i++, di += 10) {
+        const m = messages[i]!;
+        const k = m.key;
+        const p = m.properties;
+        const v = m.value;
+        const et = m.eventTime;
+        const da = m.deliverAt;
+        let flags = 0;
+        let t = r + MESSAGE_HEADER_SIZE;
+        if (et !== undefined) {
+          flags |= MSG_HAS_EVENT_TIME;
+          d64[(di >> 1) + 3] = et;
+          t += 8;
+        }
+        if (da !== undefined) {
+          flags |= MSG_HAS_DELIVER_AT;
+          d64[(di >> 1) + 4] = da;
+          t += 8;
+        }
+        let keyLen = 0;
+        if (k !== undefined && k !== null) {
+          flags |= MSG_HAS_KEY;
+          keyLen = k.length;
+          mem.set(k, t);
+          t += keyLen;
+        }
+        let propsLen = 0;
+        if (p !== undefined && p !== null) {
+          propsLen = p.length;
+          mem.set(p, t);
+          t += propsLen;
+        }
+        let valueLen = 0;
+        if (v === null) flags |= MSG_VALUE_NULL;
+        else {
+          valueLen = v.length;
+          mem.set(v, t);
+          t += valueLen;
+        }
+        d32[di] = flags;
+        d32[di + 1] = keyLen;
+        d32[di + 2] = propsLen;
+        d32[di + 3] = valueLen;
+        d32[di + 4] = base < 0 ? 0 : m.sequenceId! - base;
+        r = t;
+      }
+      // planBatch measured the same fields; a difference means a getter changed its answer mid-call.
+      if (r - E !== plan.size) throw new MillraceError('INVALID_ARGUMENT', 'the batch changed while it was being framed');
+      const len = ex.frameEntry(count, prodLen, batch.publishTime, base) >>> 0;
+      return mem.slice(E, E + len);
+    },
+
+    seal(entry: Uint8Array, publishTime: number): number {
+      requireBytes(entry, 'seal entry');
+      if (!isPublishTime(publishTime)) return STATUS_BAD_PUBLISH_TIME;
+      if (entry.length > ENTRY_CAP) return jsFramer.seal(entry, publishTime);
+      const mem = views();
+      mem.set(entry, E);
+      const status = ex.sealEntry(entry.length, publishTime);
+      if (status === 0) {
+        // Only the checksum and publish time changed: copy those 12 bytes back, not the entry.
+        entry.set(mem.subarray(E + OFF_CHECKSUM, E + OFF_CHECKSUM + 4), OFF_CHECKSUM);
+        entry.set(mem.subarray(E + OFF_PUBLISH_TIME, E + OFF_PUBLISH_TIME + 8), OFF_PUBLISH_TIME);
+      }
+      return status;
+    },
+
+    validate(entry: Uint8Array): number {
+      requireBytes(entry, 'validate entry');
+      if (entry.length > ENTRY_CAP) return jsFramer.validate(entry);
+      views().set(entry, E);
+      return ex.validateEntry(entry.length);
+    },
+
+    checksum(bytes: Uint8Array, start: number, end: number): number {
+      requireBytes(bytes, 'checksum bytes');
+      requireRange(bytes, start, end);
+      if (end - start > ENTRY_CAP) return jsFramer.checksum(bytes, start, end);
+      views().set(bytes.subarray(start, end), E);
+      return ex.checksumEntryRegion(end - start) >>> 0;
+    },
+
+    loadIndex(slots: Uint32Array, count: number): boolean {
+      if (count * 16 > INDEX_CAP) return false;
+      views();
+      idx32.set(slots.subarray(0, count * 4), 0);
+      return true;
+    },
+
+    indexFloorByEntry(count: number, target: number): number {
+      return ex.indexFloorByEntry(count, target);
+    },
+
+    indexFloorByTime(count: number, t: number): number {
+      return ex.indexFloorByTime(count, t);
+    },
+  };
+}

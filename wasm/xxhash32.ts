@@ -1,0 +1,57 @@
+/** xxHash32 in plain JS: the reference for the WASM checksum (wasm/assembly/xxhash32.ts). */
+
+const P1 = 2654435761;
+const P2 = 2246822519;
+const P3 = 3266489917;
+const P4 = 668265263;
+const P5 = 374761393;
+
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
+}
+
+function u32le(b: Uint8Array, p: number): number {
+  return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+}
+
+/**
+ * xxHash32 of bytes[start, end) with `seed`, as an unsigned 32-bit integer. The caller guarantees
+ * 0 <= start <= end <= bytes.length (no checks here: this is the inner loop of validate).
+ */
+export function xxhash32(bytes: Uint8Array, start: number, end: number, seed = 0): number {
+  const len = end - start;
+  let p = start;
+  let h: number;
+  if (len >= 16) {
+    const limit = end - 16;
+    let v1 = (seed + P1 + P2) | 0;
+    let v2 = (seed + P2) | 0;
+    let v3 = seed | 0;
+    let v4 = (seed - P1) | 0;
+    do {
+      v1 = Math.imul(rotl((v1 + Math.imul(u32le(bytes, p), P2)) | 0, 13), P1);
+      v2 = Math.imul(rotl((v2 + Math.imul(u32le(bytes, p + 4), P2)) | 0, 13), P1);
+      v3 = Math.imul(rotl((v3 + Math.imul(u32le(bytes, p + 8), P2)) | 0, 13), P1);
+      v4 = Math.imul(rotl((v4 + Math.imul(u32le(bytes, p + 12), P2)) | 0, 13), P1);
+      p += 16;
+    } while (p <= limit);
+    h = (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) | 0;
+  } else {
+    h = (seed + P5) | 0;
+  }
+  h = (h + len) | 0;
+  while (p + 4 <= end) {
+    h = Math.imul(rotl((h + Math.imul(u32le(bytes, p), P3)) | 0, 17), P4);
+    p += 4;
+  }
+  while (p < end) {
+    h = Math.imul(rotl((h + Math.imul(bytes[p]!, P5)) | 0, 11), P1);
+    p++;
+  }
+  h ^= h >>> 15;
+  h = Math.imul(h, P2);
+  h ^= h >>> 13;
+  h = Math.imul(h, P3);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
