@@ -12,7 +12,7 @@ import {
   TRAILER_LENGTH, isPowerOfTwo, maxPayloadLength, trailerIndexes,
 } from './ring-layout.js';
 import { resolveRingOptions, type ResolvedRingOptions, type RingOptions } from './ring-options.js';
-import { parkAsync, parkSync, wakeIfParked } from './wait.js';
+import { PAUSE_ITERATIONS, parkAsync, parkSync, pause, wakeIfParked } from './wait.js';
 
 /** Called by {@link RingBuffer.read} per record; `bytes[offset, offset + length)` is the payload. */
 export type RecordHandler = (type: number, bytes: Uint8Array, offset: number, length: number) => void;
@@ -190,6 +190,7 @@ export class RingBuffer {
   writeBlocking(type: number, src: Uint8Array, timeoutMs: number, srcOffset = 0, length = src.length - srcOffset): void {
     if (this.tryWrite(type, src, srcOffset, length)) return;
     for (let i = this.options.spinIterations; i > 0; i--) {
+      pause(PAUSE_ITERATIONS); // do not hammer the reader's head line while it drains
       if (this.tryWrite(type, src, srcOffset, length)) return;
     }
     const i32 = this.i32;
@@ -214,6 +215,7 @@ export class RingBuffer {
   async writeAsync(type: number, src: Uint8Array, timeoutMs: number, srcOffset = 0, length = src.length - srcOffset): Promise<void> {
     if (this.tryWrite(type, src, srcOffset, length)) return;
     for (let i = this.options.spinIterations; i > 0; i--) {
+      pause(PAUSE_ITERATIONS); // do not hammer the reader's head line while it drains
       if (this.tryWrite(type, src, srcOffset, length)) return;
     }
     const i32 = this.i32;
@@ -301,8 +303,9 @@ export class RingBuffer {
    * its next publish or commit). Returns true if data is ready. Main thread: {@link waitForDataAsync}.
    */
   waitForData(timeoutMs: number): boolean {
-    if (this.hasData()) return true;
-    for (let i = this.options.spinIterations; i > 0; i--) {
+    // Pause before every poll, even the first: see pause() for the measurement.
+    for (let i = this.options.spinIterations; i >= 0; i--) {
+      pause(PAUSE_ITERATIONS);
       if (this.hasData()) return true;
     }
     const i32 = this.i32;
@@ -325,8 +328,9 @@ export class RingBuffer {
 
   /** Main thread: {@link waitForData} with Atomics.waitAsync (the wait keeps the event loop alive). */
   async waitForDataAsync(timeoutMs: number): Promise<boolean> {
-    if (this.hasData()) return true;
-    for (let i = this.options.spinIterations; i > 0; i--) {
+    // Pause before every poll, even the first: see pause() for the measurement.
+    for (let i = this.options.spinIterations; i >= 0; i--) {
+      pause(PAUSE_ITERATIONS);
       if (this.hasData()) return true;
     }
     const i32 = this.i32;

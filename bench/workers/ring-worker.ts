@@ -20,10 +20,12 @@ interface Job {
   inRing?: SharedArrayBuffer;
   outRing?: SharedArrayBuffer;
   port?: MessagePort;
+  spinIterations?: number;
 }
 
 const job = workerData as Job;
 const parent = parentPort!;
+const ringOptions = job.spinIterations === undefined ? {} : { spinIterations: job.spinIterations };
 
 switch (job.mode) {
   case 'ring-read': ringRead(); break;
@@ -36,7 +38,7 @@ switch (job.mode) {
 }
 
 function ringRead(): void {
-  const ring = RingBuffer.attach(job.ring!);
+  const ring = RingBuffer.attach(job.ring!, ringOptions);
   let sum = 0;
   let count = 0;
   // The handler touches the payload (first and last byte), as a real consumer would.
@@ -67,8 +69,8 @@ function pmRead(): void {
 }
 
 function ringPing(): void {
-  const out = RingBuffer.attach(job.outRing!);
-  const inp = RingBuffer.attach(job.inRing!);
+  const out = RingBuffer.attach(job.outRing!, ringOptions);
+  const inp = RingBuffer.attach(job.inRing!, ringOptions);
   const payload = new Uint8Array(job.size!).fill(7);
   const total = job.warmup! + job.count;
   const times = new Float64Array(job.count);
@@ -86,8 +88,8 @@ function ringPing(): void {
 }
 
 function ringPong(): void {
-  const inp = RingBuffer.attach(job.inRing!);
-  const out = RingBuffer.attach(job.outRing!);
+  const inp = RingBuffer.attach(job.inRing!, ringOptions);
+  const out = RingBuffer.attach(job.outRing!, ringOptions);
   let stop = false;
   const echo = (type: number, bytes: Uint8Array, offset: number, length: number): void => {
     if (type === STOP_TYPE) stop = true;
@@ -135,7 +137,7 @@ function pmPong(): void {
 }
 
 function ringIdle(): void {
-  const ring = RingBuffer.attach(job.ring!);
+  const ring = RingBuffer.attach(job.ring!, ringOptions);
   let stop = false;
   const handler = (type: number): void => {
     if (type === STOP_TYPE) stop = true;
