@@ -1,2 +1,2 @@
 /** Millrace: an embeddable message broker runtime. The public surface of the package. */
-export { MillraceError, isMillraceError, ERROR_CODES, type ErrorCode, type MillraceErrorOptions } from './core/errors.js';
+export * from './core/index.js';

@@ -1,0 +1,6 @@
+/** core: storage and domain logic, no threads. */
+export * from './log/index.js';
+export { Store, type StoreOptions, type Durability } from './storage/store.js';
+export { DATA_DIR_FORMAT_VERSION } from './storage/data-dir.js';
+export { MillraceError, isMillraceError, ERROR_CODES, type ErrorCode, type MillraceErrorOptions } from './errors.js';
+export { DEFAULTS, LIMITS } from './defaults.js';

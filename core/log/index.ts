@@ -1,0 +1,8 @@
+/** The log: managed ledgers (lists of ledgers of entries) on LMDB. */
+export {
+  ManagedLedger, resolveManagedLedgerOptions,
+  type ManagedLedgerOptions, type ResolvedManagedLedgerOptions, type AppendBatch, type AppendResult,
+  type ReadEntry, type ReadRangeOptions, type ManagedLedgerStats,
+} from './managed-ledger.js';
+export { comparePositions, formatPosition, type Position } from './position.js';
+export type { LedgerInfo, LedgerState } from './ledger-info.js';

@@ -1,0 +1,493 @@
+/**
+ * A managed ledger: one topic partition's log, as Pulsar's ManagedLedger. The log is a list of
+ * ledgers; each ledger is an append-only run of entries (one producer batch each) that rolls over by
+ * entries, bytes or age and is then sealed (read-only). Entries live in LMDB under
+ * [mlId, ledgerId, entryId]; the ledger list under [mlId, ledgerId]; sealed ledgers' sparse indexes
+ * beside them.
+ *
+ * Appends are assigned their position synchronously, in call order, and resolve once durable.
+ * Concurrent appends share LMDB commits: lmdb-js puts every write queued in one event turn into one
+ * transaction, and many transactions share one flush (group commit). Readers only ever see entries
+ * up to the last confirmed (durable) position.
+ */
+import { MillraceError } from '../errors.js';
+import { DEFAULTS, LIMITS } from '../defaults.js';
+import type { Store } from '../storage/store.js';
+import { comparePositions, formatPosition, type Position } from './position.js';
+import { newLedgerInfo, parseLedgerInfo, type LedgerInfo } from './ledger-info.js';
+import { recoverLedger } from './recovery.js';
+import {
+  EntryStatus, SparseIndex, entryPublishTime, entryStatusMessage, jsFramer, loadWasmFramer,
+  type FrameMessage, type Framer,
+} from '../../wasm/index.js';
+
+/** Options of a managed ledger. Each bad value gets an INVALID_ARGUMENT error at open. */
+export interface ManagedLedgerOptions {
+  /** Roll over to a new ledger after this many entries. @default 50_000 */
+  maxEntries?: number;
+  /** Roll over before a ledger would pass this many bytes. @default 2 GiB */
+  maxBytes?: number;
+  /** Roll over when the open ledger is older than this on an append. @default 4 hours */
+  maxAgeMs?: number;
+  /** Refuse entries larger than this. @default 5 MiB */
+  maxEntryBytes?: number;
+  /** Bytes of log between two sparse index entries. @default 32 KiB */
+  indexIntervalBytes?: number;
+  /** Framing implementation: the WASM hot path, or the TypeScript reference. @default 'wasm' */
+  framer?: 'wasm' | 'js';
+  /** Clock, for tests of age-based rollover and publish times. @default Date.now */
+  now?: () => number;
+}
+
+/** Options with defaults applied. */
+export interface ResolvedManagedLedgerOptions {
+  maxEntries: number;
+  maxBytes: number;
+  maxAgeMs: number;
+  maxEntryBytes: number;
+  indexIntervalBytes: number;
+  framer: 'wasm' | 'js';
+  now: () => number;
+}
+
+export function resolveManagedLedgerOptions(o: ManagedLedgerOptions = {}): ResolvedManagedLedgerOptions {
+  const r: ResolvedManagedLedgerOptions = {
+    maxEntries: o.maxEntries ?? DEFAULTS.ledgerMaxEntries,
+    maxBytes: o.maxBytes ?? DEFAULTS.ledgerMaxBytes,
+    maxAgeMs: o.maxAgeMs ?? DEFAULTS.ledgerMaxAgeMs,
+    maxEntryBytes: o.maxEntryBytes ?? DEFAULTS.maxEntryBytes,
+    indexIntervalBytes: o.indexIntervalBytes ?? DEFAULTS.indexIntervalBytes,
+    framer: o.framer ?? 'wasm',
+    now: o.now ?? Date.now,
+  };
+  positiveInt('maxEntries', r.maxEntries, Number.MAX_SAFE_INTEGER);
+  positiveInt('maxBytes', r.maxBytes, LIMITS.ledgerMaxBytes);
+  positiveInt('maxAgeMs', r.maxAgeMs, Number.MAX_SAFE_INTEGER);
+  positiveInt('maxEntryBytes', r.maxEntryBytes, LIMITS.maxEntryBytes);
+  positiveInt('indexIntervalBytes', r.indexIntervalBytes, 2 ** 30);
+  if (r.framer !== 'wasm' && r.framer !== 'js') {
+    throw new MillraceError('INVALID_ARGUMENT', `framer must be 'wasm' or 'js', got ${String(r.framer)}`);
+  }
+  if (typeof r.now !== 'function') throw new MillraceError('INVALID_ARGUMENT', 'now must be a function returning epoch ms');
+  return r;
+}
+
+function positiveInt(name: string, v: unknown, max: number): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    throw new MillraceError('INVALID_ARGUMENT', `${name} must be an integer from 1 to ${max}, got ${String(v)}`);
+  }
+}
+
+/** A producer batch to append: the ledger stamps the publish time. */
+export interface AppendBatch {
+  producerName?: Uint8Array | null;
+  messages: readonly FrameMessage[];
+}
+
+/** Where an appended entry landed. */
+export interface AppendResult {
+  position: Position;
+  publishTime: number;
+  /** Framed entry size in bytes. */
+  bytes: number;
+  /** Messages in the entry. */
+  count: number;
+}
+
+/** An entry read back, validated (length, version, checksum, bounds). */
+export interface ReadEntry {
+  position: Position;
+  entry: Uint8Array;
+}
+
+/** Limits of one readRange call; at least one entry is returned when any is available. */
+export interface ReadRangeOptions {
+  /** @default 1_000 */
+  maxEntries?: number;
+  /** @default 4 MiB */
+  maxBytes?: number;
+}
+
+/** Summary figures of a managed ledger. */
+export interface ManagedLedgerStats {
+  entries: number;
+  bytes: number;
+  ledgerCount: number;
+  firstPosition: Position | undefined;
+  lastConfirmed: Position | undefined;
+}
+
+interface OpenLedger {
+  info: LedgerInfo;
+  index: SparseIndex;
+  /** First append to this ledger writes its list row in the same commit. */
+  rowWrite: Promise<unknown> | undefined;
+}
+
+/** One partition's log. Open with {@link ManagedLedger.open}. */
+export class ManagedLedger {
+  private readonly list: LedgerInfo[];
+  private current: OpenLedger | undefined;
+  private nextLedgerId: number;
+  private lastPublishTime: number;
+  private confirmed: Position | undefined;
+  private readonly sealedIndexes = new Map<number, SparseIndex>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  private constructor(
+    private readonly store: Store,
+    /** The managed ledger's name (a partition's internal topic name). */
+    readonly name: string,
+    private readonly mlId: number,
+    readonly options: ResolvedManagedLedgerOptions,
+    private readonly framer: Framer,
+    list: LedgerInfo[],
+    nextLedgerId: number,
+  ) {
+    this.list = list;
+    const last = list[list.length - 1];
+    this.nextLedgerId = Math.max(nextLedgerId, last ? last.ledgerId + 1 : 1);
+    this.lastPublishTime = list.reduce((t, l) => Math.max(t, l.lastPublishTime), 0);
+    for (let i = list.length - 1; i >= 0; i--) {
+      const l = list[i]!;
+      if (l.entries > 0) {
+        this.confirmed = { ledgerId: l.ledgerId, entryId: l.lastEntryId };
+        break;
+      }
+    }
+  }
+
+  /**
+   * Opens (or creates) the managed ledger `name` in `store`, recovering after a crash: the ledger that
+   * was open is scanned, its figures and index rebuilt from what LMDB committed, and sealed; the next
+   * append opens a new ledger, so IDs continue and are never reused.
+   */
+  static async open(store: Store, name: string, options: ManagedLedgerOptions = {}): Promise<ManagedLedger> {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new MillraceError('INVALID_ARGUMENT', `a managed ledger name must be a non-empty string, got ${String(name)}`);
+    }
+    if (store.isClosed) throw new MillraceError('CLOSED', 'the store is closed');
+    const resolved = resolveManagedLedgerOptions(options);
+    const framer = resolved.framer === 'wasm' ? loadWasmFramer() : jsFramer;
+    const mlId = store.managedLedgerId(name);
+    const list: LedgerInfo[] = [];
+    for (const { key, value } of store.ledgers.getRange({ start: [mlId, 0], end: [mlId, Number.MAX_SAFE_INTEGER] })) {
+      const info = parseLedgerInfo(value);
+      if (!info || info.ledgerId !== key[1]) {
+        throw new MillraceError('ENTRY_CORRUPT', `ledger list row ${key[1]} of ${name} is malformed`);
+      }
+      list.push(info);
+    }
+    // An entry can only commit with or after its ledger's row (the row is queued first), but look at
+    // the last stored key anyway: a ledger with entries and no row is recovered, not ignored.
+    for (const { key } of store.entries.getRange({ start: [mlId, Number.MAX_SAFE_INTEGER], end: [mlId, 0], reverse: true, limit: 1 })) {
+      const lastRow = list[list.length - 1];
+      if (!lastRow || key[1] > lastRow.ledgerId) list.push(newLedgerInfo(key[1], resolved.now()));
+    }
+    const writes: Promise<unknown>[] = [];
+    for (const info of list) {
+      if (info.state !== 'open') continue;
+      const { info: sealed, index } = recoverLedger(store, mlId, info, framer, resolved.indexIntervalBytes, resolved.now());
+      Object.assign(info, sealed);
+      writes.push(store.ledgers.put([mlId, info.ledgerId], info));
+      writes.push(store.indexes.put([mlId, info.ledgerId], Buffer.from(index.toBytes())));
+    }
+    if (writes.length > 0) {
+      try {
+        await store.settle(Promise.all(writes));
+      } catch (cause) {
+        throw new MillraceError('STORAGE_WRITE_FAILED', `cannot record the recovery of ${name}`, { cause });
+      }
+    }
+    // Ledger IDs are never reused, even after every ledger was trimmed: a high-water mark persists.
+    const highWater = store.meta.get(['next-ledger', mlId]);
+    return new ManagedLedger(store, name, mlId, resolved, framer, list, typeof highWater === 'number' ? highWater : 1);
+  }
+
+  /**
+   * Frames `batch` as one entry and appends it. Resolves with its position once the entry is durable
+   * (per the store's durability). Bad input throws a MillraceError before anything is written.
+   */
+  // async so that every bad input rejects rather than throws; the body up to `write` still runs
+  // synchronously, so positions follow call order.
+  async append(batch: AppendBatch): Promise<AppendResult> {
+    this.assertOpen();
+    if (batch === null || typeof batch !== 'object' || !Array.isArray(batch.messages)) {
+      throw new MillraceError('INVALID_ARGUMENT', 'append takes { messages: FrameMessage[], producerName? }');
+    }
+    const publishTime = this.nextPublishTime();
+    const entry = this.framer.frame({ publishTime, producerName: batch.producerName ?? null, messages: batch.messages }, this.options.maxEntryBytes);
+    return this.write(entry, publishTime, batch.messages.length);
+  }
+
+  /**
+   * Appends an entry a client already laid out (wasm `encodeInto`): the ledger stamps the publish
+   * time and checksum in place and validates every record before writing. The bytes are copied when
+   * they live in a SharedArrayBuffer: lmdb-js stores such values as garbage without an error.
+   */
+  async appendEntry(laidOut: Uint8Array): Promise<AppendResult> {
+    this.assertOpen();
+    if (!(laidOut instanceof Uint8Array)) {
+      throw new MillraceError('INVALID_ARGUMENT', 'appendEntry takes a Uint8Array laid out by encodeInto');
+    }
+    if (laidOut.length > this.options.maxEntryBytes) {
+      throw new MillraceError('ENTRY_TOO_LARGE', `entry of ${laidOut.length} bytes is over the maximum of ${this.options.maxEntryBytes}`);
+    }
+    const entry = laidOut.buffer instanceof SharedArrayBuffer ? Buffer.from(laidOut) : laidOut;
+    const publishTime = this.nextPublishTime();
+    const status = this.framer.seal(entry, publishTime);
+    if (status !== EntryStatus.OK) {
+      throw new MillraceError('INVALID_ARGUMENT', `laid-out entry is malformed: ${entryStatusMessage(status)}`);
+    }
+    const count = entry[10]! | (entry[11]! << 8);
+    return this.write(entry, publishTime, count);
+  }
+
+  private nextPublishTime(): number {
+    // Publish times never go backwards within a partition, so time search can bisect.
+    const t = Math.max(this.options.now(), this.lastPublishTime);
+    this.lastPublishTime = t;
+    return t;
+  }
+
+  private write(entry: Uint8Array, publishTime: number, count: number): Promise<AppendResult> {
+    const size = entry.length;
+    const ledger = this.ledgerFor(size, publishTime);
+    const info = ledger.info;
+    const position: Position = { ledgerId: info.ledgerId, entryId: info.lastEntryId + 1 };
+    info.lastEntryId = position.entryId;
+    if (info.entries === 0) info.firstPublishTime = publishTime;
+    info.entries += 1;
+    ledger.index.add(position.entryId, info.bytes, publishTime, size);
+    info.bytes += size;
+    info.lastPublishTime = publishTime;
+
+    const rowWrite = ledger.rowWrite;
+    ledger.rowWrite = undefined;
+    const put = this.store.entries.put([this.mlId, position.ledgerId, position.entryId], entry as Buffer);
+    const done = this.store.settle(rowWrite ? Promise.all([rowWrite, put]) : put).then(
+      () => {
+        if (!this.confirmed || comparePositions(position, this.confirmed) > 0) this.confirmed = position;
+        return { position, publishTime, bytes: size, count };
+      },
+      (cause: unknown) => {
+        // The entry is not stored: take it out of the figures (the ID stays used, never reused).
+        info.entries -= 1;
+        info.bytes -= size;
+        if (info.state === 'sealed') void this.store.ledgers.put([this.mlId, info.ledgerId], { ...info }).catch(() => undefined);
+        throw new MillraceError('STORAGE_WRITE_FAILED', `append to ${this.name} at ${formatPosition(position)} failed`, { cause });
+      },
+    );
+    this.track(done);
+    return done;
+  }
+
+  /** The open ledger for an entry of `size` bytes, rolling over first when a limit is reached. */
+  private ledgerFor(size: number, now: number): OpenLedger {
+    const cur = this.current;
+    const o = this.options;
+    if (cur) {
+      const i = cur.info;
+      const full = i.entries >= o.maxEntries || (i.entries > 0 && i.bytes + size > o.maxBytes) || now - i.createdAt >= o.maxAgeMs;
+      if (!full) return cur;
+      this.seal(cur, now);
+    }
+    const info = newLedgerInfo(this.nextLedgerId++, now);
+    this.list.push(info);
+    // Queued before the ledger's first entry, so the row (and the ID high-water mark) commit with it
+    // or earlier, never later.
+    const rowWrite = Promise.all([
+      this.store.meta.put(['next-ledger', this.mlId], this.nextLedgerId),
+      this.store.ledgers.put([this.mlId, info.ledgerId], { ...info }),
+    ]);
+    const next: OpenLedger = { info, index: new SparseIndex({ intervalBytes: o.indexIntervalBytes }), rowWrite };
+    this.current = next;
+    return next;
+  }
+
+  private seal(ledger: OpenLedger, now: number): void {
+    ledger.info.state = 'sealed';
+    ledger.info.sealedAt = now;
+    this.sealedIndexes.set(ledger.info.ledgerId, ledger.index);
+    const key: [number, number] = [this.mlId, ledger.info.ledgerId];
+    this.track(this.store.ledgers.put(key, { ...ledger.info }));
+    this.track(this.store.indexes.put(key, Buffer.from(ledger.index.toBytes())));
+    this.current = undefined;
+  }
+
+  private track(p: Promise<unknown>): void {
+    const quiet = p.then(() => undefined, () => undefined);
+    this.inflight.add(quiet);
+    void quiet.then(() => this.inflight.delete(quiet));
+  }
+
+  /** Reads one durable entry. ENTRY_NOT_FOUND when there is none there (never written, trimmed). */
+  async read(position: Position): Promise<ReadEntry> {
+    this.assertOpen();
+    assertPosition(position);
+    if (!this.confirmed || comparePositions(position, this.confirmed) > 0 || !this.list.some((l) => l.ledgerId === position.ledgerId)) {
+      throw new MillraceError('ENTRY_NOT_FOUND', `${this.name} has no entry at ${formatPosition(position)}`);
+    }
+    const value = this.store.entries.get([this.mlId, position.ledgerId, position.entryId]);
+    if (value === undefined) throw new MillraceError('ENTRY_NOT_FOUND', `${this.name} has no entry at ${formatPosition(position)}`);
+    return { position, entry: this.checked(position, value) };
+  }
+
+  /**
+   * Reads durable entries from `from` (inclusive) on, across ledgers, up to the limits. A position
+   * before the first stored entry (trimmed) starts at the first stored one; past the end gives [].
+   */
+  async readRange(from: Position, options: ReadRangeOptions = {}): Promise<ReadEntry[]> {
+    this.assertOpen();
+    assertPosition(from);
+    const maxEntries = options.maxEntries ?? DEFAULTS.readMaxEntries;
+    const maxBytes = options.maxBytes ?? DEFAULTS.readMaxBytes;
+    positiveInt('maxEntries', maxEntries, Number.MAX_SAFE_INTEGER);
+    positiveInt('maxBytes', maxBytes, Number.MAX_SAFE_INTEGER);
+    const out: ReadEntry[] = [];
+    const end = this.confirmed;
+    if (!end) return out;
+    let bytes = 0;
+    for (const l of this.list) {
+      if (l.ledgerId < from.ledgerId || l.entries === 0) continue;
+      if (l.ledgerId > end.ledgerId) break;
+      const startEntry = l.ledgerId === from.ledgerId ? from.entryId : 0;
+      const lastEntry = l.ledgerId === end.ledgerId ? end.entryId : l.lastEntryId;
+      if (startEntry > lastEntry) continue;
+      const range = this.store.entries.getRange({
+        start: [this.mlId, l.ledgerId, startEntry],
+        end: [this.mlId, l.ledgerId, lastEntry + 1],
+      });
+      for (const { key, value } of range) {
+        if (out.length >= maxEntries || (out.length > 0 && bytes + value.length > maxBytes)) return out;
+        const position = { ledgerId: key[1], entryId: key[2] };
+        out.push({ position, entry: this.checked(position, value) });
+        bytes += value.length;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The position of the first durable entry whose publish time is at or after `publishTimeMs`, or
+   * undefined when every entry is older. Ledger rows narrow it to a ledger, the sparse index to a
+   * few entries, and a short scan finds the entry.
+   */
+  async findByTime(publishTimeMs: number): Promise<Position | undefined> {
+    this.assertOpen();
+    if (typeof publishTimeMs !== 'number' || Number.isNaN(publishTimeMs)) {
+      throw new MillraceError('INVALID_ARGUMENT', `publishTimeMs must be a number (epoch ms), got ${String(publishTimeMs)}`);
+    }
+    const end = this.confirmed;
+    if (!end) return undefined;
+    for (const l of this.list) {
+      if (l.entries === 0 || l.lastPublishTime < publishTimeMs) continue;
+      if (l.ledgerId > end.ledgerId) return undefined;
+      const floor = this.indexOf(l).floorByTime(publishTimeMs);
+      const start = floor ? floor.entryId : 0;
+      const last = l.ledgerId === end.ledgerId ? end.entryId : l.lastEntryId;
+      for (const { key, value } of this.store.entries.getRange({ start: [this.mlId, l.ledgerId, start], end: [this.mlId, l.ledgerId, last + 1] })) {
+        if (entryPublishTime(value) >= publishTimeMs) return { ledgerId: key[1], entryId: key[2] };
+      }
+    }
+    return undefined;
+  }
+
+  private indexOf(l: LedgerInfo): SparseIndex {
+    if (this.current?.info === l) return this.current.index;
+    let idx = this.sealedIndexes.get(l.ledgerId);
+    if (!idx) {
+      const bytes = this.store.indexes.get([this.mlId, l.ledgerId]);
+      idx = bytes ? SparseIndex.fromBytes(bytes) : recoverLedger(this.store, this.mlId, l, this.framer, this.options.indexIntervalBytes, l.createdAt).index;
+      this.sealedIndexes.set(l.ledgerId, idx);
+    }
+    return idx;
+  }
+
+  private checked(position: Position, value: Uint8Array): Uint8Array {
+    const status = this.framer.validate(value);
+    if (status !== EntryStatus.OK) {
+      throw new MillraceError('ENTRY_CORRUPT', `entry ${formatPosition(position)} of ${this.name} is damaged: ${entryStatusMessage(status)}`);
+    }
+    return value;
+  }
+
+  /**
+   * Deletes every sealed ledger whose entries are all before `position` (retention's tool). The open
+   * ledger is never deleted. Each ledger goes in one transaction: entries, index and row together.
+   * Returns the deleted ledger IDs.
+   */
+  async trimBefore(position: Position): Promise<number[]> {
+    this.assertOpen();
+    assertPosition(position);
+    const victims = this.list.filter((l) => l.state === 'sealed' &&
+      (l.ledgerId < position.ledgerId || (l.ledgerId === position.ledgerId && l.lastEntryId < position.entryId)));
+    for (const l of victims) {
+      const keys = [...this.store.entries.getKeys({ start: [this.mlId, l.ledgerId, 0], end: [this.mlId, l.ledgerId, Number.MAX_SAFE_INTEGER] })];
+      try {
+        await this.store.settle(this.store.root.transaction(() => {
+          for (const k of keys) void this.store.entries.remove(k);
+          void this.store.indexes.remove([this.mlId, l.ledgerId]);
+          void this.store.ledgers.remove([this.mlId, l.ledgerId]);
+        }));
+      } catch (cause) {
+        throw new MillraceError('STORAGE_WRITE_FAILED', `trimming ledger ${l.ledgerId} of ${this.name} failed`, { cause });
+      }
+      this.list.splice(this.list.indexOf(l), 1);
+      this.sealedIndexes.delete(l.ledgerId);
+    }
+    return victims.map((l) => l.ledgerId);
+  }
+
+  /** A copy of the ledger list, oldest first. */
+  ledgers(): LedgerInfo[] {
+    return this.list.map((l) => ({ ...l }));
+  }
+
+  /** The last durable position, undefined while the log is empty. */
+  get lastConfirmed(): Position | undefined {
+    return this.confirmed;
+  }
+
+  stats(): ManagedLedgerStats {
+    let entries = 0;
+    let bytes = 0;
+    let firstPosition: Position | undefined;
+    for (const l of this.list) {
+      entries += l.entries;
+      bytes += l.bytes;
+      if (!firstPosition && l.entries > 0) firstPosition = this.firstStored(l);
+    }
+    return { entries, bytes, ledgerCount: this.list.length, firstPosition, lastConfirmed: this.confirmed };
+  }
+
+  private firstStored(l: LedgerInfo): Position | undefined {
+    for (const key of this.store.entries.getKeys({ start: [this.mlId, l.ledgerId, 0], end: [this.mlId, l.ledgerId, Number.MAX_SAFE_INTEGER], limit: 1 })) {
+      return { ledgerId: key[1], entryId: key[2] };
+    }
+    return undefined;
+  }
+
+  /** Waits for pending appends, then refuses further calls. The store stays open. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new MillraceError('CLOSED', `managed ledger ${this.name} is closed`);
+    if (this.store.isClosed) throw new MillraceError('CLOSED', `the store of ${this.name} is closed`);
+  }
+}
+
+function assertPosition(p: Position): void {
+  if (p === null || typeof p !== 'object' || !Number.isSafeInteger(p.ledgerId) || !Number.isSafeInteger(p.entryId) || p.ledgerId < 0 || p.entryId < 0) {
+    throw new MillraceError('INVALID_ARGUMENT', `a position is { ledgerId, entryId } of non-negative integers, got ${JSON.stringify(p)}`);
+  }
+}
