@@ -22,11 +22,14 @@
  * entry, saturating) and the last offered entry (lastId = 0xFFFFFFFF: none yet) let `add` carry on
  * after a reload exactly as if the index had stayed in memory.
  *
- * Search runs in JS. Measured (bench/frame.ts, `index.*` results): a binary search over a 65,536-slot
- * (1 MiB) index costs about the same in JS as in WASM even when the index already sits in WASM memory,
- * because 16 probes are cheaper than crossing the boundary and reading the result back; copying the
- * index in per search is 100x slower. So SparseIndex keeps its slots in a JS Uint32Array and searches
- * there; the WASM search (loader.ts `indexFloorBy*`) is held to it by a differential test.
+ * Search runs in JS. Measured on the bench machine (bench/frame.ts, `*.index.floorByTime`, 65,536
+ * slots = 1 MiB): JS 9.2M searches/s (including the hit object), WASM with the index already resident in
+ * WASM memory 12.5M/s (1.36x, returning only a slot number), WASM copying the index in per search 55k/s
+ * (160x slower). A seek is a cold-path operation (once per seek / subscription start), ~100 ns either
+ * way, and a worker hosts many ledgers while the WASM module has one fixed index region; keeping every
+ * open ledger's index resident there would need a region allocator for a 30% gain on a 100 ns call.
+ * So SparseIndex keeps its slots in a JS Uint32Array and searches there; the WASM search (loader.ts
+ * `indexFloorBy*`) stays, held to it by a differential test, for a future batch-seek path.
  */
 import { MillraceError } from '../core/errors.js';
 import { xxhash32 } from './xxhash32.js';
