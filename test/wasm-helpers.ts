@@ -48,9 +48,9 @@ const sequenceArb = (n: number) =>
         if (i > 0) d += gaps[i]!;
         deltas.push(d);
       }
-      // Keep the span below 2^32 and every ID a safe integer.
+      // Keep the span below 2^32 (floor keeps order, + i keeps it strict) and every ID a safe integer.
       const span = deltas[n - 1]!;
-      const scale = span > 0xffffffff ? 0xffffffff / span : 1;
+      const scale = span > 0xffffffff - n ? (0xffffffff - n) / span : 1;
       const scaled = deltas.map((x, i) => (scale === 1 ? x : Math.floor(x * scale) + i));
       const last = scaled[n - 1]!;
       const b = Math.min(base, MAX_SAFE - last);

@@ -1,0 +1,154 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  jsFramer, loadWasmFramer, encodedSize, encodeInto, decodeEntry, EntryStatus, xxhash32, OFF_CHECKSUM, CHECKSUM_FROM,
+  type FrameBatch,
+} from '../wasm/index.js';
+import { batchArb, check, sameBytes } from './wasm-helpers.js';
+
+const wasm = loadWasmFramer();
+
+/** Validates with both implementations; asserts they agree and never throw; decodes when OK. */
+function validateBoth(entry: Uint8Array): number {
+  const a = jsFramer.validate(entry);
+  const b = wasm.validate(entry);
+  assert.equal(b, a, `wasm validate ${b} != js ${a}`);
+  assert.ok(a <= 0 && a >= -10);
+  if (a === EntryStatus.OK) decodeEntry(entry); // only ever after validate OK; must not throw then
+  return a;
+}
+
+/** Seals copies with both implementations; asserts identical status and bytes. */
+function sealBoth(entry: Uint8Array, publishTime: number): number {
+  const a = entry.slice();
+  const b = entry.slice();
+  const sa = jsFramer.seal(a, publishTime);
+  const sb = wasm.seal(b, publishTime);
+  assert.equal(sb, sa);
+  assert.ok(sameBytes(a, b));
+  if (sa === EntryStatus.OK) assert.equal(validateBoth(a), EntryStatus.OK);
+  else assert.ok(sameBytes(a, entry), 'a refused seal changed the entry');
+  return sa;
+}
+
+function expectDecoded(entry: Uint8Array, batch: FrameBatch): void {
+  const d = decodeEntry(entry);
+  assert.equal(d.publishTime, batch.publishTime);
+  assert.equal(d.count, batch.messages.length);
+  batch.messages.forEach((m, i) => {
+    const got = d.messages[i]!;
+    assert.deepEqual(got.value === null ? null : Array.from(got.value), m.value === null ? null : Array.from(m.value));
+    assert.deepEqual(got.key === null ? null : Array.from(got.key), m.key == null ? null : Array.from(m.key));
+    assert.deepEqual(got.properties === null ? [] : Array.from(got.properties), m.properties == null ? [] : Array.from(m.properties));
+    assert.equal(got.eventTime, m.eventTime);
+    assert.equal(got.deliverAt, m.deliverAt);
+    assert.equal(got.sequenceId, m.sequenceId);
+  });
+}
+
+test('wasm-differential - WASM and JS frame random batches to identical bytes that validate, seal and decode back', () => {
+  check(fc.property(batchArb, (batch) => {
+    const a = jsFramer.frame(batch);
+    const b = wasm.frame(batch);
+    assert.ok(sameBytes(a, b), 'framed bytes differ');
+    assert.equal(validateBoth(a), EntryStatus.OK);
+    expectDecoded(a, batch);
+    // Client layout + partition seal gives the same entry as frame.
+    const laid = new Uint8Array(encodedSize(batch));
+    encodeInto(batch, laid, 0);
+    const sealed = laid.slice();
+    assert.equal(sealBoth(laid, batch.publishTime), EntryStatus.OK);
+    assert.equal(wasm.seal(sealed, batch.publishTime), EntryStatus.OK);
+    assert.ok(sameBytes(sealed, a));
+  }), 300);
+});
+
+test('wasm-differential - WASM and JS throw the same error code for the same invalid batch', () => {
+  const junk = fc.oneof(fc.constant(undefined), fc.constant(null), fc.constant(-1), fc.constant(1.5), fc.constant('x'), fc.constant(2 ** 53),
+    fc.constant(new Uint8Array(3)), fc.constant([1]));
+  const field = fc.constantFrom('value', 'key', 'properties', 'eventTime', 'deliverAt', 'sequenceId');
+  check(fc.property(batchArb, fc.nat(), field, junk, fc.integer({ min: 16, max: 400 }), (batch, at, name, bad, max) => {
+    const messages = batch.messages.map((m) => ({ ...m }));
+    (messages[at % messages.length] as Record<string, unknown>)[name] = bad;
+    const broken = { ...batch, messages };
+    const outcome = (f: typeof jsFramer): string => {
+      try {
+        return `ok:${Buffer.from(f.frame(broken, Math.max(max, 48))).toString('hex')}`;
+      } catch (err) {
+        return `err:${(err as { code?: string }).code}`;
+      }
+    };
+    assert.equal(outcome(wasm), outcome(jsFramer));
+  }), 300);
+});
+
+/** A valid entry with one change, and (usually) the checksum recomputed so the structural checks run. */
+const mutatedArb = fc.tuple(batchArb, fc.nat(), fc.nat(7), fc.constantFrom('flip', 'flip', 'byte', 'truncate', 'extend', 'u32'), fc.boolean(), fc.uint8Array({ minLength: 1, maxLength: 8 }))
+  .map(([batch, at, bit, kind, recheck, extra]) => {
+    const e = jsFramer.frame(batch);
+    let m: Uint8Array;
+    const i = at % e.length;
+    if (kind === 'flip') { m = e.slice(); m[i]! ^= 1 << bit; }
+    else if (kind === 'byte') { m = e.slice(); m[i] = extra[0]!; }
+    else if (kind === 'u32') { m = e.slice(); if (i + 4 <= m.length) new DataView(m.buffer).setUint32(i, 0xffffffff - extra[0]!, true); }
+    else if (kind === 'truncate') m = e.slice(0, i);
+    else { m = new Uint8Array(e.length + extra.length); m.set(e); m.set(extra, e.length); }
+    if (recheck && m.length >= 8) {
+      const dv = new DataView(m.buffer);
+      if (kind === 'truncate' || kind === 'extend') dv.setUint32(0, m.length, true);
+      dv.setUint32(OFF_CHECKSUM, xxhash32(m, CHECKSUM_FROM, m.length), true);
+    }
+    return { entry: m, original: e, kind, at: i };
+  });
+
+test('wasm-differential - validate never throws and both implementations agree on random bytes', () => {
+  check(fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (bytes, fix) => {
+    const e = bytes.slice();
+    if (fix && e.length >= 32) {
+      // Make the header plausible so the record walk is reached.
+      const dv = new DataView(e.buffer);
+      dv.setUint32(0, e.length, true);
+      e[8] = 1;
+      dv.setUint32(OFF_CHECKSUM, xxhash32(e, CHECKSUM_FROM, e.length), true);
+    }
+    validateBoth(e);
+    sealBoth(e, 123);
+  }), 2000);
+});
+
+test('wasm-differential - validate rejects bit-flipped, truncated and extended entries, and both agree', () => {
+  const seen = new Set<number>();
+  check(fc.property(mutatedArb, ({ entry, original }) => {
+    const status = validateBoth(entry);
+    seen.add(status);
+    if (sameBytes(entry, original)) assert.equal(status, EntryStatus.OK);
+    sealBoth(entry, 7);
+    // A structurally valid change passed with a fixed-up checksum must still decode within bounds.
+    if (status === EntryStatus.OK) decodeEntry(entry);
+  }), 2000);
+  // The fixed-up checksums must let mutations reach the record walk, not stop at the checksum.
+  for (const s of [EntryStatus.CHECKSUM_MISMATCH, EntryStatus.LENGTH_MISMATCH, EntryStatus.RECORD_OUT_OF_BOUNDS, EntryStatus.BAD_FLAGS, EntryStatus.COUNT_MISMATCH]) {
+    assert.ok(seen.has(s), `mutations never produced status ${s}; seen ${[...seen].join(',')}`);
+  }
+  // Without a fixed checksum, every single bit flip is caught.
+  check(fc.property(batchArb, fc.nat(), fc.nat(7), (batch, at, bit) => {
+    const e = jsFramer.frame(batch);
+    e[at % e.length]! ^= 1 << bit;
+    assert.ok(validateBoth(e) < 0);
+  }), 500);
+});
+
+test('wasm-differential - validate reads only the given view, not the bytes around it', () => {
+  check(fc.property(batchArb, fc.uint8Array({ minLength: 1, maxLength: 64 }), (batch, pad) => {
+    const e = jsFramer.frame(batch);
+    const big = new Uint8Array(pad.length + e.length + pad.length);
+    big.set(pad, 0);
+    big.set(e, pad.length);
+    big.set(pad, pad.length + e.length);
+    const view = big.subarray(pad.length, pad.length + e.length);
+    assert.equal(validateBoth(view), EntryStatus.OK);
+    // One byte short: the trailing pad must not be read as the missing byte.
+    assert.ok(validateBoth(big.subarray(pad.length, pad.length + e.length - 1)) < 0);
+  }), 300);
+});
