@@ -9,7 +9,6 @@ const asc = require.resolve('assemblyscript/bin/asc.js');
 mkdirSync(new URL('../dist/wasm/', import.meta.url), { recursive: true });
 const r = spawnSync(process.execPath, [asc, 'wasm/assembly/index.ts',
   '--outFile', 'dist/wasm/millrace.wasm',
-  '--textFile', 'dist/wasm/millrace.wat',
   '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert',
   // The module never allocates (fixed regions, see wasm/assembly/memory.ts): no GC, no runtime exports.
   '--runtime', 'stub',
