@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   TIMEOUT: 'an operation did not complete within its time limit',
   RING_FULL: 'a ring buffer stayed full past the writer timeout (backpressure)',
   WORKER_DIED: 'the worker hosting the target died; the request may be retried',
+  ACTOR_NOT_FOUND: 'the actor is not (or no longer) on the host the request reached; it may have moved',
 } as const;
 
 /** A stable error code; see {@link ERROR_CODES} for what each means. */
@@ -31,7 +32,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Codes that are worth retrying by default: a second attempt may succeed without a changed input. */
 const RETRIABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'STORAGE_WRITE_FAILED', 'TIMEOUT', 'RING_FULL', 'WORKER_DIED',
+  'STORAGE_WRITE_FAILED', 'TIMEOUT', 'RING_FULL', 'WORKER_DIED', 'ACTOR_NOT_FOUND',
 ]);
 
 /** Options for {@link MillraceError}. */

@@ -1,0 +1,267 @@
+/**
+ * The host loop: what one pool worker runs for its whole life. It serves many actors: it drains the
+ * request ring of every attached client thread, hands each request to its actor, and writes replies
+ * to that client's reply ring. When there is no work it spins briefly, then parks on its doorbell
+ * with Atomics.waitAsync, so the worker's event loop (LMDB commit callbacks, actor timers, the
+ * control port) keeps running while it sleeps and no core burns while nothing happens.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { setImmediate as immediate } from 'node:timers/promises';
+import { MillraceError } from '../../core/errors.js';
+import { Store, type Durability } from '../../core/storage/store.js';
+import { RingBuffer } from '../ring/index.js';
+import { Doorbell } from './doorbell.js';
+import type { Actor, ActorFactory, Reply } from './actor.js';
+import { RECORD_REPLY, REPLY_HEADER, REQUEST_HEADER, STATUS_ERROR, STATUS_OK, encodeError } from './protocol.js';
+import type { ControlToHost, HostToControl } from './control.js';
+
+/** What the pool hands each host task. Plain data, a MessagePort and SharedArrayBuffers only. */
+export interface HostInit {
+  hostId: number;
+  generation: number;
+  port: MessagePort;
+  bell: SharedArrayBuffer;
+  dataDir: string;
+  durability: Durability;
+  /** Actor kinds: name -> module URL whose `default` export is an ActorFactory. */
+  kinds: Record<string, string>;
+}
+
+interface ClientLink {
+  id: number;
+  requests: RingBuffer;
+  replies: RingBuffer;
+  requestView: DataView;
+  replyView: DataView;
+  bell: Doorbell;
+  /** Replies that found the reply ring full, in order; flushed before any newer reply. */
+  backlog: { requestId: number; status: number; body: Uint8Array }[];
+}
+
+interface Hosted {
+  actor: Actor;
+  timers: Set<NodeJS.Timeout>;
+}
+
+// Re-checks of the rings before parking: about 20-40 us here, less than one futex wake.
+const SPIN_CHECKS = 200;
+// Park at most this long: a safety net, the doorbell wakes the host at once.
+const PARK_MS = 50;
+// With replies waiting for room, the client frees space without ringing; look again soon.
+const BACKLOG_PARK_MS = 1;
+// Records per ring per pass, so one busy client cannot starve the others.
+const DRAIN_LIMIT = 256;
+
+export class HostLoop {
+  private readonly clients = new Map<number, ClientLink>();
+  private readonly actors = new Map<number, Hosted>();
+  private readonly factories = new Map<string, Promise<ActorFactory>>();
+  private readonly bell: Doorbell;
+  private stopping = false;
+
+  constructor(private readonly init: HostInit, private readonly store: Store) {
+    this.bell = Doorbell.attach(init.bell);
+    init.port.on('message', (m: ControlToHost) => this.control(m));
+  }
+
+  async run(): Promise<void> {
+    this.post({ t: 'ready' });
+    while (!this.stopping) {
+      if (this.drain() > 0) {
+        // Let commit callbacks and timers run between batches of requests.
+        await immediate();
+        continue;
+      }
+      let found = false;
+      for (let i = 0; i < SPIN_CHECKS && !found; i++) found = this.hasWork();
+      if (found) continue;
+      await this.bell.park(this.hasBacklog() ? BACKLOG_PARK_MS : PARK_MS, () => this.stopping || this.hasWork());
+    }
+    await this.shutdown();
+  }
+
+  private hasWork(): boolean {
+    for (const c of this.clients.values()) if (c.requests.hasData()) return true;
+    return false;
+  }
+
+  private hasBacklog(): boolean {
+    for (const c of this.clients.values()) if (c.backlog.length > 0) return true;
+    return false;
+  }
+
+  private drain(): number {
+    let n = 0;
+    for (const c of this.clients.values()) {
+      if (c.backlog.length > 0) this.flushBacklog(c);
+      n += c.requests.read((_type, bytes, offset, length) => {
+        const v = c.requestView;
+        const requestId = v.getUint32(offset, true);
+        const actorId = v.getUint32(offset + 4, true);
+        const op = v.getUint16(offset + 8, true);
+        this.dispatch(c, requestId, actorId, op, bytes.subarray(offset + REQUEST_HEADER, offset + length));
+      }, DRAIN_LIMIT);
+    }
+    return n;
+  }
+
+  private dispatch(c: ClientLink, requestId: number, actorId: number, op: number, body: Uint8Array): void {
+    const hosted = this.actors.get(actorId);
+    if (!hosted) {
+      this.reply(c, requestId, STATUS_ERROR, encodeError(new MillraceError('ACTOR_NOT_FOUND', `actor ${actorId} is not on host ${this.init.hostId}`)));
+      return;
+    }
+    let answered = false;
+    const reply: Reply = {
+      ok: (b = new Uint8Array(0)) => {
+        if (answered) return;
+        answered = true;
+        this.reply(c, requestId, STATUS_OK, b);
+      },
+      fail: (err) => {
+        if (answered) return;
+        answered = true;
+        this.reply(c, requestId, STATUS_ERROR, encodeError(err));
+      },
+    };
+    try {
+      hosted.actor.handle(op, body, reply);
+    } catch (err) {
+      reply.fail(err);
+    }
+  }
+
+  private reply(c: ClientLink, requestId: number, status: number, body: Uint8Array): void {
+    if (REPLY_HEADER + body.length > c.replies.maxRecordLength) {
+      // Too big for a ring record: the cold path (postMessage copies it).
+      this.post({ t: 'reply', clientId: c.id, requestId, status, body });
+      return;
+    }
+    if (c.backlog.length > 0 || !this.writeReply(c, requestId, status, body)) {
+      c.backlog.push({ requestId, status, body: body.slice() });
+    }
+  }
+
+  private writeReply(c: ClientLink, requestId: number, status: number, body: Uint8Array): boolean {
+    const at = c.replies.tryClaim(RECORD_REPLY, REPLY_HEADER + body.length);
+    if (at < 0) return false;
+    c.replyView.setUint32(at, requestId, true);
+    c.replyView.setInt32(at + 4, status, true);
+    c.replies.bytes.set(body, at + REPLY_HEADER);
+    c.replies.commit(at);
+    c.bell.ring();
+    return true;
+  }
+
+  private flushBacklog(c: ClientLink): void {
+    while (c.backlog.length > 0) {
+      const r = c.backlog[0]!;
+      if (!this.writeReply(c, r.requestId, r.status, r.body)) return;
+      c.backlog.shift();
+    }
+  }
+
+  private control(m: ControlToHost): void {
+    switch (m.t) {
+      case 'attach': {
+        const requests = RingBuffer.attach(m.requests);
+        const replies = RingBuffer.attach(m.replies);
+        this.clients.set(m.clientId, {
+          id: m.clientId, requests, replies, backlog: [],
+          requestView: new DataView(requests.buffer), replyView: new DataView(replies.buffer),
+          bell: Doorbell.attach(m.bell),
+        });
+        this.post({ t: 'attached', clientId: m.clientId });
+        return;
+      }
+      case 'detach':
+        this.clients.delete(m.clientId);
+        return;
+      case 'spawn':
+        void this.spawn(m.actorId, m.kind, m.name, m.config);
+        return;
+      case 'stop':
+        void this.stopActor(m.actorId).then(() => this.post({ t: 'stopped', actorId: m.actorId }));
+        return;
+      case 'request': {
+        const c = this.clients.get(m.clientId);
+        if (c) this.dispatch(c, m.requestId, m.actorId, m.op, m.body);
+        return;
+      }
+      case 'crash':
+        // Test hook for supervision: die the ways a worker dies.
+        if (m.how === 'exit') process.exit(1);
+        setImmediate(() => {
+          throw new Error('host crash requested by a test');
+        });
+        return;
+      case 'shutdown':
+        this.stopping = true;
+        this.bell.ring();
+        return;
+    }
+  }
+
+  private async spawn(actorId: number, kind: string, name: string, config: unknown): Promise<void> {
+    try {
+      const factory = await this.factory(kind);
+      const timers = new Set<NodeJS.Timeout>();
+      const actor = await factory({
+        actorId, name, store: this.store,
+        setTimer: (ms, fn) => {
+          const t = setTimeout(() => {
+            timers.delete(t);
+            fn();
+          }, ms);
+          timers.add(t);
+          return () => {
+            clearTimeout(t);
+            timers.delete(t);
+          };
+        },
+      }, config);
+      this.actors.set(actorId, { actor, timers });
+      this.post({ t: 'spawned', actorId });
+    } catch (err) {
+      this.post({ t: 'spawn-failed', actorId, error: encodeError(err) });
+    }
+  }
+
+  private factory(kind: string): Promise<ActorFactory> {
+    let f = this.factories.get(kind);
+    if (!f) {
+      const url = this.init.kinds[kind];
+      if (!url) return Promise.reject(new MillraceError('INVALID_ARGUMENT', `no actor kind named ${kind}; known: ${Object.keys(this.init.kinds).join(', ')}`));
+      f = import(url).then((mod: { default: ActorFactory }) => mod.default);
+      this.factories.set(kind, f);
+    }
+    return f;
+  }
+
+  private async stopActor(actorId: number): Promise<void> {
+    const hosted = this.actors.get(actorId);
+    if (!hosted) return;
+    this.actors.delete(actorId);
+    for (const t of hosted.timers) clearTimeout(t);
+    await hosted.actor.stop();
+  }
+
+  private async shutdown(): Promise<void> {
+    // Answer what was already read, then stop every actor (flushing its ledger) and close LMDB.
+    for (const c of this.clients.values()) this.flushBacklog(c);
+    await Promise.all([...this.actors.keys()].map((id) => this.stopActor(id)));
+    await this.store.close();
+    this.post({ t: 'shutdown-done' });
+    this.init.port.close();
+  }
+
+  private post(m: HostToControl): void {
+    this.init.port.postMessage(m);
+  }
+}
+
+/** The host task body: open the store, serve until shutdown. */
+export async function runHost(init: HostInit): Promise<void> {
+  const store = Store.open(init.dataDir, { durability: init.durability });
+  await new HostLoop(init, store).run();
+}

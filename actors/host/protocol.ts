@@ -1,0 +1,49 @@
+/**
+ * Records on the runtime's rings. Every client thread has, per host worker, a request ring (client
+ * writes, host reads) and a reply ring (host writes, client reads), so each ring has one producer.
+ *
+ * ```
+ * Request, ring record type 1, version 1 (little-endian)
+ *  0               4               8       10      12
+ *  +---------------+---------------+-------+-------+------------------
+ *  | requestId u32 | actorId u32   | op u16| rsv   | body (op-defined)
+ *  +---------------+---------------+-------+-------+------------------
+ * Reply, ring record type 2
+ *  0               4               8
+ *  +---------------+---------------+------------------------------------------
+ *  | requestId u32 | status i32    | body: op-defined when status is 0 (OK);
+ *  +---------------+---------------+ UTF-8 JSON {code, message, retriable} otherwise
+ * ```
+ * A request or reply whose record would exceed the ring's maximum record length travels over the
+ * host's control port instead (a cold path: postMessage copies it), with the same fields.
+ */
+import { ERROR_CODES, MillraceError, type ErrorCode } from '../../core/errors.js';
+
+export const RECORD_REQUEST = 1;
+export const RECORD_REPLY = 2;
+export const REQUEST_HEADER = 12;
+export const REPLY_HEADER = 8;
+export const STATUS_OK = 0;
+export const STATUS_ERROR = 1;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes an error for a reply body; anything that is not a MillraceError becomes STORAGE_READ_FAILED's kin. */
+export function encodeError(err: unknown): Uint8Array {
+  const e = err instanceof MillraceError
+    ? { code: err.code, message: err.message, retriable: err.retriable }
+    : { code: 'INVALID_ARGUMENT' as ErrorCode, message: `actor failed: ${err instanceof Error ? err.message : String(err)}`, retriable: false };
+  return encoder.encode(JSON.stringify(e));
+}
+
+/** Rebuilds the error a host sent back. */
+export function decodeError(body: Uint8Array): MillraceError {
+  try {
+    const e = JSON.parse(decoder.decode(body)) as { code: string; message: string; retriable: boolean };
+    const code = (e.code in ERROR_CODES ? e.code : 'INVALID_ARGUMENT') as ErrorCode;
+    return new MillraceError(code, e.message, { retriable: e.retriable });
+  } catch (cause) {
+    return new MillraceError('INVALID_ARGUMENT', 'an actor replied with an unreadable error', { cause });
+  }
+}
