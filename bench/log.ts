@@ -14,10 +14,10 @@ import { ManagedLedger, Store, type AppendBatch, type Position } from '../core/i
 import { decodeEntry, encodedSize } from '../wasm/index.js';
 import type { BenchContext, BenchResult, Scenario } from './harness.js';
 
-const MESSAGES_PER_ENTRY = 100;
-const INFLIGHT = 64;
+export const MESSAGES_PER_ENTRY = 100;
+export const INFLIGHT = 64;
 
-function producerBatch(valueBytes: number): AppendBatch {
+export function producerBatch(valueBytes: number): AppendBatch {
   const messages = Array.from({ length: MESSAGES_PER_ENTRY }, (_, i) => {
     const value = new Uint8Array(valueBytes);
     value.fill(i & 0xff);
@@ -57,7 +57,7 @@ async function rawRun(ctx: BenchContext, entryBytes: number, seconds: number): P
   return run;
 }
 
-async function logRun(ctx: BenchContext, batch: AppendBatch, seconds: number): Promise<{ run: Run; dir: string }> {
+export async function logRun(ctx: BenchContext, batch: AppendBatch, seconds: number): Promise<{ run: Run; dir: string }> {
   const dir = ctx.tmpDir('log');
   const store = Store.open(dir);
   const ml = await ManagedLedger.open(store, 'bench');

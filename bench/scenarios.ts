@@ -3,5 +3,6 @@ import type { Scenario } from './harness.js';
 import { scenarios as frame } from './frame.js';
 import { scenarios as ring } from './ring.js';
 import { scenarios as log } from './log.js';
+import { scenarios as actor } from './actor.js';
 
-export const scenarios: Scenario[] = [...frame, ...ring, ...log];
+export const scenarios: Scenario[] = [...frame, ...ring, ...log, ...actor];

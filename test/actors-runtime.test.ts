@@ -1,0 +1,150 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ActorSystem, PartitionClient, ManagedLedger, Store, MillraceError, comparePositions, type Position } from '../index.js';
+import { decodeEntry } from '../wasm/index.js';
+import { tempDir, removeDir } from './util/tmp.js';
+
+const enc = new TextEncoder();
+const batch = (tag: string, n = 10) => ({ producerName: enc.encode('rt'), messages: Array.from({ length: n }, (_, i) => ({ value: enc.encode(`${tag}-${i}`), sequenceId: i })) });
+
+test('actors - appends through the ring reach the partition ledger durably and read back', async () => {
+  const dir = tempDir();
+  try {
+    const sys = await ActorSystem.open({ dataDir: dir, workers: 2 });
+    const parts = await Promise.all([0, 1, 2, 3].map((i) => PartitionClient.spawn(sys, `rt-partition-${i}`)));
+    // Stable placement spreads partitions over both hosts (rendezvous hashing of the names).
+    assert.deepEqual(new Set(parts.map((p) => sys.hostOf(p.ref))).size, 2);
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => parts[i % 4]!.append(batch(`m${i}`))));
+    for (let p = 0; p < 4; p++) {
+      const mine = results.filter((_, i) => i % 4 === p).map((r) => r.position);
+      mine.slice(1).forEach((pos, i) => assert.ok(comparePositions(pos, mine[i]!) > 0, 'positions of one partition follow call order'));
+      const read = await parts[p]!.readRange({ ledgerId: 0, entryId: 0 }, { maxEntries: 100 });
+      assert.equal(read.length, 50);
+      assert.equal(new TextDecoder().decode(decodeEntry(read[0]!.entry).messages[3]!.value!), `m${p}-3`);
+    }
+    const s = await parts[0]!.stats();
+    assert.equal(s.entries, 50);
+    await sys.close();
+    await sys.close();
+    await assert.rejects(parts[0]!.append(batch('late')), (e: unknown) => e instanceof MillraceError && e.code === 'CLOSED');
+    // What the actors wrote is in the data dir's LMDB files, readable without the runtime.
+    const store = Store.open(dir);
+    const ml = await ManagedLedger.open(store, 'rt-partition-2');
+    assert.equal(ml.stats().entries, 50);
+    await ml.close();
+    await store.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('actors - a batch larger than a ring record travels the cold path and still lands', async () => {
+  const dir = tempDir();
+  try {
+    const sys = await ActorSystem.open({ dataDir: dir, workers: 1, ringBytes: 64 * 1024 });
+    const p = await PartitionClient.spawn(sys, 'big');
+    const big = { messages: [{ value: new Uint8Array(200_000).fill(7) }] };
+    const r = await p.append(big);
+    const [back] = await p.readRange(r.position, { maxEntries: 1 });
+    assert.equal(decodeEntry(back!.entry).messages[0]!.value!.length, 200_000);
+    await sys.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('actors - bad input gets a typed error and the host keeps serving', async () => {
+  const dir = tempDir();
+  try {
+    const sys = await ActorSystem.open({ dataDir: dir, workers: 1 });
+    const p = await PartitionClient.spawn(sys, 'bad');
+    await assert.rejects(p.append({ messages: [] }), (e: unknown) => e instanceof MillraceError && e.code === 'BATCH_EMPTY');
+    await assert.rejects(sys.spawn('nope', 'x'), (e: unknown) => e instanceof MillraceError && e.code === 'INVALID_ARGUMENT');
+    await assert.rejects(p.readRange({ ledgerId: -1, entryId: 0 }), (e: unknown) => e instanceof MillraceError && e.code === 'INVALID_ARGUMENT');
+    assert.equal((await p.append(batch('ok'))).count, 10);
+    await sys.close();
+    await assert.rejects(ActorSystem.open({ dataDir: dir, workers: 0 }), (e: unknown) => e instanceof MillraceError && e.code === 'INVALID_ARGUMENT');
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('actors - moving an actor to another host keeps its ledger and its IDs', async () => {
+  const dir = tempDir();
+  try {
+    const sys = await ActorSystem.open({ dataDir: dir, workers: 2 });
+    const p = await PartitionClient.spawn(sys, 'mover');
+    const a = await p.append(batch('before'));
+    const from = sys.hostOf(p.ref);
+    await sys.move(p.ref, 1 - from);
+    assert.equal(sys.hostOf(p.ref), 1 - from);
+    const b = await p.append(batch('after'));
+    assert.ok(comparePositions(b.position, a.position) > 0);
+    assert.equal((await p.readRange({ ledgerId: 0, entryId: 0 })).length, 2);
+    await sys.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+for (const how of ['exit', 'throw'] as const) {
+  test(`supervision - a worker killed (${how}) mid-stream loses no acknowledged append; the stream resumes with higher IDs`, async () => {
+    const dir = tempDir();
+    try {
+      const sys = await ActorSystem.open({ dataDir: dir, workers: 2 });
+      const p = await PartitionClient.spawn(sys, 'victim');
+      const acked: { position: Position; tag: string }[] = [];
+      let died = 0;
+      let i = 0;
+      const stopAt = Date.now() + 1500;
+      setTimeout(() => sys.crashHost(sys.hostOf(p.ref), how), 300);
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        while (Date.now() < stopAt) {
+          const tag = `s${i++}`;
+          try {
+            const r = await p.append(batch(tag, 5));
+            acked.push({ position: r.position, tag });
+          } catch (err) {
+            assert.ok(err instanceof MillraceError && err.retriable, `a failure must be retriable, got ${String(err)}`);
+            assert.equal(err.code, 'WORKER_DIED');
+            died++;
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        }
+      }));
+      assert.ok(died > 0, 'the crash should have failed some in-flight appends');
+      const after = acked.filter((a) => a.position.ledgerId > 1);
+      assert.ok(after.length > 0, 'appends resumed after the worker died');
+      // Every acknowledged append is in the log, with the content it was acknowledged for.
+      const read = new Map<string, string>();
+      for (let from: Position = { ledgerId: 0, entryId: 0 }; ;) {
+        const rs = await p.readRange(from, { maxEntries: 500 });
+        if (rs.length === 0) break;
+        for (const r of rs) read.set(`${r.position.ledgerId}:${r.position.entryId}`, new TextDecoder().decode(decodeEntry(r.entry).messages[0]!.value!));
+        const last = rs.at(-1)!.position;
+        from = { ledgerId: last.ledgerId, entryId: last.entryId + 1 };
+      }
+      for (const a of acked) assert.equal(read.get(`${a.position.ledgerId}:${a.position.entryId}`), `${a.tag}-0`);
+      const positions = [...acked].map((a) => a.position).sort(comparePositions);
+      positions.slice(1).forEach((pos, k) => assert.ok(comparePositions(pos, positions[k]!) > 0, 'IDs unique'));
+      await sys.close();
+    } finally {
+      removeDir(dir);
+    }
+  });
+}
+
+test('shutdown - a script that opens, uses and closes the runtime exits by itself', () => {
+  const dir = tempDir();
+  try {
+    const script = fileURLToPath(new URL('./fixtures/actors-open-close.js', import.meta.url));
+    const r = spawnSync(process.execPath, [script, dir], { timeout: 20_000, encoding: 'utf8' });
+    assert.equal(r.signal, null, `the script did not exit by itself within 20 s: ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^appended 1:0$/m);
+  } finally {
+    removeDir(dir);
+  }
+});
