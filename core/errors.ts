@@ -10,6 +10,15 @@ export const ERROR_CODES = {
   ENTRY_TOO_LARGE: 'a batch or message is larger than the maximum entry size',
   SEQUENCE_INVALID: 'producer sequence IDs in a batch are not strictly increasing or span too far',
   TOPIC_NAME_INVALID: 'a topic name is malformed or would leave the data directory',
+  SCHEMA_MISMATCH: 'a producer or consumer schema does not match the schema the topic was created with',
+  ACK_INVALID: 'an ack names a message this consumer does not hold, or a cumulative ack on a shared subscription',
+  // Topics, subscriptions, producers
+  TOPIC_NOT_FOUND: 'no topic of that name exists',
+  TOPIC_EXISTS: 'a topic of that name exists already (with another partition count)',
+  SUBSCRIPTION_NOT_FOUND: 'no subscription of that name exists on the topic',
+  SUBSCRIPTION_TYPE_CONFLICT: 'the subscription has connected consumers of another type',
+  CONSUMER_BUSY: 'an exclusive subscription already has a consumer',
+  PRODUCER_BUSY: 'a producer with that name is already connected to the topic',
   // Lifecycle
   CLOSED: 'the object was closed before or during the call',
   // Data directory

@@ -42,6 +42,10 @@ export class Store {
   readonly indexes: Database<Buffer, LedgerKey>;
   /** Registry of managed-ledger names and small counters. */
   readonly meta: Database<unknown, (string | number)[]>;
+  /** Durable cursors: [mlId, subscription name] -> the cursor's stored form. */
+  readonly cursors: Database<Buffer, [number, string]>;
+  /** Topic metadata (partition counts, schemas, policies): [kind, name] -> msgpack. */
+  readonly topics: Database<unknown, (string | number)[]>;
   private closed = false;
 
   private constructor(readonly dataDir: string, readonly root: RootDatabase, readonly durability: Durability) {
@@ -49,6 +53,8 @@ export class Store {
     this.ledgers = root.openDB<unknown, LedgerKey>('ledgers', { encoding: 'msgpack' });
     this.indexes = root.openDB<Buffer, LedgerKey>('indexes', { encoding: 'binary' });
     this.meta = root.openDB<unknown, (string | number)[]>('meta', { encoding: 'msgpack' });
+    this.cursors = root.openDB<Buffer, [number, string]>('cursors', { encoding: 'binary' });
+    this.topics = root.openDB<unknown, (string | number)[]>('topics', { encoding: 'msgpack' });
   }
 
   /** Opens (creating when new) the data directory's store. Safe to call from several threads. */
