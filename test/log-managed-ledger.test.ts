@@ -117,7 +117,7 @@ test('log - reopening continues IDs in a new ledger, seals the recovered one, an
 
     store = Store.open(dir);
     ml = await ManagedLedger.open(store, 'm');
-    assert.deepEqual(ml.ledgers().map((l) => [l.ledgerId, l.state, l.entries, l.lastEntryId]), [[1, 'sealed', 5, 4]]);
+    assert.deepEqual(ml.ledgers().map((l) => [l.ledgerId, l.state, l.entries, l.messages, l.lastEntryId]), [[1, 'sealed', 5, 15, 4]]);
     assert.deepEqual(ml.lastConfirmed, { ledgerId: 1, entryId: 4 });
     const next = await ml.append(batch('after'));
     assert.deepEqual(next.position, { ledgerId: 2, entryId: 0 });

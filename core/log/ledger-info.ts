@@ -12,6 +12,8 @@ export interface LedgerInfo {
   entries: number;
   /** Sum of the stored entries' lengths. */
   bytes: number;
+  /** Messages in the stored entries (an entry holds a producer batch). */
+  messages: number;
   /** Highest entry ID assigned in this ledger, -1 when none. */
   lastEntryId: number;
   /** Publish times of the first and last entry (epoch ms), 0 when empty. */
@@ -23,7 +25,7 @@ export interface LedgerInfo {
 }
 
 export function newLedgerInfo(ledgerId: number, now: number): LedgerInfo {
-  return { ledgerId, state: 'open', entries: 0, bytes: 0, lastEntryId: -1, firstPublishTime: 0, lastPublishTime: 0, createdAt: now };
+  return { ledgerId, state: 'open', entries: 0, bytes: 0, messages: 0, lastEntryId: -1, firstPublishTime: 0, lastPublishTime: 0, createdAt: now };
 }
 
 /** Reads a stored row defensively: a malformed row is reported, never trusted. */
@@ -33,5 +35,5 @@ export function parseLedgerInfo(raw: unknown): LedgerInfo | undefined {
   const nums = [r.ledgerId, r.entries, r.bytes, r.lastEntryId, r.firstPublishTime, r.lastPublishTime, r.createdAt];
   if (!nums.every((n) => typeof n === 'number' && Number.isFinite(n))) return undefined;
   if (r.state !== 'open' && r.state !== 'sealed') return undefined;
-  return { ...(r as LedgerInfo) };
+  return { ...(r as LedgerInfo), messages: typeof r.messages === 'number' ? r.messages : 0 };
 }

@@ -111,6 +111,7 @@ export interface ReadRangeOptions {
 /** Summary figures of a managed ledger. */
 export interface ManagedLedgerStats {
   entries: number;
+  messages: number;
   bytes: number;
   ledgerCount: number;
   firstPosition: Position | undefined;
@@ -259,6 +260,7 @@ export class ManagedLedger {
     info.lastEntryId = position.entryId;
     if (info.entries === 0) info.firstPublishTime = publishTime;
     info.entries += 1;
+    info.messages += count;
     ledger.index.add(position.entryId, info.bytes, publishTime, size);
     info.bytes += size;
     info.lastPublishTime = publishTime;
@@ -275,6 +277,7 @@ export class ManagedLedger {
         // The entry is not stored: take it out of the figures (the ID stays used, never reused).
         info.entries -= 1;
         info.bytes -= size;
+        info.messages -= count;
         if (info.state === 'sealed') void this.store.ledgers.put([this.mlId, info.ledgerId], { ...info }).catch(() => undefined);
         throw new MillraceError('STORAGE_WRITE_FAILED', `append to ${this.name} at ${formatPosition(position)} failed`, { cause });
       },
@@ -452,14 +455,16 @@ export class ManagedLedger {
 
   stats(): ManagedLedgerStats {
     let entries = 0;
+    let messages = 0;
     let bytes = 0;
     let firstPosition: Position | undefined;
     for (const l of this.list) {
       entries += l.entries;
+      messages += l.messages;
       bytes += l.bytes;
       if (!firstPosition && l.entries > 0) firstPosition = this.firstStored(l);
     }
-    return { entries, bytes, ledgerCount: this.list.length, firstPosition, lastConfirmed: this.confirmed };
+    return { entries, messages, bytes, ledgerCount: this.list.length, firstPosition, lastConfirmed: this.confirmed };
   }
 
   private firstStored(l: LedgerInfo): Position | undefined {

@@ -7,7 +7,7 @@
 import { MillraceError } from '../errors.js';
 import type { Store } from '../storage/store.js';
 import type { LedgerInfo } from './ledger-info.js';
-import { EntryStatus, SparseIndex, entryPublishTime, entryStatusMessage, type Framer } from '../../wasm/index.js';
+import { EntryStatus, SparseIndex, entryCount, entryPublishTime, entryStatusMessage, type Framer } from '../../wasm/index.js';
 
 export interface RecoveredLedger {
   info: LedgerInfo;
@@ -16,7 +16,7 @@ export interface RecoveredLedger {
 
 export function recoverLedger(store: Store, mlId: number, row: LedgerInfo, framer: Framer, intervalBytes: number, now: number): RecoveredLedger {
   const index = new SparseIndex({ intervalBytes });
-  const info: LedgerInfo = { ...row, entries: 0, bytes: 0, lastEntryId: -1, firstPublishTime: 0, lastPublishTime: 0 };
+  const info: LedgerInfo = { ...row, entries: 0, bytes: 0, messages: 0, lastEntryId: -1, firstPublishTime: 0, lastPublishTime: 0 };
   let last: Uint8Array | undefined;
   let lastId = -1;
   for (const { key, value } of store.entries.getRange({ start: [mlId, row.ledgerId, 0], end: [mlId, row.ledgerId, Number.MAX_SAFE_INTEGER] })) {
@@ -30,6 +30,7 @@ export function recoverLedger(store: Store, mlId: number, row: LedgerInfo, frame
     index.add(entryId, info.bytes, publishTime, value.length);
     info.entries += 1;
     info.bytes += value.length;
+    info.messages += entryCount(value);
     info.lastPublishTime = publishTime;
     info.lastEntryId = entryId;
     last = value;
