@@ -64,7 +64,7 @@ test('wasm-differential - WASM and JS frame random batches to identical bytes th
   }), 300);
 });
 
-test('wasm-differential - WASM and JS throw the same error code for the same invalid batch', () => {
+test('wasm-differential - WASM and JS throw the same error (code and message) for the same invalid batch', () => {
   const junk = fc.oneof(fc.constant(undefined), fc.constant(null), fc.constant(-1), fc.constant(1.5), fc.constant('x'), fc.constant(2 ** 53),
     fc.constant(new Uint8Array(3)), fc.constant([1]));
   const field = fc.constantFrom('value', 'key', 'properties', 'eventTime', 'deliverAt', 'sequenceId');
@@ -76,7 +76,8 @@ test('wasm-differential - WASM and JS throw the same error code for the same inv
       try {
         return `ok:${Buffer.from(f.frame(broken, Math.max(max, 48))).toString('hex')}`;
       } catch (err) {
-        return `err:${(err as { code?: string }).code}`;
+        // The WASM framer hands any batch it does not accept to the reference: same code and message.
+        return `err:${(err as { code?: string }).code}:${(err as Error).message}`;
       }
     };
     assert.equal(outcome(wasm), outcome(jsFramer));
@@ -151,4 +152,33 @@ test('wasm-differential - validate reads only the given view, not the bytes arou
     // One byte short: the trailing pad must not be read as the missing byte.
     assert.ok(validateBoth(big.subarray(pad.length, pad.length + e.length - 1)) < 0);
   }), 300);
+});
+
+test('wasm-differential - WASM and JS throw the same error for each batch-level fault', () => {
+  const ok = { value: new Uint8Array([1]) };
+  const cases: unknown[] = [
+    null, 7, {}, { publishTime: 1, messages: 'x' }, { publishTime: 1, messages: [] },
+    { publishTime: 1, messages: new Array(65_536).fill(ok) }, { publishTime: -1, messages: [ok] }, { publishTime: 1.5, messages: [ok] },
+    { messages: [ok] }, { publishTime: 1, producerName: 'p', messages: [ok] }, { publishTime: 1, producerName: new Uint8Array(65_536), messages: [ok] },
+    { publishTime: 1, messages: [ok, null] }, { publishTime: 1, messages: [ok, 3] }, { publishTime: 1, messages: [{ ...ok, sequenceId: 1 }, ok] },
+    { publishTime: 1, messages: [ok, { ...ok, sequenceId: 1 }] }, { publishTime: 1, messages: [{ ...ok, sequenceId: 5 }, { ...ok, sequenceId: 5 }] },
+    { publishTime: 1, messages: [{ ...ok, sequenceId: 0 }, { ...ok, sequenceId: 2 ** 32 }] }, { publishTime: 1, messages: [{ ...ok, key: new Uint8Array(65_536) }] },
+  ];
+  const outcome = (f: typeof jsFramer, b: unknown, max?: number): string => {
+    try {
+      return `ok:${Buffer.from(f.frame(b as FrameBatch, max)).toString('hex')}`;
+    } catch (err) {
+      return `err:${(err as { code?: string }).code}:${(err as Error).message}`;
+    }
+  };
+  for (const b of cases) {
+    const js = outcome(jsFramer, b);
+    assert.ok(js.startsWith('err:'), `expected a fault: ${js.slice(0, 80)}`);
+    assert.equal(outcome(wasm, b), js);
+  }
+  // Bad maxEntryBytes, and a fault after the size limit is passed: the fault wins in both.
+  assert.equal(outcome(wasm, { publishTime: 1, messages: [ok] }, 3), outcome(jsFramer, { publishTime: 1, messages: [ok] }, 3));
+  const big = { publishTime: 1, messages: [{ value: new Uint8Array(500) }, { value: 'x' }] };
+  assert.equal(outcome(wasm, big, 100), outcome(jsFramer, big, 100));
+  assert.match(outcome(wasm, big, 100), /INVALID_ARGUMENT/);
 });

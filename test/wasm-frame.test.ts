@@ -192,7 +192,7 @@ test('wasm-frame - an entry above the WASM region (10 MiB) falls back to the JS 
   const entry = w.frame(b, max);
   assert.ok(sameBytes(entry, jsFramer.frame(b, max)));
   assert.equal(w.validate(entry), EntryStatus.OK);
-  assert.equal(w.checksum(entry, 8, entry.length), new DataView(entry.buffer).getUint32(OFF_CHECKSUM, true));
+  assert.equal(w.checksum(entry, 8, entry.length), new DataView(entry.buffer, entry.byteOffset, entry.length).getUint32(OFF_CHECKSUM, true));
 });
 
 test('wasm-frame - encodeInto refuses a target too small, a bad offset and a non-Uint8Array', () => {

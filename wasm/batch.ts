@@ -29,7 +29,8 @@ function invalid(message: string): MillraceError {
   return new MillraceError('INVALID_ARGUMENT', message);
 }
 
-function isTime(x: unknown): x is number {
+/** A non-negative safe integer (publish, event and deliver-at times, sequence IDs). */
+export function isTime(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 }
 

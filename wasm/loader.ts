@@ -5,20 +5,23 @@
  *
  * Memory is fixed at 16 MiB (no growth, so the views made here are never detached); the module works in
  * fixed regions (wasm/assembly/memory.ts). Per batch the JS side copies each payload into its final
- * place in the entry region once (u8.set), writes one 40-byte descriptor per message, and makes one
- * call that writes all headers and the checksum; the result leaves with one slice().
+ * place in the entry region once (u8.set), checking it on the way (no separate pass over the batch),
+ * writes one 40-byte descriptor per message, and makes one
+ * call that writes all headers and the checksum; the result leaves with one copy into a region of the
+ * thread's output slab (output-slab.ts).
  */
 import { readFileSync } from 'node:fs';
 import { MillraceError } from '../core/errors.js';
 import {
   ENTRY_HEADER_SIZE, MESSAGE_HEADER_SIZE, MSG_HAS_KEY, MSG_HAS_EVENT_TIME, MSG_HAS_DELIVER_AT, MSG_VALUE_NULL,
-  OFF_CHECKSUM, OFF_PUBLISH_TIME,
+  OFF_CHECKSUM, OFF_PUBLISH_TIME, MAX_MESSAGES_PER_ENTRY, MAX_KEY_BYTES, MAX_PRODUCER_NAME_BYTES, MAX_SEQUENCE_DELTA,
 } from './entry-format.js';
 import { STATUS_BAD_PUBLISH_TIME } from './entry-status.js';
-import { planBatch, resolveMaxEntryBytes } from './batch.js';
+import { isTime, resolveMaxEntryBytes } from './batch.js';
 import { isPublishTime } from './validate.js';
 import { jsFramer, requireBytes, requireRange } from './reference.js';
-import type { FrameBatch, Framer } from './types.js';
+import { outputSlab } from './output-slab.js';
+import type { FrameBatch, FrameMessage, Framer } from './types.js';
 
 /**
  * The few WebAssembly JS API members used here: this project's lib settings (ES2022, no DOM) carry no
@@ -116,66 +119,98 @@ function instantiate(): WasmFramer {
 
   return {
     frame(batch: FrameBatch, maxEntryBytes?: number): Uint8Array {
-      const plan = planBatch(batch, resolveMaxEntryBytes(maxEntryBytes), true);
-      if (plan.size > ENTRY_CAP) return jsFramer.frame(batch, maxEntryBytes);
-      const mem = views();
+      // One pass checks each message and copies it into place (batch.ts's planBatch would walk the
+      // batch once more first). The pass accepts only what planBatch accepts; at anything else (a fault,
+      // or an entry over maxEntryBytes or the WASM region) it hands the whole batch to the JS
+      // reference, which throws planBatch's error for the first fault or frames the large entry, so
+      // errors and bytes are exactly the reference's. What was copied so far is scratch.
+      const max = resolveMaxEntryBytes(maxEntryBytes);
+      if (batch === null || typeof batch !== 'object') return jsFramer.frame(batch, maxEntryBytes);
       const messages = batch.messages;
-      const count = plan.count;
-      const base = plan.baseSequenceId;
-      const prodLen = plan.producerName.length;
-      if (prodLen > 0) mem.set(plan.producerName, E + ENTRY_HEADER_SIZE);
+      if (!Array.isArray(messages)) return jsFramer.frame(batch, maxEntryBytes);
+      const count = messages.length;
+      const publishTime = batch.publishTime;
+      const pn = batch.producerName;
+      const prodLen = pn === undefined || pn === null ? 0 : pn instanceof Uint8Array ? pn.length : -1;
+      if (count === 0 || count > MAX_MESSAGES_PER_ENTRY || !isTime(publishTime) || prodLen < 0
+        || prodLen > MAX_PRODUCER_NAME_BYTES) {
+        return jsFramer.frame(batch, maxEntryBytes);
+      }
+      const mem = views();
+      /** End of the bytes this entry may take: the size limit or the WASM region, whichever is less. */
+      const end = E + (max < ENTRY_CAP ? max : ENTRY_CAP);
       let r = E + ENTRY_HEADER_SIZE + prodLen;
+      if (r > end) return jsFramer.frame(batch, maxEntryBytes);
+      if (prodLen > 0) mem.set(pn!, E + ENTRY_HEADER_SIZE);
+      let hasSeq = false;
+      let base = -1;
+      let prev = -1;
       let di = 0; // descriptor index in 32-bit words (10 per descriptor)
       for (let i = 0; i < count; i++, di += 10) {
-        const m = messages[i]!;
+        const m = messages[i] as FrameMessage | null | undefined;
+        if (m === null || typeof m !== 'object') return jsFramer.frame(batch, maxEntryBytes);
+        const v = m.value;
         const k = m.key;
         const p = m.properties;
-        const v = m.value;
         const et = m.eventTime;
         const da = m.deliverAt;
+        const s = m.sequenceId;
+        if (i === 0) hasSeq = s !== undefined;
         let flags = 0;
         let t = r + MESSAGE_HEADER_SIZE;
         if (et !== undefined) {
+          if (!isTime(et)) return jsFramer.frame(batch, maxEntryBytes);
           flags |= MSG_HAS_EVENT_TIME;
           d64[(di >> 1) + 3] = et;
           t += 8;
         }
         if (da !== undefined) {
+          if (!isTime(da)) return jsFramer.frame(batch, maxEntryBytes);
           flags |= MSG_HAS_DELIVER_AT;
           d64[(di >> 1) + 4] = da;
           t += 8;
         }
         let keyLen = 0;
         if (k !== undefined && k !== null) {
+          if (!(k instanceof Uint8Array) || k.length > MAX_KEY_BYTES) return jsFramer.frame(batch, maxEntryBytes);
           flags |= MSG_HAS_KEY;
           keyLen = k.length;
-          mem.set(k, t);
-          t += keyLen;
         }
         let propsLen = 0;
         if (p !== undefined && p !== null) {
+          if (!(p instanceof Uint8Array)) return jsFramer.frame(batch, maxEntryBytes);
           propsLen = p.length;
-          mem.set(p, t);
-          t += propsLen;
         }
         let valueLen = 0;
         if (v === null) flags |= MSG_VALUE_NULL;
-        else {
-          valueLen = v.length;
-          mem.set(v, t);
-          t += valueLen;
+        else if (v instanceof Uint8Array) valueLen = v.length;
+        else return jsFramer.frame(batch, maxEntryBytes);
+        if (hasSeq) {
+          if (!isTime(s) || (i > 0 && (s <= prev || s - base > MAX_SEQUENCE_DELTA))) return jsFramer.frame(batch, maxEntryBytes);
+          if (i === 0) base = s;
+          prev = s;
+        } else if (s !== undefined) {
+          return jsFramer.frame(batch, maxEntryBytes);
         }
+        // Checked before any copy, so nothing is written past the region.
+        if (t + keyLen + propsLen + valueLen > end) return jsFramer.frame(batch, maxEntryBytes);
+        if (keyLen > 0) mem.set(k!, t);
+        t += keyLen;
+        if (propsLen > 0) mem.set(p!, t);
+        t += propsLen;
+        if (valueLen > 0) mem.set(v!, t);
+        t += valueLen;
         d32[di] = flags;
         d32[di + 1] = keyLen;
         d32[di + 2] = propsLen;
         d32[di + 3] = valueLen;
-        d32[di + 4] = base < 0 ? 0 : m.sequenceId! - base;
+        d32[di + 4] = hasSeq ? s! - base : 0;
         r = t;
       }
-      // planBatch measured the same fields; a difference means a getter changed its answer mid-call.
-      if (r - E !== plan.size) throw new MillraceError('INVALID_ARGUMENT', 'the batch changed while it was being framed');
-      const len = ex.frameEntry(count, prodLen, batch.publishTime, base) >>> 0;
-      return mem.slice(E, E + len);
+      const len = ex.frameEntry(count, prodLen, publishTime, base) >>> 0;
+      const out = outputSlab.take(len);
+      out.set(mem.subarray(E, E + len));
+      return out;
     },
 
     seal(entry: Uint8Array, publishTime: number): number {

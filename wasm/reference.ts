@@ -10,6 +10,7 @@ import { planBatch, resolveMaxEntryBytes } from './batch.js';
 import { setU64, writeEntry } from './encode.js';
 import { checkEntry, isPublishTime } from './validate.js';
 import { xxhash32 } from './xxhash32.js';
+import { outputSlab } from './output-slab.js';
 import type { FrameBatch, Framer } from './types.js';
 
 /** Throws INVALID_ARGUMENT unless `bytes` is a Uint8Array (the only non-status failure of seal/validate). */
@@ -28,9 +29,9 @@ export function requireRange(bytes: Uint8Array, start: number, end: number): voi
 export const jsFramer: Framer = {
   frame(batch: FrameBatch, maxEntryBytes?: number): Uint8Array {
     const plan = planBatch(batch, resolveMaxEntryBytes(maxEntryBytes), true);
-    const out = new Uint8Array(plan.size);
+    const out = outputSlab.take(plan.size);
     writeEntry(batch, plan, out, 0);
-    const dv = new DataView(out.buffer);
+    const dv = new DataView(out.buffer, out.byteOffset, plan.size);
     setU64(dv, OFF_PUBLISH_TIME, batch.publishTime);
     dv.setUint32(OFF_CHECKSUM, xxhash32(out, CHECKSUM_FROM, plan.size), true);
     return out;

@@ -30,7 +30,9 @@ export interface FrameBatch {
 export interface Framer {
   /**
    * Full framing: layout + publish time + checksum, into a fresh ordinary (not SharedArrayBuffer-backed)
-   * Uint8Array. Throws MillraceError BATCH_EMPTY, SEQUENCE_INVALID, INVALID_ARGUMENT or ENTRY_TOO_LARGE
+   * Uint8Array whose bytes no other call returns or writes. It may be a view into a larger ArrayBuffer
+   * holding other entries (output-slab.ts): use byteOffset with `.buffer`, and copy it before posting
+   * or transferring it to another thread. Throws MillraceError BATCH_EMPTY, SEQUENCE_INVALID, INVALID_ARGUMENT or ENTRY_TOO_LARGE
    * (over `maxEntryBytes`, default {@link DEFAULT_MAX_ENTRY_BYTES}).
    */
   frame(batch: FrameBatch, maxEntryBytes?: number): Uint8Array;
