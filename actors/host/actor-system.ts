@@ -16,7 +16,7 @@ import { Doorbell } from './doorbell.js';
 import type { ControlToHost, HostToControl } from './control.js';
 import type { HostInit } from './host-loop.js';
 import { placeActor } from './placement.js';
-import { RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError } from './protocol.js';
+import { EVENT_HEADER, RECORD_EVENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError } from './protocol.js';
 
 /** Options of {@link ActorSystem.open}. */
 export interface ActorSystemOptions {
@@ -37,6 +37,12 @@ export interface ActorRef {
   readonly kind: string;
   readonly name: string;
 }
+
+/**
+ * Receives an actor's events (deliveries). `body` is a view into a ring slot, valid only during the
+ * call: copy what is kept.
+ */
+export type EventHandler = (body: Uint8Array) => void;
 
 /** Writes a request body into a ring slot (or an ordinary buffer on the cold path). */
 export type BodyWriter = (bytes: Uint8Array, offset: number) => void;
@@ -83,6 +89,7 @@ export class ActorSystem {
   private readonly hosts: Host[] = [];
   private readonly actors = new Map<number, ActorRecord>();
   private readonly clientBell = Doorbell.create();
+  private readonly eventHandlers = new Map<number, EventHandler>();
   private nextActorId = 1;
   private nextRequestId = 1;
   private inflight = 0;
@@ -172,6 +179,9 @@ export class ActorSystem {
         return;
       case 'reply':
         this.settle(host, m.requestId, m.status, m.body);
+        return;
+      case 'event':
+        this.deliver(new DataView(m.record.buffer, m.record.byteOffset).getUint32(0, true), m.record.subarray(EVENT_HEADER));
         return;
       case 'shutdown-done':
         return;
@@ -335,7 +345,7 @@ export class ActorSystem {
     this.pumping = true;
     void (async () => {
       try {
-        while (this.inflight > 0) {
+        while (this.inflight > 0 || (this.eventHandlers.size > 0 && !this.closing)) {
           if (this.drainReplies() > 0) {
             await immediate();
             continue;
@@ -351,6 +361,24 @@ export class ActorSystem {
     })();
   }
 
+  /**
+   * Routes an actor's events to `handler` until the returned function is called. While any handler
+   * is registered the reply pump runs (parked in Atomics.waitAsync, with a timer that keeps the
+   * process alive: an open consumer keeps its process alive, a closed one does not).
+   */
+  onEvent(ref: ActorRef, handler: EventHandler): () => void {
+    this.eventHandlers.set(ref.actorId, handler);
+    this.pump();
+    return () => {
+      if (this.eventHandlers.get(ref.actorId) === handler) this.eventHandlers.delete(ref.actorId);
+    };
+  }
+
+  private deliver(actorId: number, body: Uint8Array): void {
+    const h = this.eventHandlers.get(actorId);
+    if (h) h(body);
+  }
+
   private hasReplies(): boolean {
     for (const h of this.hosts) if (h.replies.hasData()) return true;
     return false;
@@ -359,7 +387,11 @@ export class ActorSystem {
   private drainReplies(): number {
     let n = 0;
     for (const h of this.hosts) {
-      n += h.replies.read((_type, bytes, offset, length) => {
+      n += h.replies.read((type, bytes, offset, length) => {
+        if (type === RECORD_EVENT) {
+          this.deliver(h.replyView.getUint32(offset, true), bytes.subarray(offset + EVENT_HEADER, offset + length));
+          return;
+        }
         const requestId = h.replyView.getUint32(offset, true);
         const status = h.replyView.getInt32(offset + 4, true);
         this.settle(h, requestId, status, bytes.slice(offset + 8, offset + length));

@@ -8,6 +8,8 @@ import type { Store } from '../../core/storage/store.js';
 
 /** Answers one request. Call exactly one of the two, once. */
 export interface Reply {
+  /** The client thread that sent the request (events for it go to this client). */
+  readonly clientId: number;
   ok(body?: Uint8Array): void;
   fail(err: unknown): void;
 }
@@ -22,6 +24,12 @@ export interface ActorContext {
   readonly store: Store;
   /** A timer owned by the actor: cleared when the actor stops. Returns a cancel function. */
   setTimer(ms: number, fn: () => void): () => void;
+  /**
+   * Pushes an event (a delivery to a consumer) to a client thread, unasked, in order with the
+   * replies to that client. `write` fills `length` bytes in place in the client's ring. Returns
+   * false when the client is gone.
+   */
+  emit(clientId: number, length: number, write: (bytes: Uint8Array, offset: number) => void): boolean;
 }
 
 export interface Actor {

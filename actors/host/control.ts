@@ -19,4 +19,5 @@ export type HostToControl =
   | { t: 'spawn-failed'; actorId: number; error: Uint8Array }
   | { t: 'stopped'; actorId: number }
   | { t: 'reply'; clientId: number; requestId: number; status: number; body: Uint8Array }
+  | { t: 'event'; clientId: number; record: Uint8Array }
   | { t: 'shutdown-done' };

@@ -12,7 +12,7 @@ import { Store, type Durability } from '../../core/storage/store.js';
 import { RingBuffer } from '../ring/index.js';
 import { Doorbell } from './doorbell.js';
 import type { Actor, ActorFactory, Reply } from './actor.js';
-import { RECORD_REPLY, REPLY_HEADER, REQUEST_HEADER, STATUS_ERROR, STATUS_OK, encodeError } from './protocol.js';
+import { EVENT_HEADER, RECORD_EVENT, RECORD_REPLY, REPLY_HEADER, REQUEST_HEADER, STATUS_ERROR, STATUS_OK, encodeError } from './protocol.js';
 import type { ControlToHost, HostToControl } from './control.js';
 
 /** What the pool hands each host task. Plain data, a MessagePort and SharedArrayBuffers only. */
@@ -34,8 +34,8 @@ interface ClientLink {
   requestView: DataView;
   replyView: DataView;
   bell: Doorbell;
-  /** Replies that found the reply ring full, in order; flushed before any newer reply. */
-  backlog: { requestId: number; status: number; body: Uint8Array }[];
+  /** Replies and events that found the reply ring full, in order; flushed before anything newer. */
+  backlog: { type: number; record: Uint8Array }[];
 }
 
 interface Hosted {
@@ -113,6 +113,7 @@ export class HostLoop {
     }
     let answered = false;
     const reply: Reply = {
+      clientId: c.id,
       ok: (b = new Uint8Array(0)) => {
         if (answered) return;
         answered = true;
@@ -137,27 +138,61 @@ export class HostLoop {
       this.post({ t: 'reply', clientId: c.id, requestId, status, body });
       return;
     }
-    if (c.backlog.length > 0 || !this.writeReply(c, requestId, status, body)) {
-      c.backlog.push({ requestId, status, body: body.slice() });
-    }
+    this.write(c, RECORD_REPLY, REPLY_HEADER + body.length, (bytes, view, at) => {
+      view.setUint32(at, requestId, true);
+      view.setInt32(at + 4, status, true);
+      bytes.set(body, at + REPLY_HEADER);
+    });
   }
 
-  private writeReply(c: ClientLink, requestId: number, status: number, body: Uint8Array): boolean {
-    const at = c.replies.tryClaim(RECORD_REPLY, REPLY_HEADER + body.length);
-    if (at < 0) return false;
-    c.replyView.setUint32(at, requestId, true);
-    c.replyView.setInt32(at + 4, status, true);
-    c.replies.bytes.set(body, at + REPLY_HEADER);
-    c.replies.commit(at);
-    c.bell.ring();
+  /** An event for a client; see ActorContext.emit. */
+  private emit(actorId: number, clientId: number, length: number, fill: (bytes: Uint8Array, offset: number) => void): boolean {
+    const c = this.clients.get(clientId);
+    if (!c) return false;
+    if (EVENT_HEADER + length > c.replies.maxRecordLength) {
+      const record = new Uint8Array(EVENT_HEADER + length);
+      new DataView(record.buffer).setUint32(0, actorId, true);
+      fill(record, EVENT_HEADER);
+      this.post({ t: 'event', clientId, record });
+      return true;
+    }
+    this.write(c, RECORD_EVENT, EVENT_HEADER + length, (bytes, view, at) => {
+      view.setUint32(at, actorId, true);
+      fill(bytes, at + EVENT_HEADER);
+    });
     return true;
+  }
+
+  /**
+   * Writes one record to a client's reply ring in place; when the ring is full (or older records
+   * wait), the record is built in an ordinary buffer and queued, so order is kept and nothing drops.
+   */
+  private write(c: ClientLink, type: number, length: number, fill: (bytes: Uint8Array, view: DataView, offset: number) => void): void {
+    if (c.backlog.length === 0) {
+      const at = c.replies.tryClaim(type, length);
+      if (at >= 0) {
+        try {
+          fill(c.replies.bytes, c.replyView, at);
+        } catch (err) {
+          c.replies.abort(at);
+          throw err;
+        }
+        c.replies.commit(at);
+        c.bell.ring();
+        return;
+      }
+    }
+    const record = new Uint8Array(length);
+    fill(record, new DataView(record.buffer), 0);
+    c.backlog.push({ type, record });
   }
 
   private flushBacklog(c: ClientLink): void {
     while (c.backlog.length > 0) {
       const r = c.backlog[0]!;
-      if (!this.writeReply(c, r.requestId, r.status, r.body)) return;
+      if (!c.replies.tryWrite(r.type, r.record)) return;
       c.backlog.shift();
+      c.bell.ring();
     }
   }
 
@@ -208,6 +243,7 @@ export class HostLoop {
       const timers = new Set<NodeJS.Timeout>();
       const actor = await factory({
         actorId, name, store: this.store,
+        emit: (clientId, length, fill) => this.emit(actorId, clientId, length, fill),
         setTimer: (ms, fn) => {
           const t = setTimeout(() => {
             timers.delete(t);

@@ -14,6 +14,11 @@
  *  | requestId u32 | status i32    | body: op-defined when status is 0 (OK);
  *  +---------------+---------------+ UTF-8 JSON {code, message, retriable} otherwise
  * ```
+ * Event, ring record type 3 (host to client, unasked: deliveries)
+ *  0               4
+ *  +---------------+------------------------------------------
+ *  | actorId u32   | body (actor-defined)
+ *  +---------------+------------------------------------------
  * A request or reply whose record would exceed the ring's maximum record length travels over the
  * host's control port instead (a cold path: postMessage copies it), with the same fields.
  */
@@ -21,6 +26,8 @@ import { ERROR_CODES, MillraceError, type ErrorCode } from '../../core/errors.js
 
 export const RECORD_REQUEST = 1;
 export const RECORD_REPLY = 2;
+export const RECORD_EVENT = 3;
+export const EVENT_HEADER = 4;
 export const REQUEST_HEADER = 12;
 export const REPLY_HEADER = 8;
 export const STATUS_OK = 0;
