@@ -268,7 +268,8 @@ export class ManagedLedger {
     const rowWrite = ledger.rowWrite;
     ledger.rowWrite = undefined;
     const put = this.store.entries.put([this.mlId, position.ledgerId, position.entryId], entry as Buffer);
-    const done = this.store.settle(rowWrite ? Promise.all([rowWrite, put]) : put).then(
+    // The entry's put is queued after its ledger row, so its commit's flush covers the row too.
+    const done = (rowWrite ? rowWrite.then(() => this.store.settle(put)) : this.store.settle(put)).then(
       () => {
         if (!this.confirmed || comparePositions(position, this.confirmed) > 0) this.confirmed = position;
         return { position, publishTime, bytes: size, count };
