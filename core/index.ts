@@ -4,3 +4,7 @@ export { Store, type StoreOptions, type Durability } from './storage/store.js';
 export { DATA_DIR_FORMAT_VERSION } from './storage/data-dir.js';
 export { MillraceError, isMillraceError, ERROR_CODES, type ErrorCode, type MillraceErrorOptions } from './errors.js';
 export { DEFAULTS, LIMITS } from './defaults.js';
+export {
+  createDispatcher, checkSubscriptionType, SUBSCRIPTION_TYPES, compareRefs, refKey,
+  type ConsumerSlot, type DispatchResult, type Dispatcher, type DispatcherOptions, type MessageRef, type SubscriptionType,
+} from './dispatch/index.js';
