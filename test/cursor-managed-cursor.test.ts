@@ -224,6 +224,7 @@ test('cursor - persist and reopen restore markDelete, ranges, partial batches an
     cur.incrementRedeliveryCount(ps[7]!, 8);
     const state = cur.ackState();
     const backlog = cur.backlog();
+    const acked = env.entries.map((e) => Array.from({ length: e.batchSize }, (_, j) => cur.isAcked(e.position, j)));
     await cur.persist();
     await env.reopen();
     const again = await env.open('s1');
@@ -233,9 +234,8 @@ test('cursor - persist and reopen restore markDelete, ranges, partial batches an
     assert.equal(again.redeliveryCount(ps[6]!, 5), 1);
     assert.equal(again.redeliveryCount(ps[7]!, 8), 1);
     assert.equal(again.redeliveryCount(ps[7]!, 7), 0);
-    for (const [i, e] of env.entries.entries()) {
-      for (let j = 0; j < e.batchSize; j++) assert.equal(again.isAcked(e.position, j), cur.isAcked(e.position, j), `entry ${i}#${j}`);
-    }
+    assert.deepEqual(env.entries.map((e) => Array.from({ length: e.batchSize }, (_, j) => again.isAcked(e.position, j))), acked);
+    assert.throws(() => cur.isAcked(ps[0]!, 0), (e: unknown) => isMillraceError(e, 'CLOSED'), 'a cursor of a closed store refuses calls');
   });
 });
 
@@ -429,4 +429,26 @@ test('cursor - persist calls in one turn share one write, and a delete removes t
     const fresh = await env.open('d', 'earliest');
     assert.deepEqual(fresh.ackState().partial, []);
   });
+});
+
+test('cursor - overlapping persists across turns, each with a fresh value, leave the last state stored', async () => {
+  await withEnv(async (env) => {
+    const ps = await env.append(...Array.from({ length: 40 }, () => 3));
+    const cur = await env.open('o');
+    const writes: Promise<void>[] = [];
+    for (const [i, p] of ps.entries()) {
+      cur.ack(p, i % 3, 3);
+      if (i % 2 === 0) cur.incrementRedeliveryCount(p, (i + 1) % 3);
+      writes.push(cur.persist());
+      // A new turn between writes: earlier puts are still in flight while later ones are queued.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(writes);
+    const state = cur.ackState();
+    const counts = ps.map((p) => [0, 1, 2].map((j) => cur.redeliveryCount(p, j)));
+    await env.reopen();
+    const again = await env.open('o');
+    assert.deepEqual(again.ackState(), state);
+    assert.deepEqual(ps.map((p) => [0, 1, 2].map((j) => again.redeliveryCount(p, j))), counts);
+  }, { maxEntries: 7 });
 });

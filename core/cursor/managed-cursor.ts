@@ -145,11 +145,11 @@ export class ManagedCursor {
 
   /**
    * Takes a fresh copy of the ledger list, then moves markDelete over what became acked without an
-   * ack: trimmed ledgers, gaps, acked ranges. Every public call starts here, so a trim is seen at
-   * once; the copy is a few small objects per ledger (tens of ledgers at 50,000 entries each).
+   * ack: trimmed ledgers, gaps, acked ranges. Every public call starts here or at view(), so a trim
+   * is seen at once; the copy is a few small objects per ledger (tens of ledgers at 50,000 entries).
    */
   private refresh(): void {
-    if (this.deleted) throw new MillraceError('CLOSED', `cursor ${this.name} was deleted`);
+    this.assertUsable();
     this.list = this.ml.ledgers();
     this.confirmed = this.ml.lastConfirmed;
     const first = this.list[0];
@@ -163,7 +163,28 @@ export class ManagedCursor {
     this.advance();
   }
 
-  /** Index of the ledger in the list (sorted by ID), or -1. */
+  /**
+   * The hot path's refresh (ack, isAcked, redelivery counts): the copy of the list is retaken only
+   * when it may be stale, i.e. the last confirmed position moved (an append: lmdb-js's settle gives a
+   * new object) or the first listed ledger's row is gone (a trim, which removes ledgers from the
+   * front). The row check is an LMDB key lookup, 0.2 us here, against 0.7 us for copying a list of
+   * 20 ledgers. A gap left by a failed write while nothing else changes is seen at the next refresh;
+   * until then markDelete stops before it, which never acks anything unacked.
+   */
+  private view(): void {
+    this.assertUsable();
+    const first = this.list[0];
+    if (this.ml.lastConfirmed !== this.confirmed || (first !== undefined && !this.store.ledgers.doesExist([this.mlId, first.ledgerId]))) {
+      this.refresh();
+    }
+  }
+
+  private assertUsable(): void {
+    if (this.deleted) throw new MillraceError('CLOSED', `cursor ${this.name} was deleted`);
+    if (this.store.isClosed) throw new MillraceError('CLOSED', `the store of cursor ${this.name} is closed`);
+  }
+
+  /** Index of the ledger in the list (sorted by ID), or -(insertion point + 1). */
   private ledgerIndex(ledgerId: number): number {
     const l = this.list;
     let lo = 0;
@@ -266,7 +287,7 @@ export class ManagedCursor {
   isAcked(position: Position, batchIndex: number): boolean {
     checkPosition(position);
     checkIndex(batchIndex);
-    this.refresh();
+    this.view();
     return this.acked(position, batchIndex);
   }
 
@@ -284,7 +305,7 @@ export class ManagedCursor {
   ack(position: Position, batchIndex: number, batchSize: number): boolean {
     checkPosition(position);
     checkBatch(batchIndex, batchSize);
-    this.refresh();
+    this.view();
     this.checkAckable(position);
     if (this.acked(position, batchIndex)) return false;
     const { ledgerId, entryId } = position;
@@ -363,7 +384,7 @@ export class ManagedCursor {
   redeliveryCount(position: Position, batchIndex: number): number {
     checkPosition(position);
     checkIndex(batchIndex);
-    this.refresh();
+    this.view();
     return this.countsOf(position.ledgerId, position.entryId, false)?.counts.get(batchIndex) ?? 0;
   }
 
@@ -374,7 +395,7 @@ export class ManagedCursor {
   incrementRedeliveryCount(position: Position, batchIndex: number): number {
     checkPosition(position);
     checkIndex(batchIndex);
-    this.refresh();
+    this.view();
     this.checkAckable(position);
     if (this.acked(position, batchIndex)) return 0;
     const part = this.partials.get(key(position.ledgerId, position.entryId));
