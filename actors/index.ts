@@ -1,6 +1,12 @@
-/** actors: the runtime. Partition actors on a piscina pool, SharedArrayBuffer rings between threads. */
+/** actors: the runtime (partition actors on a piscina pool, SharedArrayBuffer rings) and the client API. */
 export { ActorSystem, type ActorSystemOptions, type ActorRef, type BodyWriter, type EventHandler } from './host/actor-system.js';
 export type { Actor, ActorContext, ActorFactory, Reply } from './host/actor.js';
 export { PartitionClient } from './client/partition-client.js';
 export type { PartitionActorConfig } from './partition/partition-actor.js';
 export { RingBuffer, type RingOptions, type RecordHandler } from './ring/index.js';
+export { Broker, type BrokerOptions } from './client/broker.js';
+export { Producer, type ProducerOptions, type ProducerMessage, type BatchingOptions } from './client/producer.js';
+export { Consumer, type ConsumerOptions } from './client/consumer.js';
+export { Reader, type ReaderOptions } from './client/reader.js';
+export { Admin, type TopicStats, type TopicMetadata } from './client/admin.js';
+export type { Message } from './client/message.js';

@@ -8,3 +8,9 @@ export {
   createDispatcher, checkSubscriptionType, SUBSCRIPTION_TYPES, compareRefs, refKey,
   type ConsumerSlot, type DispatchResult, type Dispatcher, type DispatcherOptions, type MessageRef, type SubscriptionType,
 } from './dispatch/index.js';
+export {
+  parseTopicName, parseNamespace, partitionTopicName, TopicName, NamespaceName, MessageId, compareMessageIds,
+  createRouter, keyHash, murmur3_32, type MessageRouter, type RoutingMode,
+} from './topic/index.js';
+export { Schemas, schemaOf, checkSchemaCompatible, encodeProperties, decodeProperties, type Schema, type SchemaType } from './schema/index.js';
+export { ManagedCursor, type CursorAckState } from './cursor/index.js';

@@ -1,31 +1,59 @@
 /**
- * The main-thread stub of a partition actor: it lays producer batches out straight into a claimed
- * ring slot (no intermediate buffer), so one append is one ring record, one WASM seal and one LMDB
- * put on the far side; the reply carries the durable position.
+ * The client-thread stub of one partition actor: every op of the partition protocol as a method, and
+ * the routing of the actor's events (deliveries) to the consumers of this thread. Producer batches are
+ * laid out straight into a claimed ring slot (no intermediate buffer), so one append is one ring
+ * record, one WASM seal and one LMDB put on the far side.
  */
-import type { AppendBatch, AppendResult, ReadEntry, ReadRangeOptions, Position, ManagedLedgerStats } from '../../core/log/index.js';
+import { pack, unpack } from 'msgpackr';
+import type { AppendBatch, AppendResult, ReadEntry, ReadRangeOptions, Position } from '../../core/log/index.js';
 import { DEFAULTS } from '../../core/defaults.js';
+import { MillraceError } from '../../core/errors.js';
 import { encodeInto, encodedSize } from '../../wasm/index.js';
 import type { ActorRef, ActorSystem } from '../host/actor-system.js';
 import type { PartitionActorConfig } from '../partition/partition-actor.js';
-import { APPEND_REPLY_BYTES, OP_APPEND, OP_READ, OP_STATS, READ_ENTRY_HEADER, READ_REQUEST_BYTES } from '../partition/partition-protocol.js';
+import {
+  ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, EVENT_DELIVER, EVENT_RESET,
+  OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW, OP_LAST_POSITION, OP_PRODUCER_CLOSE,
+  OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS, OP_SUBSCRIBE, OP_UNSUBSCRIBE,
+  READ_ENTRY_HEADER, READ_REQUEST_BYTES, type PartitionStats, type SubscribeRequest,
+} from '../partition/partition-protocol.js';
+
+/** Receives one consumer's events. */
+export interface ConsumerSink {
+  /** An entry with the batch indexes (and their redelivery counts) given to this consumer. `entry` is a copy. */
+  deliver(position: Position, entry: Uint8Array, items: { batchIndex: number; redeliveryCount: number }[]): void;
+  /** The subscription was moved (seek): drop what is buffered and grant permits again. */
+  reset(): void;
+}
+
+/** One message to ack or give back. */
+export interface AckItem {
+  ledgerId: number;
+  entryId: number;
+  batchIndex: number;
+  batchSize: number;
+  cumulative: boolean;
+}
 
 export class PartitionClient {
+  private readonly sinks = new Map<number, ConsumerSink>();
+  private unlisten: (() => void) | undefined;
+
   private constructor(private readonly system: ActorSystem, readonly ref: ActorRef) {}
 
-  /** Spawns (or reattaches to) the partition actor for the managed ledger `name`. */
+  /** Spawns the partition actor for the managed ledger `name`. */
   static async spawn(system: ActorSystem, name: string, config: PartitionActorConfig = {}): Promise<PartitionClient> {
     return new PartitionClient(system, await system.spawn('partition', name, config));
   }
 
-  /** Appends one batch; resolves once it is durable on the actor's ledger. */
+  /** Appends one batch; resolves once it is durable. A batch dropped by deduplication resolves with position (-1, -1). */
   async append(batch: AppendBatch): Promise<AppendResult> {
     const frame = { publishTime: 0, producerName: batch.producerName ?? null, messages: batch.messages };
     const size = encodedSize(frame);
     const reply = await this.system.request(this.ref, OP_APPEND, size, (bytes, offset) => {
       encodeInto(frame, bytes, offset);
     });
-    if (reply.length !== APPEND_REPLY_BYTES) throw new Error(`append reply of ${reply.length} bytes`);
+    if (reply.length !== APPEND_REPLY_BYTES) throw new MillraceError('INVALID_ARGUMENT', `append reply of ${reply.length} bytes`);
     const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
     return {
       position: { ledgerId: v.getFloat64(0, true), entryId: v.getFloat64(8, true) },
@@ -35,14 +63,15 @@ export class PartitionClient {
     };
   }
 
-  /** Reads durable entries from `from` on (see ManagedLedger.readRange). */
-  async readRange(from: Position, options: ReadRangeOptions = {}): Promise<ReadEntry[]> {
+  /** Reads durable entries from `from` on; with `waitMs`, waits that long for the next append when there is none. */
+  async readRange(from: Position, options: ReadRangeOptions & { waitMs?: number } = {}): Promise<ReadEntry[]> {
     const reply = await this.system.request(this.ref, OP_READ, READ_REQUEST_BYTES, (bytes, offset) => {
       const v = new DataView(bytes.buffer, bytes.byteOffset + offset, READ_REQUEST_BYTES);
       v.setFloat64(0, from.ledgerId, true);
       v.setFloat64(8, from.entryId, true);
       v.setUint32(16, options.maxEntries ?? DEFAULTS.readMaxEntries, true);
       v.setUint32(20, Math.min(options.maxBytes ?? DEFAULTS.readMaxBytes, 0xffffffff), true);
+      v.setUint32(24, Math.max(0, Math.min(options.waitMs ?? 0, 0xffffffff)), true);
     });
     const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
     const count = v.getUint32(0, true);
@@ -57,8 +86,125 @@ export class PartitionClient {
     return out;
   }
 
-  async stats(): Promise<ManagedLedgerStats> {
-    const reply = await this.system.request(this.ref, OP_STATS, 0, () => undefined);
-    return JSON.parse(new TextDecoder().decode(reply)) as ManagedLedgerStats;
+  async stats(): Promise<PartitionStats> {
+    return unpack(await this.system.request(this.ref, OP_STATS, 0, () => undefined)) as PartitionStats;
+  }
+
+  private async msgpackOp(op: number, value: unknown): Promise<Uint8Array> {
+    const body = pack(value);
+    return this.system.request(this.ref, op, body.length, (bytes, offset) => bytes.set(body, offset));
+  }
+
+  /** Registers a named producer; resolves with the last sequence ID persisted for that name (-1: none). */
+  async producerOpen(name: string): Promise<number> {
+    return (unpack(await this.msgpackOp(OP_PRODUCER_OPEN, { name })) as { lastSequenceId: number }).lastSequenceId;
+  }
+
+  async producerClose(name: string): Promise<void> {
+    await this.msgpackOp(OP_PRODUCER_CLOSE, { name });
+  }
+
+  async subscribe(req: SubscribeRequest, sink: ConsumerSink): Promise<void> {
+    this.sinks.set(req.consumerId, sink);
+    this.unlisten ??= this.system.onEvent(this.ref, (body) => this.onEvent(body));
+    try {
+      await this.msgpackOp(OP_SUBSCRIBE, req);
+    } catch (err) {
+      this.dropSink(req.consumerId);
+      throw err;
+    }
+  }
+
+  private dropSink(consumerId: number): void {
+    this.sinks.delete(consumerId);
+    if (this.sinks.size === 0 && this.unlisten) {
+      this.unlisten();
+      this.unlisten = undefined;
+    }
+  }
+
+  private onEvent(body: Uint8Array): void {
+    const v = new DataView(body.buffer, body.byteOffset, body.length);
+    const kind = v.getUint8(0);
+    const sink = this.sinks.get(v.getUint32(4, true));
+    if (!sink) return;
+    if (kind === EVENT_RESET) return sink.reset();
+    if (kind !== EVENT_DELIVER) return;
+    const count = v.getUint16(2, true);
+    const position = { ledgerId: v.getFloat64(8, true), entryId: v.getFloat64(16, true) };
+    const items: { batchIndex: number; redeliveryCount: number }[] = [];
+    let o = DELIVER_HEADER;
+    for (let i = 0; i < count; i++, o += DELIVER_ITEM) {
+      items.push({ batchIndex: v.getUint16(o, true), redeliveryCount: v.getUint32(o + 4, true) });
+    }
+    // Copy the entry out of the ring: the consumer keeps its messages after this call returns.
+    sink.deliver(position, body.slice(o), items);
+  }
+
+  flow(consumerId: number, permits: number): Promise<unknown> {
+    return this.system.request(this.ref, OP_FLOW, 8, (bytes, offset) => {
+      const v = new DataView(bytes.buffer, bytes.byteOffset + offset, 8);
+      v.setUint32(0, consumerId, true);
+      v.setUint32(4, permits, true);
+    });
+  }
+
+  /** Acks (op ACK) or gives back (op REDELIVER) messages; resolves once the cursor change is durable. */
+  private ackOp(op: number, consumerId: number, items: readonly AckItem[]): Promise<unknown> {
+    const length = ACK_HEADER + items.length * ACK_ITEM;
+    return this.system.request(this.ref, op, length, (bytes, offset) => {
+      const v = new DataView(bytes.buffer, bytes.byteOffset + offset, length);
+      v.setUint32(0, consumerId, true);
+      v.setUint32(4, items.length, true);
+      let o = ACK_HEADER;
+      for (const it of items) {
+        v.setFloat64(o, it.ledgerId, true);
+        v.setFloat64(o + 8, it.entryId, true);
+        v.setUint16(o + 16, it.batchIndex, true);
+        v.setUint16(o + 18, it.batchSize, true);
+        v.setUint8(o + 20, it.cumulative ? 1 : 0);
+        o += ACK_ITEM;
+      }
+    });
+  }
+
+  ack(consumerId: number, items: readonly AckItem[]): Promise<unknown> {
+    return this.ackOp(OP_ACK, consumerId, items);
+  }
+
+  redeliver(consumerId: number, items: readonly AckItem[]): Promise<unknown> {
+    return this.ackOp(OP_REDELIVER, consumerId, items);
+  }
+
+  async closeConsumer(consumerId: number, unsubscribe: boolean): Promise<void> {
+    try {
+      await this.system.request(this.ref, unsubscribe ? OP_UNSUBSCRIBE : OP_CLOSE_CONSUMER, 4, (bytes, offset) => {
+        new DataView(bytes.buffer, bytes.byteOffset + offset, 4).setUint32(0, consumerId, true);
+      });
+    } finally {
+      if (!unsubscribe) this.dropSink(consumerId);
+    }
+    if (unsubscribe) this.dropSink(consumerId);
+  }
+
+  async seek(consumerId: number, target: { position?: Position; publishTimeMs?: number }): Promise<void> {
+    await this.msgpackOp(OP_SEEK, { consumerId, ...target.position, publishTimeMs: target.publishTimeMs });
+  }
+
+  private async positionOp(op: number, length: number, write: (v: DataView) => void): Promise<Position | undefined> {
+    const reply = await this.system.request(this.ref, op, length, (bytes, offset) => write(new DataView(bytes.buffer, bytes.byteOffset + offset, length)));
+    const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
+    const p = { ledgerId: v.getFloat64(0, true), entryId: v.getFloat64(8, true) };
+    return p.ledgerId < 0 ? undefined : p;
+  }
+
+  /** The first entry published at or after `publishTimeMs`, or undefined. */
+  findByTime(publishTimeMs: number): Promise<Position | undefined> {
+    return this.positionOp(OP_FIND_TIME, 8, (v) => v.setFloat64(0, publishTimeMs, true));
+  }
+
+  /** The last confirmed entry, or undefined while the partition is empty. */
+  lastPosition(): Promise<Position | undefined> {
+    return this.positionOp(OP_LAST_POSITION, 0, () => undefined);
   }
 }

@@ -1,19 +1,88 @@
 /**
- * The partition actor's requests and replies (bodies of the runtime's request and reply records).
+ * The partition actor's requests, replies and events (bodies of the runtime's ring records).
  *
  * ```
  * APPEND (op 1), version 1: request body = an entry laid out by encodeInto (publish time and
  *   checksum 0; the actor seals it). Reply: ledgerId f64 | entryId f64 | publishTime f64 | count u32
- * READ (op 2): request body = ledgerId f64 | entryId f64 | maxEntries u32 | maxBytes u32.
- *   Reply: count u32, then per entry: ledgerId f64 | entryId f64 | length u32 | entry bytes
- * STATS (op 3): empty request; reply: UTF-8 JSON of ManagedLedgerStats
+ *   A batch whose sequence IDs are all at or below its producer's highest persisted one is dropped
+ *   as a duplicate: the reply then has ledgerId = entryId = -1 and count 0.
+ * READ (op 2): request body = ledgerId f64 | entryId f64 | maxEntries u32 | maxBytes u32 | waitMs u32.
+ *   Reply: count u32, then per entry: ledgerId f64 | entryId f64 | length u32 | entry bytes.
+ *   With waitMs > 0 and nothing to read, the reply waits for the next append (long poll) or waitMs.
+ * STATS (op 3): empty request; reply: msgpack PartitionStats.
+ * PRODUCER_OPEN (4) / PRODUCER_CLOSE (5): request msgpack { name }; reply msgpack { lastSequenceId }.
+ * SUBSCRIBE (10): request msgpack SubscribeRequest; reply empty.
+ * FLOW (11): consumerId u32 | permits u32; no reply body.
+ * ACK (12): consumerId u32 | count u32, then per message:
+ *   ledgerId f64 | entryId f64 | batchIndex u16 | batchSize u16 | cumulative u8 | rsv u8 u16 (24 bytes).
+ *   Replies once the acks are durable.
+ * REDELIVER (13): same layout as ACK (cumulative ignored): give back (nack, ack timeout).
+ * CLOSE_CONSUMER (14): consumerId u32. UNSUBSCRIBE (15): consumerId u32.
+ * SEEK (16): request msgpack { consumerId, ledgerId?, entryId?, publishTimeMs? }.
+ * FIND_TIME (17): request publishTimeMs f64; reply ledgerId f64 | entryId f64 (-1,-1: none).
+ * LAST_POSITION (18): reply ledgerId f64 | entryId f64 of the last confirmed entry (-1,-1: empty).
+ *
+ * Events (actor to the consumer's client thread):
+ * DELIVER (kind 1): kind u8 | rsv u8 | count u16 | consumerId u32 | ledgerId f64 | entryId f64 |
+ *   then count x (batchIndex u16 | rsv u16 | redeliveryCount u32) | the entry bytes.
+ *   One event per entry per consumer; the consumer decodes only the batch indexes it was given.
+ * RESET (kind 2): kind u8 | rsv | rsv u16 | consumerId u32: drop everything buffered (after a seek)
+ *   and grant permits again.
  * ```
- * f64 because ledger and entry IDs are JS safe integers, wider than u32 over a long life.
+ * f64 for IDs because ledger and entry IDs are JS safe integers, wider than u32 over a long life.
  */
 export const OP_APPEND = 1;
 export const OP_READ = 2;
 export const OP_STATS = 3;
+export const OP_PRODUCER_OPEN = 4;
+export const OP_PRODUCER_CLOSE = 5;
+export const OP_SUBSCRIBE = 10;
+export const OP_FLOW = 11;
+export const OP_ACK = 12;
+export const OP_REDELIVER = 13;
+export const OP_CLOSE_CONSUMER = 14;
+export const OP_UNSUBSCRIBE = 15;
+export const OP_SEEK = 16;
+export const OP_FIND_TIME = 17;
+export const OP_LAST_POSITION = 18;
 
 export const APPEND_REPLY_BYTES = 28;
-export const READ_REQUEST_BYTES = 24;
+export const READ_REQUEST_BYTES = 28;
 export const READ_ENTRY_HEADER = 20;
+export const ACK_HEADER = 8;
+export const ACK_ITEM = 24;
+
+export const EVENT_DELIVER = 1;
+export const EVENT_RESET = 2;
+export const DELIVER_HEADER = 24;
+export const DELIVER_ITEM = 8;
+
+/** SUBSCRIBE's request. */
+export interface SubscribeRequest {
+  consumerId: number;
+  subscription: string;
+  type: 'exclusive' | 'failover' | 'shared' | 'key_shared';
+  initialPosition: 'earliest' | 'latest';
+  consumerName: string;
+  priority: number;
+  partitionIndex: number;
+}
+
+/** STATS' reply: one partition's figures (Pulsar's field names where Pulsar has them). */
+export interface PartitionStats {
+  msgInCounter: number;
+  bytesInCounter: number;
+  msgOutCounter: number;
+  bytesOutCounter: number;
+  storageSize: number;
+  entries: number;
+  messages: number;
+  ledgers: number;
+  subscriptions: Record<string, {
+    type: string;
+    msgBacklog: number;
+    unackedMessages: number;
+    consumers: { consumerName: string; unackedMessages: number; availablePermits: number }[];
+  }>;
+  publishers: string[];
+}

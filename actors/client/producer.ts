@@ -1,0 +1,236 @@
+/**
+ * A producer: batches messages per partition (max messages, max bytes, max delay), routes them
+ * (round-robin switching on batch boundaries, a single partition, or Murmur3 key hash), numbers them
+ * with sequence IDs, and resolves each send with its message ID once its batch is durable.
+ *
+ * Exactly-once publishing: a named producer resumes its sequence IDs after the last one persisted,
+ * and a batch that fails because its partition's worker died (WORKER_DIED, retriable) is sent again
+ * with the same IDs, in order; the partition drops whatever it already stored (deduplication).
+ */
+import { MillraceError } from '../../core/errors.js';
+import { createRouter, MessageId, type MessageRouter, type RoutingMode } from '../../core/topic/index.js';
+import { Schemas, encodeProperties, type Schema } from '../../core/schema/index.js';
+import { DEFAULTS } from '../../core/defaults.js';
+import type { FrameMessage } from '../../wasm/index.js';
+import type { PartitionClient } from './partition-client.js';
+
+/** Producer batching. */
+export interface BatchingOptions {
+  /** @default true */
+  enabled?: boolean;
+  /** Messages per batch. @default 1000 */
+  maxMessages?: number;
+  /** Bytes of values per batch. @default 131072 */
+  maxBytes?: number;
+  /** How long a batch waits for more messages. @default 1 */
+  maxDelayMs?: number;
+}
+
+/** Options of `broker.createProducer`. */
+export interface ProducerOptions<T = Uint8Array> {
+  topic: string;
+  /** A name makes the producer's sequence IDs (and deduplication) survive restarts. @default a random name */
+  name?: string;
+  /** @default Schemas.bytes */
+  schema?: Schema<T>;
+  batching?: BatchingOptions;
+  /** @default 'key-hash' (Pulsar's default: keyed messages by hash, others round-robin) */
+  routing?: RoutingMode;
+  /** Sends waiting for their batch to be durable before `send` itself waits (backpressure). @default 10000 */
+  maxPendingMessages?: number;
+  /** How long a send may take, retries included, before it fails with TIMEOUT. @default 30000 */
+  sendTimeoutMs?: number;
+}
+
+/** One message to send. */
+export interface ProducerMessage<T = Uint8Array> {
+  value: T;
+  key?: string | Uint8Array;
+  properties?: Record<string, string>;
+  eventTime?: number;
+  /** Deliver no earlier than this many ms from now (Shared and Key_Shared subscriptions). */
+  deliverAfterMs?: number;
+  /** Deliver no earlier than this epoch ms. */
+  deliverAt?: number;
+  /** Explicit sequence ID (must increase); by default the producer numbers its messages. */
+  sequenceId?: number;
+}
+
+interface Pending {
+  resolve(id: MessageId): void;
+  reject(err: unknown): void;
+}
+
+interface Batch {
+  messages: FrameMessage[];
+  pending: Pending[];
+  bytes: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Lane {
+  client: PartitionClient;
+  batch: Batch;
+  /** Appends of this partition go out in order: a retry never overtakes or is overtaken. */
+  chain: Promise<void>;
+}
+
+const enc = new TextEncoder();
+const RETRY_DELAY_MS = 20;
+
+export class Producer<T = Uint8Array> implements AsyncDisposable {
+  private readonly lanes: Lane[];
+  private readonly router: MessageRouter;
+  private readonly schema: Schema<T>;
+  private readonly nameBytes: Uint8Array;
+  private readonly batching: Required<BatchingOptions>;
+  private readonly maxPending: number;
+  private readonly sendTimeoutMs: number;
+  private pendingCount = 0;
+  private roomWaiters: (() => void)[] = [];
+  private seq: number;
+  private closed = false;
+  private readonly inflight = new Set<Promise<void>>();
+
+  /** @internal Created by `broker.createProducer`. */
+  constructor(
+    readonly topic: string,
+    readonly name: string,
+    clients: PartitionClient[],
+    lastSequenceId: number,
+    private readonly partitioned: boolean,
+    options: ProducerOptions<T>,
+    private readonly onClose: () => Promise<void>,
+  ) {
+    this.lanes = clients.map((client) => ({ client, batch: newBatch(), chain: Promise.resolve() }));
+    this.router = createRouter(options.routing ?? 'key-hash', clients.length);
+    this.schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
+    this.nameBytes = enc.encode(name);
+    const b = options.batching ?? {};
+    this.batching = { enabled: b.enabled ?? true, maxMessages: b.maxMessages ?? 1000, maxBytes: b.maxBytes ?? 131_072, maxDelayMs: b.maxDelayMs ?? 1 };
+    for (const [k, v] of Object.entries(this.batching)) {
+      if (k !== 'enabled' && (typeof v !== 'number' || !Number.isFinite(v) || v < (k === 'maxDelayMs' ? 0 : 1))) {
+        throw new MillraceError('INVALID_ARGUMENT', `batching.${k} must be a number ${k === 'maxDelayMs' ? '>= 0' : '>= 1'}, got ${String(v)}`);
+      }
+    }
+    this.maxPending = options.maxPendingMessages ?? 10_000;
+    this.sendTimeoutMs = options.sendTimeoutMs ?? 30_000;
+    this.seq = lastSequenceId;
+  }
+
+  /** The last sequence ID this producer assigned (or found persisted when it opened). */
+  get lastSequenceId(): number {
+    return this.seq;
+  }
+
+  /** Sends one message; resolves with its ID once it is durable (its batch is appended). */
+  async send(message: ProducerMessage<T>): Promise<MessageId> {
+    if (this.closed) throw new MillraceError('CLOSED', `producer ${this.name} on ${this.topic} is closed`);
+    if (message === null || typeof message !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'send takes { value, key?, properties?, ... }');
+    while (this.pendingCount >= this.maxPending) await new Promise<void>((r) => this.roomWaiters.push(r));
+    const frame = this.toFrame(message);
+    if (frame.value && frame.value.length > DEFAULTS.maxEntryBytes - 1024) {
+      throw new MillraceError('ENTRY_TOO_LARGE', `a message of ${frame.value.length} bytes is over the maximum of ${DEFAULTS.maxEntryBytes - 1024}`);
+    }
+    const partition = this.router.choosePartition(frame.key ?? null);
+    const lane = this.lanes[partition]!;
+    this.pendingCount++;
+    return new Promise<MessageId>((resolve, reject) => {
+      const size = (frame.value?.length ?? 0) + (frame.key?.length ?? 0) + (frame.properties?.length ?? 0);
+      if (lane.batch.messages.length > 0 && lane.batch.bytes + size > this.batching.maxBytes) this.flushLane(partition);
+      const b = lane.batch;
+      b.messages.push(frame);
+      b.pending.push({ resolve, reject });
+      b.bytes += size;
+      if (!this.batching.enabled || b.messages.length >= this.batching.maxMessages || b.bytes >= this.batching.maxBytes) {
+        this.flushLane(partition);
+      } else if (!b.timer) {
+        b.timer = setTimeout(() => this.flushLane(partition), this.batching.maxDelayMs);
+      }
+    });
+  }
+
+  private toFrame(m: ProducerMessage<T>): FrameMessage {
+    const value = this.schema.encode(m.value);
+    const key = m.key === undefined ? null : typeof m.key === 'string' ? enc.encode(m.key) : m.key;
+    if (key !== null && !(key instanceof Uint8Array)) throw new MillraceError('INVALID_ARGUMENT', 'key must be a string or a Uint8Array');
+    let sequenceId: number;
+    if (m.sequenceId !== undefined) {
+      if (!Number.isSafeInteger(m.sequenceId) || m.sequenceId < 0) throw new MillraceError('INVALID_ARGUMENT', `sequenceId must be a non-negative safe integer, got ${String(m.sequenceId)}`);
+      if (m.sequenceId <= this.seq) throw new MillraceError('SEQUENCE_INVALID', `sequenceId ${m.sequenceId} is not above the last one (${this.seq}); sequence IDs must increase`);
+      sequenceId = m.sequenceId;
+    } else {
+      sequenceId = this.seq + 1;
+    }
+    this.seq = sequenceId;
+    const deliverAt = m.deliverAt ?? (m.deliverAfterMs !== undefined ? Date.now() + m.deliverAfterMs : undefined);
+    const f: FrameMessage = { value, key, properties: encodeProperties(m.properties), sequenceId };
+    if (m.eventTime !== undefined) f.eventTime = m.eventTime;
+    if (deliverAt !== undefined) f.deliverAt = deliverAt;
+    return f;
+  }
+
+  private flushLane(partition: number): void {
+    const lane = this.lanes[partition]!;
+    const b = lane.batch;
+    if (b.timer) clearTimeout(b.timer);
+    if (b.messages.length === 0) return;
+    lane.batch = newBatch();
+    this.router.onBatchBoundary();
+    const started = Date.now();
+    // Appends go out at once (pipelined); only their completion is chained, so a retry after a
+    // worker death resends in order before any later batch of this partition resolves.
+    const attempt = lane.client.append({ producerName: this.nameBytes, messages: b.messages });
+    const done = lane.chain.then(() => this.complete(lane, partition, b, attempt, started));
+    lane.chain = done;
+    this.inflight.add(done);
+    void done.finally(() => this.inflight.delete(done));
+  }
+
+  private async complete(lane: Lane, partition: number, b: Batch, first: Promise<{ position: { ledgerId: number; entryId: number } }>, started: number): Promise<void> {
+    let attempt = first;
+    for (;;) {
+      try {
+        const r = await attempt;
+        const p = this.partitioned ? partition : -1;
+        b.pending.forEach((w, i) => w.resolve(new MessageId(r.position.ledgerId, r.position.entryId, p, r.position.ledgerId < 0 ? -1 : i)));
+        break;
+      } catch (err) {
+        const retriable = err instanceof MillraceError && (err.code === 'WORKER_DIED' || err.code === 'ACTOR_NOT_FOUND');
+        if (!retriable || Date.now() - started > this.sendTimeoutMs) {
+          const e = retriable ? new MillraceError('TIMEOUT', `send to ${this.topic} did not complete within ${this.sendTimeoutMs} ms`, { cause: err }) : err;
+          for (const w of b.pending) w.reject(e);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
+        attempt = lane.client.append({ producerName: this.nameBytes, messages: b.messages });
+      }
+    }
+    this.pendingCount -= b.pending.length;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Sends every batched message now and resolves once all sends so far have completed. */
+  async flush(): Promise<void> {
+    for (let p = 0; p < this.lanes.length; p++) this.flushLane(p);
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Flushes, then releases the producer's name. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    await this.onClose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function newBatch(): Batch {
+  return { messages: [], pending: [], bytes: 0, timer: undefined };
+}

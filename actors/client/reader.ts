@@ -1,0 +1,170 @@
+/**
+ * A reader: a non-durable view of a topic from a chosen start (earliest, latest, after a message ID,
+ * or at a publish time). It pulls entries from each partition with long-poll reads, keeps at most
+ * `receiverQueueSize` messages buffered, and stores no cursor: nothing about it survives a restart.
+ */
+import { MillraceError } from '../../core/errors.js';
+import { MessageId } from '../../core/topic/index.js';
+import { Schemas, type Schema } from '../../core/schema/index.js';
+import type { Position } from '../../core/log/index.js';
+import { decodeEntry } from '../../wasm/index.js';
+import { toMessage, type Message } from './message.js';
+import type { PartitionClient } from './partition-client.js';
+
+/** Options of `broker.createReader`. */
+export interface ReaderOptions<T = Uint8Array> {
+  topic: string;
+  /** Start after this message (exclusive), or at `MessageId.earliest` / `MessageId.latest`. @default MessageId.latest */
+  startMessageId?: MessageId;
+  /** Start at the first message published at or after this epoch ms (instead of startMessageId). */
+  startTimeMs?: number;
+  /** @default 1000 */
+  receiverQueueSize?: number;
+  /** @default Schemas.bytes */
+  schema?: Schema<T>;
+}
+
+interface Part {
+  client: PartitionClient;
+  partition: number;
+  next: Position;
+  /** Skip batch indexes up to this one in the entry at `next` (an exclusive start inside a batch). */
+  skipThrough: number;
+  fetching: boolean;
+}
+
+// A long poll returns at once when entries arrive; this bounds how long a quiet one stays parked.
+const POLL_WAIT_MS = 1_000;
+
+export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncDisposable {
+  private readonly queue: Message<T>[] = [];
+  private readonly waiters: (() => void)[] = [];
+  private readonly schema: Schema<T>;
+  private readonly capacity: number;
+  private closed = false;
+
+  private constructor(readonly topic: string, private readonly parts: Part[], options: ReaderOptions<T>) {
+    this.schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
+    this.capacity = options.receiverQueueSize ?? 1000;
+  }
+
+  /** @internal Created by `broker.createReader`. */
+  static async create<T>(topic: string, clients: { client: PartitionClient; partition: number }[], options: ReaderOptions<T>): Promise<Reader<T>> {
+    const start = options.startMessageId ?? MessageId.latest;
+    if (!(start instanceof MessageId)) throw new MillraceError('INVALID_ARGUMENT', 'startMessageId must be a MessageId');
+    const parts: Part[] = await Promise.all(clients.map(async ({ client, partition }) => {
+      const part: Part = { client, partition, next: { ledgerId: 0, entryId: 0 }, skipThrough: -1, fetching: false };
+      if (options.startTimeMs !== undefined) {
+        if (!Number.isFinite(options.startTimeMs)) throw new MillraceError('INVALID_ARGUMENT', `startTimeMs must be epoch ms, got ${options.startTimeMs}`);
+        const p = await client.findByTime(options.startTimeMs);
+        part.next = p ?? (await afterLast(client));
+      } else if (start.isEarliest) {
+        part.next = { ledgerId: 0, entryId: 0 };
+      } else if (start.isLatest) {
+        part.next = await afterLast(client);
+      } else if (start.partition === partition || clients.length === 1) {
+        // Exclusive start: after the message. A batch index of -1 names the whole entry.
+        if (start.batchIndex < 0) part.next = { ledgerId: start.ledgerId, entryId: start.entryId + 1 };
+        else {
+          part.next = { ledgerId: start.ledgerId, entryId: start.entryId };
+          part.skipThrough = start.batchIndex;
+        }
+      } else {
+        part.next = { ledgerId: 0, entryId: 0 };
+      }
+      return part;
+    }));
+    const r = new Reader<T>(topic, parts, options);
+    r.fill();
+    return r;
+  }
+
+  private fill(): void {
+    for (const p of this.parts) if (!p.fetching && !this.closed && this.queue.length < this.capacity) void this.fetch(p);
+  }
+
+  private async fetch(p: Part): Promise<void> {
+    p.fetching = true;
+    try {
+      while (!this.closed && this.queue.length < this.capacity) {
+        const entries = await p.client.readRange(p.next, { maxEntries: 64, waitMs: POLL_WAIT_MS });
+        if (this.closed) return;
+        for (const { position, entry } of entries) {
+          const d = decodeEntry(entry);
+          const skip = position.ledgerId === p.next.ledgerId && position.entryId === p.next.entryId ? p.skipThrough : -1;
+          for (const m of d.messages) {
+            if (m.index <= skip) continue;
+            this.queue.push(toMessage(this.topic, this.parts.length > 1 ? p.partition : p.partition, position.ledgerId, position.entryId, d, m, 0, this.schema));
+          }
+          p.next = { ledgerId: position.ledgerId, entryId: position.entryId + 1 };
+          p.skipThrough = -1;
+        }
+        if (entries.length > 0) for (const w of this.waiters.splice(0)) w();
+      }
+    } catch (err) {
+      if (!this.closed && !(err instanceof MillraceError && err.code === 'CLOSED')) {
+        // A worker death: back off and read again from where this partition stopped.
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      p.fetching = false;
+    }
+    if (!this.closed && this.queue.length < this.capacity) this.fill();
+  }
+
+  /** The next message, or null when none arrives within `timeoutMs` (default: wait). */
+  async readNext(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Message<T> | null> {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    for (;;) {
+      if (this.closed) return null;
+      const m = this.queue.shift();
+      if (m) {
+        this.fill();
+        return m;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || options.signal?.aborted) return null;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 2 ** 31 - 1));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+        options.signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+  }
+
+  /** True when a message is buffered or a partition has entries past where this reader is. */
+  async hasMessageAvailable(): Promise<boolean> {
+    if (this.queue.length > 0) return true;
+    for (const p of this.parts) {
+      const last = await p.client.lastPosition();
+      if (last && (last.ledgerId > p.next.ledgerId || (last.ledgerId === p.next.ledgerId && last.entryId >= p.next.entryId))) return true;
+    }
+    return false;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Message<T>> {
+    for (;;) {
+      const m = await this.readNext();
+      if (!m) return;
+      yield m;
+    }
+  }
+
+  /** Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+async function afterLast(client: PartitionClient): Promise<Position> {
+  const last = await client.lastPosition();
+  return last ? { ledgerId: last.ledgerId, entryId: last.entryId + 1 } : { ledgerId: 0, entryId: 0 };
+}
