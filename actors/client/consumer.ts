@@ -63,6 +63,7 @@ interface Part {
   acks: AckItem[];
   ackWaiters: { resolve(): void; reject(e: unknown): void }[];
   ackScheduled: boolean;
+  ackInflight: boolean;
 }
 
 interface Outstanding {
@@ -88,7 +89,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     this.type = options.type ?? 'exclusive';
     const total = options.receiverQueueSize ?? 1000;
     const quota = Math.max(1, Math.floor(total / plumbing.parts.length));
-    this.parts = plumbing.parts.map((p) => ({ ...p, quota, consumedSinceFlow: 0, acks: [], ackWaiters: [], ackScheduled: false }));
+    this.parts = plumbing.parts.map((p) => ({ ...p, quota, consumedSinceFlow: 0, acks: [], ackWaiters: [], ackScheduled: false, ackInflight: false }));
     const t = options.ackTimeoutMs ?? 0;
     if (t > 0) this.ackTimer = setInterval(() => this.expireUnacked(t), Math.max(10, Math.min(1000, t / 4)));
   }
@@ -241,14 +242,29 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     const p = new Promise<void>((resolve, reject) => part.ackWaiters.push({ resolve, reject }));
     if (!part.ackScheduled) {
       part.ackScheduled = true;
-      queueMicrotask(() => {
-        part.ackScheduled = false;
-        const acks = part.acks.splice(0);
-        const waiters = part.ackWaiters.splice(0);
-        part.client.ack(this.plumbing.consumerId, acks).then(() => waiters.forEach((w) => w.resolve()), (e: unknown) => waiters.forEach((w) => w.reject(e)));
-      });
+      queueMicrotask(() => this.sendAcks(part));
     }
     return p;
+  }
+
+  /**
+   * Group commit for acks: one ACK request in flight per partition; acks made meanwhile wait and go
+   * together when it completes. A consumer acking each message then costs one durable cursor write
+   * per commit cycle, not one per message (an fsync is ~0.4 ms here: ~2,000 writes/s at most).
+   */
+  private sendAcks(part: Part): void {
+    if (part.ackInflight || part.acks.length === 0) {
+      part.ackScheduled = part.acks.length > 0;
+      return;
+    }
+    part.ackScheduled = false;
+    part.ackInflight = true;
+    const acks = part.acks.splice(0);
+    const waiters = part.ackWaiters.splice(0);
+    part.client.ack(this.plumbing.consumerId, acks).then(() => waiters.forEach((w) => w.resolve()), (e: unknown) => waiters.forEach((w) => w.reject(e))).finally(() => {
+      part.ackInflight = false;
+      if (part.acks.length > 0) this.sendAcks(part);
+    });
   }
 
   /**

@@ -190,8 +190,11 @@ export class Subscription {
       return;
     }
     this.pumping = true;
-    void this.pumpLoop().finally(() => {
+    this.again = false;
+    void this.pumpLoop().catch(() => undefined).finally(() => {
       this.pumping = false;
+      // A pump asked for while this one ran: run again now that the flag is down (no lost wake-up).
+      if (this.again) this.pump();
     });
   }
 
@@ -223,7 +226,6 @@ export class Subscription {
       if (delivered === 0 && !this.hasMoreToRead()) break;
       if (delivered === 0) break;
     } while (true);
-    if (this.again) this.pump();
   }
 
   private hasMoreToRead(): boolean {
