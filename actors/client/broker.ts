@@ -37,6 +37,7 @@ export class Broker implements AsyncDisposable {
   readonly admin: Admin;
   private readonly partitions = new Map<string, Promise<PartitionClient>>();
   private nextConsumerId = 1;
+  private nextProducerId = 1;
   private readonly closables = new Set<{ close(): Promise<void> }>();
   private closed = false;
 
@@ -117,20 +118,21 @@ export class Broker implements AsyncDisposable {
     const parts = await this.partitionClients(topic);
     const name = options.name ?? `producer-${randomName()}`;
     if (typeof name !== 'string' || name.length === 0 || name.length > 256) throw new MillraceError('INVALID_ARGUMENT', 'a producer name is a string of 1 to 256 characters');
+    const producerId = this.nextProducerId++;
     const opened: PartitionClient[] = [];
     let last = -1;
     try {
       for (const p of parts) {
-        last = Math.max(last, await p.client.producerOpen(name));
+        last = Math.max(last, await p.client.producerOpen(name, producerId));
         opened.push(p.client);
       }
     } catch (err) {
-      await Promise.all(opened.map((c) => c.producerClose(name).catch(() => undefined)));
+      await Promise.all(opened.map((c) => c.producerClose(name, producerId).catch(() => undefined)));
       throw err;
     }
     const producer: Producer<T> = new Producer<T>(topic, name, parts.map((p) => p.client), last, meta.partitions > 0, options, async () => {
       this.closables.delete(producer);
-      await Promise.all(parts.map((p) => p.client.producerClose(name).catch(() => undefined)));
+      await Promise.all(parts.map((p) => p.client.producerClose(name, producerId).catch(() => undefined)));
     });
     this.closables.add(producer);
     return producer;

@@ -95,13 +95,17 @@ export class PartitionClient {
     return this.system.request(this.ref, op, body.length, (bytes, offset) => bytes.set(body, offset));
   }
 
-  /** Registers a named producer; resolves with the last sequence ID persisted for that name (-1: none). */
-  async producerOpen(name: string): Promise<number> {
-    return (unpack(await this.msgpackOp(OP_PRODUCER_OPEN, { name })) as { lastSequenceId: number }).lastSequenceId;
+  /**
+   * Registers a named producer; resolves with the last sequence ID persisted for that name (-1: none).
+   * `producerId` tells apart producers of one client thread: a second producer of the same name is
+   * PRODUCER_BUSY whichever thread it is on.
+   */
+  async producerOpen(name: string, producerId: number): Promise<number> {
+    return (unpack(await this.msgpackOp(OP_PRODUCER_OPEN, { name, producerId })) as { lastSequenceId: number }).lastSequenceId;
   }
 
-  async producerClose(name: string): Promise<void> {
-    await this.msgpackOp(OP_PRODUCER_CLOSE, { name });
+  async producerClose(name: string, producerId: number): Promise<void> {
+    await this.msgpackOp(OP_PRODUCER_CLOSE, { name, producerId });
   }
 
   async subscribe(req: SubscribeRequest, sink: ConsumerSink): Promise<void> {

@@ -50,7 +50,8 @@ class PartitionActor implements Actor {
   private readonly subscriptions = new Map<string, Subscription>();
   /** client:consumerId -> subscription name. */
   private readonly consumerSubs = new Map<string, string>();
-  private readonly producers = new Map<string, number>();
+  /** Producer name -> `clientId:producerId` of the one producer connected under it. */
+  private readonly producers = new Map<string, string>();
   private readonly waitingReads = new Set<WaitingRead>();
   private msgInCounter = 0;
   private bytesInCounter = 0;
@@ -69,8 +70,8 @@ class PartitionActor implements Actor {
       case OP_STATS: return reply.ok(pack(this.stats()));
       case OP_PRODUCER_OPEN: return this.producerOpen(body, reply);
       case OP_PRODUCER_CLOSE: {
-        const { name } = unpack(body) as { name: string };
-        if (this.producers.get(name) === reply.clientId) this.producers.delete(name);
+        const { name, producerId } = unpack(body) as { name: string; producerId: number };
+        if (this.producers.get(name) === `${reply.clientId}:${producerId}`) this.producers.delete(name);
         return reply.ok();
       }
       case OP_SUBSCRIBE: return void this.subscribe(unpack(body) as SubscribeRequest, reply).catch((e: unknown) => reply.fail(e));
@@ -169,12 +170,15 @@ class PartitionActor implements Actor {
   }
 
   private producerOpen(body: Uint8Array, reply: Reply): void {
-    const { name } = unpack(body) as { name: string };
+    const { name, producerId } = unpack(body) as { name: string; producerId: number };
+    // Keyed by client thread and producer: every producer of an embedded broker shares one client
+    // thread, so the thread alone would let two producers of one name interleave sequence IDs.
+    const me = `${reply.clientId}:${producerId}`;
     const owner = this.producers.get(name);
-    if (owner !== undefined && owner !== reply.clientId) {
+    if (owner !== undefined && owner !== me) {
       return reply.fail(new MillraceError('PRODUCER_BUSY', `a producer named ${name} is already connected to ${this.ml.name}`));
     }
-    this.producers.set(name, reply.clientId);
+    this.producers.set(name, me);
     const key = Buffer.from(name, 'utf8').toString('latin1');
     reply.ok(pack({ lastSequenceId: this.dedup.lastSequenceId(key) }));
   }

@@ -10,7 +10,7 @@
  *   Reply: count u32, then per entry: ledgerId f64 | entryId f64 | length u32 | entry bytes.
  *   With waitMs > 0 and nothing to read, the reply waits for the next append (long poll) or waitMs.
  * STATS (op 3): empty request; reply: msgpack PartitionStats.
- * PRODUCER_OPEN (4) / PRODUCER_CLOSE (5): request msgpack { name }; reply msgpack { lastSequenceId }.
+ * PRODUCER_OPEN (4) / PRODUCER_CLOSE (5): request msgpack { name, producerId }; reply msgpack { lastSequenceId }.
  * SUBSCRIBE (10): request msgpack SubscribeRequest; reply empty.
  * FLOW (11): consumerId u32 | permits u32; no reply body.
  * ACK (12): consumerId u32 | count u32, then per message:
