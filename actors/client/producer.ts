@@ -137,7 +137,9 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     this.pendingCount++;
     return new Promise<MessageId>((resolve, reject) => {
       const size = (frame.value?.length ?? 0) + (frame.key?.length ?? 0) + (frame.properties?.length ?? 0);
-      if (lane.batch.messages.length > 0 && lane.batch.bytes + size > this.batching.maxBytes) this.flushLane(partition);
+      const prev = lane.batch.messages[lane.batch.messages.length - 1];
+      // Sequence IDs strictly increase inside an entry: a resent (lower) ID starts a new batch.
+      if (prev && (lane.batch.bytes + size > this.batching.maxBytes || (prev.sequenceId ?? -1) >= (frame.sequenceId ?? -1))) this.flushLane(partition);
       const b = lane.batch;
       b.messages.push(frame);
       b.pending.push({ resolve, reject });
@@ -157,12 +159,14 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     let sequenceId: number;
     if (m.sequenceId !== undefined) {
       if (!Number.isSafeInteger(m.sequenceId) || m.sequenceId < 0) throw new MillraceError('INVALID_ARGUMENT', `sequenceId must be a non-negative safe integer, got ${String(m.sequenceId)}`);
-      if (m.sequenceId <= this.seq) throw new MillraceError('SEQUENCE_INVALID', `sequenceId ${m.sequenceId} is not above the last one (${this.seq}); sequence IDs must increase`);
+      // An ID at or below the last one is a resend (after a crash, by a producer that reopened under
+      // the same name): it goes out, and the partition drops it as a duplicate if it holds it (G4).
+      // Refusing it here would make the resend fail instead of being acknowledged once.
       sequenceId = m.sequenceId;
     } else {
       sequenceId = this.seq + 1;
     }
-    this.seq = sequenceId;
+    this.seq = Math.max(this.seq, sequenceId);
     const deliverAt = m.deliverAt ?? (m.deliverAfterMs !== undefined ? Date.now() + m.deliverAfterMs : undefined);
     const f: FrameMessage = { value, key, properties: encodeProperties(m.properties), sequenceId };
     if (m.eventTime !== undefined) f.eventTime = m.eventTime;
@@ -187,13 +191,19 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     void done.finally(() => this.inflight.delete(done));
   }
 
-  private async complete(lane: Lane, partition: number, b: Batch, first: Promise<{ position: { ledgerId: number; entryId: number } }>, started: number): Promise<void> {
+  private async complete(lane: Lane, partition: number, b: Batch, first: Promise<{ position: { ledgerId: number; entryId: number }; count: number }>, started: number): Promise<void> {
     let attempt = first;
     for (;;) {
       try {
         const r = await attempt;
         const p = this.partitioned ? partition : -1;
-        b.pending.forEach((w, i) => w.resolve(new MessageId(r.position.ledgerId, r.position.entryId, p, r.position.ledgerId < 0 ? -1 : i)));
+        // The partition drops the messages it already holds (a resend): they are a prefix of the
+        // batch, as IDs increase, and the entry stored only the rest, renumbered from batch index 0.
+        // A dropped message resolves with Pulsar's duplicate ID (-1:-1).
+        const dropped = r.position.ledgerId < 0 ? b.pending.length : b.pending.length - r.count;
+        b.pending.forEach((w, i) => w.resolve(i < dropped
+          ? new MessageId(-1, -1, p, -1)
+          : new MessageId(r.position.ledgerId, r.position.entryId, p, i - dropped)));
         break;
       } catch (err) {
         const retriable = err instanceof MillraceError && (err.code === 'WORKER_DIED' || err.code === 'ACTOR_NOT_FOUND');
