@@ -21,6 +21,8 @@ interface ConsumerConn {
   clientId: number;
   consumerId: number;
   name: string;
+  /** Kept so a seek re-adds the consumer with it (failover picks the active consumer by priority). */
+  priority: number;
 }
 
 interface Offer extends MessageRef {
@@ -51,6 +53,12 @@ export class Subscription {
   private delayTimer: (() => void) | undefined;
   private pumping = false;
   private again = false;
+  /**
+   * Something that can change a dispatch decision happened (permits, acks, consumers, redeliveries).
+   * Without it, held messages stay held: a pump after a mere append skips re-offering them, which
+   * would otherwise cost O(held) per append.
+   */
+  private dirty = true;
   /** Batch size of entries with messages out, for acks (the client sends it, this checks it). */
   msgOutCounter = 0;
   bytesOutCounter = 0;
@@ -85,7 +93,8 @@ export class Subscription {
     if (this.bySlotKey.has(key)) throw new MillraceError('INVALID_ARGUMENT', `consumer ${consumerId} is already subscribed`);
     const slot = this.nextSlot++;
     this.dispatcher.addConsumer({ id: slot, name, priority });
-    this.consumers.set(slot, { slot, clientId, consumerId, name });
+    this.dirty = true;
+    this.consumers.set(slot, { slot, clientId, consumerId, name, priority });
     this.bySlotKey.set(key, slot);
   }
 
@@ -100,6 +109,7 @@ export class Subscription {
 
   /** Disconnects a consumer: what it held goes back for redelivery, with its count raised. */
   removeConsumer(slot: number): void {
+    this.dirty = true;
     const c = this.consumers.get(slot);
     if (!c) return;
     this.consumers.delete(slot);
@@ -115,6 +125,7 @@ export class Subscription {
   }
 
   addPermits(slot: number, n: number): void {
+    this.dirty = true;
     this.dispatcher.addPermits(slot, n);
     this.pump();
   }
@@ -132,6 +143,7 @@ export class Subscription {
 
   /** Nack / ack timeout: the consumer gives messages back; their redelivery counts go up (durably). */
   async redeliver(slot: number, refs: MessageRef[]): Promise<void> {
+    this.dirty = true;
     const back = this.dispatcher.release(slot, refs);
     this.giveBack(back);
     await this.cursor.persist();
@@ -143,6 +155,7 @@ export class Subscription {
    * (the dispatcher refuses it on Shared and Key_Shared with ACK_INVALID). Resolves once durable.
    */
   async ack(slot: number, items: { ref: MessageRef; batchSize: number; cumulative: boolean }[]): Promise<void> {
+    this.dirty = true;
     const last = this.ml.lastConfirmed;
     for (const { ref, batchSize, cumulative } of items) {
       if (!last || comparePositions(ref.position, last) > 0) {
@@ -173,8 +186,9 @@ export class Subscription {
     this.cursor.resetTo(position);
     await this.cursor.persist();
     this.readPosition = this.cursor.firstUnacked() ?? this.afterEnd();
+    this.dirty = true;
     for (const c of conns) {
-      this.dispatcher.addConsumer({ id: c.slot, name: c.name, priority: 0 });
+      this.dispatcher.addConsumer({ id: c.slot, name: c.name, priority: c.priority });
       this.ctx.emit(c.clientId, 8, (bytes, at) => {
         const v = new DataView(bytes.buffer, bytes.byteOffset + at, 8);
         v.setUint8(0, EVENT_RESET);
@@ -211,6 +225,10 @@ export class Subscription {
           offers.push(...due);
         }
       }
+      // Held messages mean no permits or blocked keys; until something changes, newer messages
+      // would be held too: nothing to do.
+      if (!this.dirty && this.held.length > 0 && this.returned.length === 0 && offers.length === 0) break;
+      this.dirty = false;
       offers.push(...this.returned, ...this.held);
       this.returned = [];
       this.held = [];
