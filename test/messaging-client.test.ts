@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Schemas } from '../index.js';
+import { bytes, drain, isCode, range, sendAll, sleep, text, topicName, withBroker } from './util/messaging.js';
+
+test('flow control - a consumer that does not receive holds at most receiverQueueSize messages (G9)', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('flow');
+    await broker.admin.createTopic(topic, { partitions: 2 });
+    const c = await broker.subscribe({ topic, subscription: 's', type: 'shared', consumerName: 'slow', initialPosition: 'earliest', receiverQueueSize: 20 });
+    const p = await broker.createProducer({ topic, routing: 'round-robin', batching: { maxMessages: 7 } });
+    await sendAll(p, range(300));
+    await sleep(300);
+    const s = await broker.admin.stats(topic);
+    const held = s.subscriptions['s']!.consumers.find((x) => x.consumerName === 'slow')!.unackedMessages;
+    assert.ok(held > 0 && held <= 20, `the consumer holds ${held} messages`);
+    assert.equal(s.subscriptions['s']!.msgBacklog, 300);
+    // Taking messages frees permits; everything arrives in the end.
+    assert.equal((await drain(c, 300, { ack: true, idleMs: 1000 })).length, 300);
+  });
+});
+
+test('receive - resolves null after timeoutMs', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('recv');
+    const c = await broker.subscribe({ topic, subscription: 's' });
+    const t0 = Date.now();
+    assert.equal(await c.receive({ timeoutMs: 100 }), null);
+    const took = Date.now() - t0;
+    assert.ok(took >= 95 && took < 1000, `took ${took} ms`);
+    const ac = new AbortController();
+    const pending = c.receive({ signal: ac.signal });
+    ac.abort();
+    assert.equal(await pending, null, 'an abort resolves null too');
+    // A timed-out receive leaves no waiter behind that would swallow the next message.
+    const p = await broker.createProducer({ topic });
+    await p.send({ value: bytes('x') });
+    assert.equal(text((await c.receive({ timeoutMs: 1000 }))!), 'x');
+  });
+});
+
+test("bad input - invalid topic names ('..', '/', NUL, > 255 bytes) get TOPIC_NAME_INVALID and the broker keeps serving", async () => {
+  await withBroker(async ({ broker }) => {
+    const bad = [
+      'persistent://public/default/..', 'persistent://public/default/a/b', 'persistent://public/default/a\0b',
+      `persistent://public/default/${'x'.repeat(300)}`, 'persistent://public//x', '',
+    ];
+    for (const t of bad) {
+      await assert.rejects(broker.createProducer({ topic: t }), isCode('TOPIC_NAME_INVALID'), JSON.stringify(t.slice(0, 40)));
+      await assert.rejects(broker.subscribe({ topic: t, subscription: 's' }), isCode('TOPIC_NAME_INVALID'));
+      await assert.rejects(broker.admin.createTopic(t), isCode('TOPIC_NAME_INVALID'));
+    }
+    await assert.rejects(broker.createProducer({ topic: 42 as unknown as string }), isCode('TOPIC_NAME_INVALID'));
+    const topic = topicName('ok');
+    const c = await broker.subscribe({ topic, subscription: 's' });
+    const p = await broker.createProducer({ topic });
+    await p.send({ value: bytes('still') });
+    assert.equal(text((await c.receive({ timeoutMs: 1000 }))!), 'still');
+  });
+});
+
+test('bad input - a closed producer refuses send with CLOSED', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('closedp');
+    const p = await broker.createProducer({ topic, name: 'p1' });
+    const inflight = p.send({ value: bytes('before') });
+    await p.close();
+    assert.ok((await inflight).entryId >= 0, 'close flushes what was sent before it');
+    await assert.rejects(p.send({ value: bytes('after') }), isCode('CLOSED'));
+    const c = await broker.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    await c.close();
+    await assert.rejects(c.receive(), isCode('CLOSED'));
+    await assert.rejects(c.ack(new (await import('../index.js')).MessageId(0, 0, -1, 0)), isCode('CLOSED'));
+    // The name is free again.
+    await (await broker.createProducer({ topic, name: 'p1' })).close();
+    await broker.close();
+    await assert.rejects(broker.createProducer({ topic }), isCode('CLOSED'));
+  });
+});
+
+test('schema - a json producer and a string consumer on one topic get SCHEMA_MISMATCH', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('schema');
+    const p = await broker.createProducer({ topic, schema: Schemas.json<{ n: number }>() });
+    await assert.rejects(broker.subscribe({ topic, subscription: 's', schema: Schemas.string }), isCode('SCHEMA_MISMATCH'));
+    await assert.rejects(broker.createProducer({ topic, schema: Schemas.string }), isCode('SCHEMA_MISMATCH'));
+    const c = await broker.subscribe({ topic, subscription: 's', schema: Schemas.json<{ n: number }>(), initialPosition: 'earliest' });
+    await p.send({ value: { n: 7 } });
+    assert.deepEqual((await c.receive({ timeoutMs: 1000 }))?.value, { n: 7 });
+  });
+});
+
+test('stats - admin.stats reports msgInCounter, storageSize, subscriptions[name].msgBacklog and consumers', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('stats');
+    await broker.admin.createTopic(topic, { partitions: 2 });
+    const c = await broker.subscribe({ topic, subscription: 'sub', type: 'shared', consumerName: 'cn', initialPosition: 'earliest' });
+    const p = await broker.createProducer({ topic, name: 'pn', routing: 'round-robin' });
+    await sendAll(p, range(50));
+    const got = await drain(c, 50);
+    for (const m of got.slice(0, 20)) await c.ack(m);
+    const s = await broker.admin.stats(topic);
+    assert.equal(s.msgInCounter, 50);
+    assert.ok(s.storageSize > 50 * 2, `storageSize ${s.storageSize}`);
+    assert.equal(s.subscriptions['sub']!.msgBacklog, 30);
+    assert.equal(s.subscriptions['sub']!.type, 'shared');
+    assert.deepEqual(s.subscriptions['sub']!.consumers.map((x) => x.consumerName), ['cn']);
+    assert.equal(s.subscriptions['sub']!.unackedMessages, 30);
+    assert.deepEqual(s.publishers.map((x) => x.producerName), ['pn']);
+    assert.ok(s.msgOutCounter >= 50);
+    await c.close();
+    const after = await broker.admin.stats(topic);
+    assert.deepEqual(after.subscriptions['sub']!.consumers, []);
+    assert.equal(after.subscriptions['sub']!.msgBacklog, 30, 'the backlog stays with the subscription');
+    await assert.rejects(broker.admin.stats(topicName('nope')), isCode('TOPIC_NOT_FOUND'));
+  });
+});
+
+test('lifecycle - close is idempotent, and a break out of for-await leaves the consumer open', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('life');
+    const c = await broker.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    const p = await broker.createProducer({ topic });
+    await sendAll(p, range(5));
+    let n = 0;
+    for await (const m of c) {
+      await c.ack(m);
+      if (++n === 2) break;
+    }
+    const next = await c.receive({ timeoutMs: 1000 });
+    assert.equal(next && text(next), 'm2', 'the consumer is still open after break');
+    await c.ack(next!);
+    await Promise.all([c.close(), c.close()]);
+    await c.close();
+    await p.close();
+    await p.close();
+    // The subscription is free for a new exclusive consumer, which gets the rest.
+    const c2 = await broker.subscribe({ topic, subscription: 's' });
+    assert.deepEqual((await drain(c2, 5, { idleMs: 400 })).map(text), ['m3', 'm4']);
+    // A for-await over a consumer that closes ends.
+    const done = (async () => { for await (const _ of c2) { /* nothing more arrives */ } return true; })();
+    await sleep(50);
+    await c2.close();
+    assert.equal(await done, true);
+  });
+});
+
+test('unsubscribe - deletes the subscription: a new one starts from its initial position', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('unsub');
+    const p = await broker.createProducer({ topic });
+    const c = await broker.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    await sendAll(p, ['a', 'b']);
+    await c.ack((await c.receive({ timeoutMs: 1000 }))!);
+    await c.unsubscribe();
+    assert.equal((await broker.admin.stats(topic)).subscriptions['s'], undefined);
+    const again = await broker.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    assert.deepEqual((await drain(again, 5, { idleMs: 400 })).map(text), ['a', 'b']);
+  });
+});
