@@ -4,5 +4,6 @@ import { scenarios as frame } from './frame.js';
 import { scenarios as ring } from './ring.js';
 import { scenarios as log } from './log.js';
 import { scenarios as actor } from './actor.js';
+import { scenarios as e2e } from './e2e.js';
 
-export const scenarios: Scenario[] = [...frame, ...ring, ...log, ...actor];
+export const scenarios: Scenario[] = [...frame, ...ring, ...log, ...actor, ...e2e];

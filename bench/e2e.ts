@@ -1,0 +1,181 @@
+/**
+ * Whole workloads through the public API (Broker, Producer, Consumer, Reader), 100-byte messages,
+ * durable unless the name says async. Each result carries `rss_mb`: the process's peak resident
+ * memory sampled during that workload (workers included: they are threads of this process).
+ * `broker.idle` is measured in a fresh child process, so earlier workloads do not inflate it.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Broker, MessageId, type Durability } from '../index.js';
+import type { BenchContext, BenchResult, Scenario } from './harness.js';
+import { percentile } from './harness.js';
+
+const VALUE_BYTES = 100;
+
+function rssSampler(): { stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const t = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 25);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, process.memoryUsage().rss) / 2 ** 20;
+    },
+  };
+}
+
+/** A 100-byte value carrying its send time (performance.now) for publish-to-receive latency. */
+function stampedValue(): Uint8Array {
+  const v = new Uint8Array(VALUE_BYTES);
+  new DataView(v.buffer).setFloat64(0, performance.now(), true);
+  return v;
+}
+
+async function withBroker<T>(ctx: BenchContext, durability: Durability, fn: (b: Broker) => Promise<T>): Promise<T> {
+  const broker = await Broker.open({ dataDir: ctx.tmpDir('e2e'), durability });
+  try {
+    return await fn(broker);
+  } finally {
+    await broker.close();
+  }
+}
+
+async function publish(ctx: BenchContext, name: string, partitions: number): Promise<BenchResult> {
+  const total = ctx.quick ? 200_000 : 2_000_000;
+  return withBroker(ctx, 'durable', async (broker) => {
+    const topic = `bench-publish-${partitions}`;
+    await broker.admin.createTopic(topic, { partitions: partitions > 1 ? partitions : 0 });
+    const producer = await broker.createProducer({ topic, routing: 'round-robin', maxPendingMessages: 50_000 });
+    const value = new Uint8Array(VALUE_BYTES);
+    const rss = rssSampler();
+    const t0 = performance.now();
+    let failed = 0;
+    for (let i = 0; i < total; i++) {
+      // Not awaited one by one: the producer's pending limit is the window (backpressure).
+      const p = producer.send({ value });
+      if (i % 50_000 === 49_999) await p;
+      else p.catch(() => failed++);
+    }
+    await producer.flush();
+    const s = (performance.now() - t0) / 1000;
+    const rss_mb = rss.stop();
+    return { name, unit: 'msg/s', value: total / s, messages: total, partitions, failed, rss_mb };
+  });
+}
+
+async function pubsub(ctx: BenchContext): Promise<BenchResult> {
+  const total = ctx.quick ? 100_000 : 1_000_000;
+  return withBroker(ctx, 'durable', async (broker) => {
+    const topic = 'bench-pubsub';
+    await broker.admin.createTopic(topic, { partitions: 4 });
+    const consumer = await broker.subscribe({ topic, subscription: 'bench', type: 'shared', initialPosition: 'earliest', receiverQueueSize: 5000 });
+    const producer = await broker.createProducer({ topic, routing: 'round-robin', maxPendingMessages: 20_000 });
+    const rss = rssSampler();
+    const latencies = new Float64Array(total);
+    const t0 = performance.now();
+    const sending = (async () => {
+      for (let i = 0; i < total; i++) {
+        const p = producer.send({ value: stampedValue() });
+        if (i % 20_000 === 19_999) await p;
+      }
+      await producer.flush();
+    })();
+    let got = 0;
+    while (got < total) {
+      const m = await consumer.receive({ timeoutMs: 10_000 });
+      if (!m) break;
+      latencies[got++] = (performance.now() - new DataView(m.data.buffer, m.data.byteOffset, 8).getFloat64(0, true)) * 1000;
+      void consumer.ack(m);
+    }
+    await sending;
+    const s = (performance.now() - t0) / 1000;
+    const rss_mb = rss.stop();
+    const sorted = latencies.subarray(0, got).sort();
+    return { name: 'e2e.pubsub.100B', unit: 'msg/s', value: got / s, messages: got, p50_us: percentile(sorted, 50), p99_us: percentile(sorted, 99), rss_mb };
+  });
+}
+
+async function steadyLatency(ctx: BenchContext, durability: Durability, name: string): Promise<BenchResult> {
+  const rate = 2000;
+  const seconds = ctx.quick ? 2 : 10;
+  return withBroker(ctx, durability, async (broker) => {
+    const topic = 'bench-latency';
+    const consumer = await broker.subscribe({ topic, subscription: 'lat', type: 'exclusive', initialPosition: 'earliest' });
+    // Batching off: at 2k msg/s each message is its own batch, as a latency-sensitive user would run it.
+    const producer = await broker.createProducer({ topic, batching: { enabled: false } });
+    const rss = rssSampler();
+    const total = rate * seconds;
+    const lat: number[] = [];
+    const receiving = (async () => {
+      while (lat.length < total) {
+        const m = await consumer.receive({ timeoutMs: 5000 });
+        if (!m) break;
+        lat.push((performance.now() - new DataView(m.data.buffer, m.data.byteOffset, 8).getFloat64(0, true)) * 1000);
+        void consumer.ack(m);
+      }
+    })();
+    const t0 = performance.now();
+    for (let i = 0; i < total; i++) {
+      const due = t0 + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait - 1));
+      while (performance.now() < due) { /* the last millisecond: timers are too coarse */ }
+      void producer.send({ value: stampedValue() });
+    }
+    await receiving;
+    const rss_mb = rss.stop();
+    const sorted = Float64Array.from(lat).sort();
+    return { name, unit: 'us', value: percentile(sorted, 50), p50_us: percentile(sorted, 50), p99_us: percentile(sorted, 99), rate_per_s: rate, messages: lat.length, durability, rss_mb };
+  });
+}
+
+async function replay(ctx: BenchContext): Promise<BenchResult> {
+  const total = ctx.quick ? 200_000 : 1_000_000;
+  return withBroker(ctx, 'durable', async (broker) => {
+    const topic = 'bench-replay';
+    const producer = await broker.createProducer({ topic, maxPendingMessages: 50_000 });
+    const value = new Uint8Array(VALUE_BYTES);
+    for (let i = 0; i < total; i++) {
+      const p = producer.send({ value });
+      if (i % 50_000 === 49_999) await p;
+    }
+    await producer.flush();
+    const rss = rssSampler();
+    const reader = await broker.createReader({ topic, startMessageId: MessageId.earliest, receiverQueueSize: 10_000 });
+    const t0 = performance.now();
+    let n = 0;
+    while (n < total && (await reader.readNext({ timeoutMs: 5000 }))) n++;
+    const s = (performance.now() - t0) / 1000;
+    await reader.close();
+    return { name: 'e2e.replay.100B', unit: 'msg/s', value: n / s, messages: n, rss_mb: rss.stop() };
+  });
+}
+
+function idleRss(): BenchResult {
+  const script = `
+    import { Broker } from ${JSON.stringify(new URL('../index.js', import.meta.url).href)};
+    import { mkdtempSync, rmSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path';
+    const dir = mkdtempSync(join(tmpdir(), 'millrace-idle-'));
+    const b = await Broker.open({ dataDir: dir });
+    await new Promise((r) => setTimeout(r, 1500));
+    const rss = process.memoryUsage().rss;
+    await b.close(); rmSync(dir, { recursive: true, force: true });
+    console.log(rss);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('.', import.meta.url)) });
+  const rss = Number(r.stdout.trim().split('\n').pop());
+  return { name: 'broker.idle', unit: 'MB', value: rss / 2 ** 20, rss_mb: rss / 2 ** 20, note: 'resident memory of an open, idle broker with its default pool' };
+}
+
+export const scenarios: Scenario[] = [
+  { name: 'broker.idle', description: 'resident memory of an open idle broker (fresh process)', run: async () => [idleRss()] },
+  { name: 'e2e.publish.100B', description: 'one producer, batching on, 4 partitions, durable', run: async (ctx) => [await publish(ctx, 'e2e.publish.100B', 4)] },
+  { name: 'e2e.publish.100B.p1', description: 'one producer, batching on, one partition, durable', run: async (ctx) => [await publish(ctx, 'e2e.publish.100B.p1', 1)] },
+  { name: 'e2e.pubsub.100B', description: 'produce and consume at once (shared, ack each), durable; publish-to-receive latency', run: async (ctx) => [await pubsub(ctx)] },
+  {
+    name: 'e2e.latency.2k',
+    description: 'publish-to-receive latency at a steady 2,000 msg/s, durable and async',
+    run: async (ctx) => [await steadyLatency(ctx, 'durable', 'e2e.latency.2k'), await steadyLatency(ctx, 'async', 'e2e.latency.2k.async')],
+  },
+  { name: 'e2e.replay.100B', description: 'a reader reads stored messages from the earliest', run: async (ctx) => [await replay(ctx)] },
+];
