@@ -145,7 +145,9 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     const lane = this.lanes[partition]!;
     this.pendingCount++;
     const size = (frame.value?.length ?? 0) + (frame.key?.length ?? 0) + (frame.properties?.length ?? 0);
-    if (lane.batch.messages.length > 0 && lane.batch.bytes + size > this.batching.maxBytes) this.flushLane(partition);
+    const prev = lane.batch.messages[lane.batch.messages.length - 1];
+    // Sequence IDs strictly increase inside an entry: a resent (lower) ID starts a new batch.
+    if (prev && (lane.batch.bytes + size > this.batching.maxBytes || (prev.sequenceId ?? -1) >= (frame.sequenceId ?? -1))) this.flushLane(partition);
     const b = lane.batch;
     const promise = new Promise<MessageId>((resolve, reject) => b.pending.push({ resolve, reject }));
     b.messages.push(frame);
