@@ -1,18 +1,18 @@
 /**
- * `npm start`: the main job. For now a tour of the log core: open a data dir, append producer-sized
- * batches durably through the managed ledger, read them back, find a message by publish time, and
- * print what happened and how fast. Later issues grow this into the ML feedback-loop pipeline.
+ * `npm start`: the main job. For now a short tour of the three models on one partitioned topic:
+ * publish, a Shared queue of workers, a Key_Shared group keeping per-key order, and a replay from the
+ * earliest message; it prints what happened and how fast. Later issues grow this into the ML
+ * feedback-loop pipeline.
  *
- * Flags: --data-dir DIR (default ./data), --messages N (default 1,000,000), --json.
+ * Flags: --data-dir DIR (default ./data), --messages N (default 200,000), --json.
  */
 import { parseArgs } from 'node:util';
-import { ManagedLedger, Store, MillraceError, formatPosition, type Position } from './index.js';
-import { decodeEntry } from './wasm/index.js';
+import { Broker, MessageId, MillraceError, type Consumer } from './index.js';
 
 const { values: flags } = parseArgs({
   options: {
     'data-dir': { type: 'string', default: './data' },
-    messages: { type: 'string', default: '1000000' },
+    messages: { type: 'string', default: '200000' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -20,59 +20,86 @@ const { values: flags } = parseArgs({
 const say = (line: string): void => {
   if (!flags.json) process.stderr.write(`${line}\n`);
 };
+const rate = (n: number, ms: number): string => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} msg/s`;
+
+async function drain(consumers: Consumer<unknown>[], want: number, onMessage: (c: number, key: string | undefined, seq: number) => void): Promise<number> {
+  let got = 0;
+  await Promise.all(consumers.map(async (c, i) => {
+    while (got < want) {
+      const m = await c.receive({ timeoutMs: 2000 });
+      if (!m) return;
+      got++;
+      onMessage(i, m.key, Number(m.properties.seq));
+      c.ack(m).catch(() => undefined);
+    }
+  }));
+  return got;
+}
 
 async function main(): Promise<void> {
   const total = Number(flags.messages);
   if (!Number.isInteger(total) || total < 100) throw new MillraceError('INVALID_ARGUMENT', `--messages must be an integer >= 100, got ${flags.messages}`);
-  const store = Store.open(flags['data-dir']!);
-  const ml = await ManagedLedger.open(store, 'persistent://public/default/tour-partition-0', { maxEntries: 2_000 });
-  const before = ml.stats();
-  say(`millrace: data dir ${store.dataDir}, ${before.entries} entries in ${before.ledgerCount} ledgers already stored`);
+  const broker = await Broker.open({ dataDir: flags['data-dir']! });
+  try {
+    const topic = `persistent://public/default/tour-${Date.now()}`;
+    await broker.admin.createTopic(topic, { partitions: 4 });
+    say(`millrace: data dir ${flags['data-dir']}, topic ${topic} with 4 partitions`);
 
-  // Producer-sized batches: 100 messages of 100 bytes, as one entry each, 64 appends in flight.
-  const perEntry = 100;
-  const entries = Math.floor(total / perEntry);
-  const enc = new TextEncoder();
-  let next = 0;
-  let first: Position | undefined;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: 64 }, async () => {
-    while (next < entries) {
-      const n = next++;
-      const messages = Array.from({ length: perEntry }, (_, i) => {
-        const value = new Uint8Array(100);
-        value.set(enc.encode(`event ${n * perEntry + i}`));
-        return { value, key: enc.encode(`user-${(n * perEntry + i) % 1000}`), sequenceId: n * perEntry + i };
-      });
-      const r = await ml.append({ producerName: enc.encode('tour'), messages });
-      if (n === 0) first = r.position;
+    // Subscriptions first, so they see every message (a new subscription starts at the latest).
+    const workers = await Promise.all([0, 1, 2].map((i) => broker.subscribe({ topic, subscription: 'workers', type: 'shared', consumerName: `worker-${i}`, receiverQueueSize: 3000 })));
+    const keyed = await Promise.all([0, 1].map((i) => broker.subscribe({ topic, subscription: 'per-user', type: 'key_shared', consumerName: `keyed-${i}`, receiverQueueSize: 3000 })));
+
+    // 1. Publish: a named producer, batching on, keyed by user (Murmur3 key hash routing).
+    const producer = await broker.createProducer({ topic, name: 'tour-producer' });
+    const value = new Uint8Array(100);
+    const t0 = performance.now();
+    const window: Promise<unknown>[] = [];
+    for (let i = 0; i < total; i++) {
+      if (window.length >= 20_000) await window.shift();
+      window.push(producer.send({ value, key: `user-${i % 100}`, properties: { seq: String(i) } }));
     }
-  }));
-  const appendS = (performance.now() - t0) / 1000;
-  const appended = entries * perEntry;
-  say(`appended ${appended.toLocaleString('en-US')} messages in ${entries} entries, durable, in ${appendS.toFixed(2)} s: ${Math.round(appended / appendS).toLocaleString('en-US')} msg/s`);
+    await Promise.all(window);
+    const publishMs = performance.now() - t0;
+    say(`publish:    ${total.toLocaleString('en-US')} messages, durable, in ${(publishMs / 1000).toFixed(2)} s (${rate(total, publishMs)})`);
 
-  const t1 = performance.now();
-  let read = 0;
-  for (let from: Position = first!; ;) {
-    const rs = await ml.readRange(from, { maxEntries: 1000 });
-    if (rs.length === 0) break;
-    for (const r of rs) read += decodeEntry(r.entry).count;
-    const last = rs[rs.length - 1]!.position;
-    from = { ledgerId: last.ledgerId, entryId: last.entryId + 1 };
-  }
-  const readS = (performance.now() - t1) / 1000;
-  say(`read back ${read.toLocaleString('en-US')} messages (checksums verified) in ${readS.toFixed(2)} s: ${Math.round(read / readS).toLocaleString('en-US')} msg/s`);
+    // 2. A work queue: three Shared consumers split the stream; each message goes to one of them.
+    const perWorker = [0, 0, 0];
+    const t1 = performance.now();
+    const queued = await drain(workers, total, (c) => perWorker[c]!++);
+    say(`queue:      3 shared workers took ${queued.toLocaleString('en-US')} messages (${perWorker.join(' / ')}) in ${((performance.now() - t1) / 1000).toFixed(2)} s`);
 
-  const stats = ml.stats();
-  const mid = ml.ledgers()[Math.floor(ml.ledgers().length / 2)]!;
-  const found = await ml.findByTime(mid.firstPublishTime);
-  say(`ledgers: ${stats.ledgerCount} (${ml.ledgers().filter((l) => l.state === 'sealed').length} sealed), ${(stats.bytes / 2 ** 20).toFixed(1)} MiB; ` +
-    `first message published at or after ${new Date(mid.firstPublishTime).toISOString()} is at ${found ? formatPosition(found) : 'none'}`);
-  await ml.close();
-  await store.close();
-  if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ appended, appendMsgPerS: appended / appendS, read, readMsgPerS: read / readS, ledgers: stats.ledgerCount, bytes: stats.bytes, lastConfirmed: stats.lastConfirmed })}\n`);
+    // 3. Key_Shared: each user's messages go to one consumer, in order.
+    const lastSeq = new Map<string, number>();
+    const owner = new Map<string, number>();
+    let outOfOrder = 0;
+    let moved = 0;
+    const t2 = performance.now();
+    const keyedGot = await drain(keyed, total, (c, key, seq) => {
+      const k = key ?? '';
+      if ((lastSeq.get(k) ?? -1) > seq) outOfOrder++;
+      lastSeq.set(k, seq);
+      if (owner.has(k) && owner.get(k) !== c) moved++;
+      owner.set(k, c);
+    });
+    say(`key_shared: 2 consumers took ${keyedGot.toLocaleString('en-US')} messages of ${lastSeq.size} users in ${((performance.now() - t2) / 1000).toFixed(2)} s; ` +
+      `per-key order violations: ${outOfOrder}, keys that changed consumer: ${moved}`);
+
+    // 4. Replay: a reader from the earliest message, as each training epoch does.
+    const reader = await broker.createReader({ topic, startMessageId: MessageId.earliest, receiverQueueSize: 10_000 });
+    const t3 = performance.now();
+    let replayed = 0;
+    while (replayed < total && (await reader.readNext({ timeoutMs: 2000 }))) replayed++;
+    const replayMs = performance.now() - t3;
+    say(`replay:     a reader read ${replayed.toLocaleString('en-US')} messages from the earliest in ${(replayMs / 1000).toFixed(2)} s (${rate(replayed, replayMs)})`);
+    await reader.close();
+
+    const stats = await broker.admin.stats(topic);
+    say(`stats:      msgInCounter ${stats.msgInCounter}, storage ${(stats.storageSize / 2 ** 20).toFixed(1)} MiB, backlog workers=${stats.subscriptions.workers?.msgBacklog} per-user=${stats.subscriptions['per-user']?.msgBacklog}`);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ published: total, publishMsgPerS: total / (publishMs / 1000), queued, perWorker, keyed: keyedGot, outOfOrder, replayed, replayMsgPerS: replayed / (replayMs / 1000) })}\n`);
+    }
+  } finally {
+    await broker.close();
   }
 }
 

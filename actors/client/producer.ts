@@ -87,7 +87,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
   private readonly maxPending: number;
   private readonly sendTimeoutMs: number;
   private pendingCount = 0;
-  private roomWaiters: (() => void)[] = [];
+  private readonly waiting: { message: ProducerMessage<T>; resolve(id: MessageId): void; reject(err: unknown): void }[] = [];
   private seq: number;
   private closed = false;
   private readonly inflight = new Set<Promise<void>>();
@@ -130,7 +130,14 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
    */
   send(message: ProducerMessage<T>): Promise<MessageId> {
     if (this.closed) return Promise.reject(new MillraceError('CLOSED', `producer ${this.name} on ${this.topic} is closed`));
-    if (this.pendingCount >= this.maxPending) return this.sendWhenRoom(message);
+    if (this.waiting.length > 0 || this.pendingCount >= this.maxPending) {
+      // Backpressure. Waiting sends keep their call order: a send must never overtake an earlier one.
+      return new Promise<MessageId>((resolve, reject) => this.waiting.push({ message, resolve, reject }));
+    }
+    return this.sendNow(message);
+  }
+
+  private sendNow(message: ProducerMessage<T>): Promise<MessageId> {
     let frame: FrameMessage;
     try {
       if (message === null || typeof message !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'send takes { value, key?, properties?, ... }');
@@ -160,9 +167,12 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     return promise;
   }
 
-  private async sendWhenRoom(message: ProducerMessage<T>): Promise<MessageId> {
-    while (this.pendingCount >= this.maxPending) await new Promise<void>((r) => this.roomWaiters.push(r));
-    return this.send(message);
+  /** Room was freed: send waiting messages, oldest first, while there is room. */
+  private admitWaiting(): void {
+    while (this.waiting.length > 0 && this.pendingCount < this.maxPending) {
+      const w = this.waiting.shift()!;
+      this.sendNow(w.message).then(w.resolve, w.reject);
+    }
   }
 
   private toFrame(m: ProducerMessage<T>): FrameMessage {
@@ -230,13 +240,15 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
       }
     }
     this.pendingCount -= b.pending.length;
-    const waiters = this.roomWaiters;
-    this.roomWaiters = [];
-    for (const w of waiters) w();
+    this.admitWaiting();
   }
 
   /** Sends every batched message now and resolves once all sends so far have completed. */
   async flush(): Promise<void> {
+    while (this.waiting.length > 0) {
+      for (let p = 0; p < this.lanes.length; p++) this.flushLane(p);
+      await Promise.race([...this.inflight]);
+    }
     for (let p = 0; p < this.lanes.length; p++) this.flushLane(p);
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
