@@ -2,6 +2,7 @@
  * Layout of a checked batch in plain JS: the client side (encodedSize / encodeInto, which may write
  * into a SharedArrayBuffer ring slot) and the JS reference framer both use it. Layout: entry-format.ts.
  */
+import { copyBytes } from './copy.js';
 import { MillraceError } from '../core/errors.js';
 import {
   ENTRY_VERSION, ENTRY_HEADER_SIZE, MESSAGE_HEADER_SIZE, OFF_LENGTH, OFF_CHECKSUM, OFF_VERSION, OFF_FLAGS,
@@ -62,18 +63,18 @@ export function writeEntry(batch: FrameBatch, plan: BatchPlan, target: Uint8Arra
     if (k !== undefined && k !== null) {
       flags |= MSG_HAS_KEY;
       keyLen = k.length;
-      target.set(k, t);
+      copyBytes(target, k, t);
       t += keyLen;
     }
     let propsLen = 0;
     if (p !== undefined && p !== null) {
       propsLen = p.length;
-      target.set(p, t);
+      copyBytes(target, p, t);
       t += propsLen;
     }
     if (v === null) flags |= MSG_VALUE_NULL;
     else {
-      target.set(v, t);
+      copyBytes(target, v, t);
       t += v.length;
     }
     dv.setUint32(r, t - r, true);

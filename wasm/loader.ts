@@ -10,6 +10,7 @@
  * call that writes all headers and the checksum; the result leaves with one copy into a region of the
  * thread's output slab (output-slab.ts).
  */
+import { copyBytes } from './copy.js';
 import { readFileSync } from 'node:fs';
 import { MillraceError } from '../core/errors.js';
 import {
@@ -194,11 +195,11 @@ function instantiate(): WasmFramer {
         }
         // Checked before any copy, so nothing is written past the region.
         if (t + keyLen + propsLen + valueLen > end) return jsFramer.frame(batch, maxEntryBytes);
-        if (keyLen > 0) mem.set(k!, t);
+        if (keyLen > 0) copyBytes(mem, k!, t);
         t += keyLen;
-        if (propsLen > 0) mem.set(p!, t);
+        if (propsLen > 0) copyBytes(mem, p!, t);
         t += propsLen;
-        if (valueLen > 0) mem.set(v!, t);
+        if (valueLen > 0) copyBytes(mem, v!, t);
         t += valueLen;
         d32[di] = flags;
         d32[di + 1] = keyLen;
