@@ -119,13 +119,18 @@ async function steadyLatency(ctx: BenchContext, durability: Durability, name: st
         consumer.ack(m).catch(() => undefined);
       }
     })();
+    // Paced by timers, never a busy wait: a spinning sender would starve the consumer on the same
+    // event loop and measure the spin, not the broker. Each message is stamped when actually sent.
     const t0 = performance.now();
-    for (let i = 0; i < total; i++) {
+    for (let i = 0; i < total;) {
       const due = t0 + (i * 1000) / rate;
       const wait = due - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait - 1));
-      while (performance.now() < due) { /* the last millisecond: timers are too coarse */ }
-      producer.send({ value: stampedValue() }).catch(() => undefined);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const now = performance.now();
+      while (i < total && t0 + (i * 1000) / rate <= now) {
+        producer.send({ value: stampedValue() }).catch(() => undefined);
+        i++;
+      }
     }
     await receiving;
     const rss_mb = rss.stop();
