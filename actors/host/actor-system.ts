@@ -1,8 +1,14 @@
 /**
- * The actor system, main-thread side: a piscina pool of host workers (one long-lived host loop per
- * thread), actor placement by rendezvous hashing, request/response correlation over the rings, and
- * supervision. When a worker dies its in-flight requests fail with WORKER_DIED (retriable), its
- * actors restart on live workers from what storage holds, and a replacement worker joins the pool.
+ * The actor system. On the thread that opens it (`ActorSystem.open`): a piscina pool of host
+ * workers (one long-lived host loop per thread), actor placement by rendezvous hashing, and
+ * supervision: when a worker dies its in-flight requests fail with WORKER_DIED (retriable), its
+ * actors restart on live workers from what storage holds, a replacement worker joins the pool, and
+ * whoever listens (`onRestart`) is told, so consumers can subscribe again.
+ *
+ * On any other worker thread of the process (`ActorSystem.connect(handle)`): the same request,
+ * event and restart API over this thread's own rings; spawning and placement are asked of the
+ * opening thread over the connect channel (./control.ts). Either way the rings of one thread are a
+ * ClientEndpoint (./client-endpoint.ts).
  */
 import os from 'node:os';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
@@ -11,12 +17,17 @@ import { Piscina } from 'piscina';
 import { MillraceError } from '../../core/errors.js';
 import type { Durability } from '../../core/storage/store.js';
 import { prepareDataDir } from '../../core/storage/data-dir.js';
-import { RingBuffer } from '../ring/index.js';
 import { Doorbell } from './doorbell.js';
-import type { ControlToHost, HostToControl } from './control.js';
+import type { ControlToHost, HostInfo, HostToControl, SystemHandle } from './control.js';
 import type { HostInit } from './host-loop.js';
 import { placeActor } from './placement.js';
-import { EVENT_HEADER, RECORD_EVENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError } from './protocol.js';
+import { decodeError, encodeError } from './protocol.js';
+import { ClientEndpoint, type BodyWriter, type EventHandler } from './client-endpoint.js';
+import { ConnectServer } from './connect-server.js';
+import { ConnectClient } from './connect-client.js';
+
+export type { BodyWriter, EventHandler } from './client-endpoint.js';
+export type { SystemHandle } from './control.js';
 
 /** Options of {@link ActorSystem.open}. */
 export interface ActorSystemOptions {
@@ -38,32 +49,13 @@ export interface ActorRef {
   readonly name: string;
 }
 
-/**
- * Receives an actor's events (deliveries). `body` is a view into a ring slot, valid only during the
- * call: copy what is kept.
- */
-export type EventHandler = (body: Uint8Array) => void;
-
-/** Writes a request body into a ring slot (or an ordinary buffer on the cold path). */
-export type BodyWriter = (bytes: Uint8Array, offset: number) => void;
-
-interface Pending {
-  resolve(body: Uint8Array): void;
-  reject(err: unknown): void;
-}
-
 interface Host {
   index: number;
   generation: number;
   live: boolean;
   port: MessagePort;
   bell: Doorbell;
-  requests: RingBuffer;
-  replies: RingBuffer;
-  requestView: DataView;
-  replyView: DataView;
-  pending: Map<number, Pending>;
-  /** Resolves when the host loop is up and this client's rings are attached. */
+  /** Resolves when the host loop is up and the main client's rings are attached. */
   ready: Promise<void>;
   waiters: Map<number, { resolve(): void; reject(err: unknown): void }>;
   /** Resolves when the host task has ended, whatever the cause. */
@@ -77,29 +69,36 @@ interface ActorRecord extends ActorRef {
 }
 
 const DEFAULT_RING_BYTES = 4 * 2 ** 20;
-const PARK_MS = 20;
-const SPIN_CHECKS = 200;
 const MAIN_CLIENT_ID = 0;
 
 const BUILTIN_KINDS: Record<string, string> = {
   partition: new URL('../partition/partition-actor.js', import.meta.url).href,
 };
 
+/** The opening thread's part: the pool, the hosts and the actors' placement. */
+interface Local {
+  pool: Piscina;
+  options: Required<Omit<ActorSystemOptions, 'kinds'>>;
+  kinds: Record<string, string>;
+  hosts: Host[];
+  actors: Map<number, ActorRecord>;
+  /** `kind\0name` -> actor: one actor per name, so one writer per managed ledger. */
+  byName: Map<string, ActorRecord>;
+  server: ConnectServer | undefined;
+}
+
 export class ActorSystem {
-  private readonly hosts: Host[] = [];
-  private readonly actors = new Map<number, ActorRecord>();
-  private readonly clientBell = Doorbell.create();
-  private readonly eventHandlers = new Map<number, EventHandler>();
+  private readonly endpoint: ClientEndpoint;
+  private readonly restartHandlers = new Map<number, Set<() => void>>();
   private nextActorId = 1;
-  private nextRequestId = 1;
-  private inflight = 0;
-  private pumping = false;
   private closing = false;
   private closed = false;
-  private readonly kinds: Record<string, string>;
 
-  private constructor(private readonly pool: Piscina, private readonly options: Required<Omit<ActorSystemOptions, 'kinds'>>, kinds: Record<string, string>) {
-    this.kinds = kinds;
+  private constructor(private readonly local: Local | undefined, private readonly remote: ConnectClient | undefined) {
+    this.endpoint = remote?.endpoint ?? new ClientEndpoint(MAIN_CLIENT_ID, local!.options.ringBytes, (r) => {
+      const host = local!.hosts[r.index]!;
+      if (host.generation === r.generation) this.send(host, { t: 'request', clientId: MAIN_CLIENT_ID, requestId: r.requestId, actorId: r.actorId, op: r.op, body: r.body });
+    });
   }
 
   /** Starts the pool and one host loop per worker. */
@@ -120,17 +119,65 @@ export class ActorSystem {
       concurrentTasksPerWorker: 1,
       atomics: 'disabled',
     });
-    const system = new ActorSystem(pool, { dataDir, workers, durability: options.durability ?? 'durable', ringBytes }, { ...BUILTIN_KINDS, ...(options.kinds ?? {}) });
-    for (let i = 0; i < workers; i++) system.hosts.push(system.startHost(i, 0));
-    await Promise.all(system.hosts.map((h) => h.ready));
+    const local: Local = {
+      pool, options: { dataDir, workers, durability: options.durability ?? 'durable', ringBytes },
+      kinds: { ...BUILTIN_KINDS, ...(options.kinds ?? {}) }, hosts: [], actors: new Map(), byName: new Map(), server: undefined,
+    };
+    const system = new ActorSystem(local, undefined);
+    for (let i = 0; i < workers; i++) local.hosts.push(system.startHost(i, 0));
+    await Promise.all(local.hosts.map((h) => h.ready));
     return system;
   }
 
+  /**
+   * Joins, from another worker thread of the same process, the system whose `handle()` was posted
+   * here. Resolves once every host has attached this thread's rings.
+   */
+  static async connect(handle: SystemHandle): Promise<ActorSystem> {
+    let system: ActorSystem | undefined;
+    const remote = await ConnectClient.connect(handle, (actorId) => system?.restarted(actorId));
+    system = new ActorSystem(undefined, remote);
+    return system;
+  }
+
+  /**
+   * A value to post to another worker thread (plain data and SharedArrayBuffers, no transfer
+   * list) where `ActorSystem.connect` joins this system. The first call opens the connect channel.
+   */
+  handle(): SystemHandle {
+    this.assertOpen();
+    if (this.remote) return this.remote.handle;
+    const local = this.local!;
+    local.server ??= new ConnectServer(local.options.workers, local.options.ringBytes, {
+      hosts: () => local.hosts.map((h) => this.hostInfo(h)),
+      attach: (m) => {
+        const host = local.hosts[m.index];
+        if (host && host.generation === m.generation) this.send(host, { t: 'attach', clientId: m.clientId, requests: m.requests, replies: m.replies, bell: m.bell });
+      },
+      detach: (clientId) => {
+        for (const h of local.hosts) this.send(h, { t: 'detach', clientId });
+      },
+      spawn: async (kind, name, config) => {
+        const ref = await this.spawn(kind, name, config);
+        const rec = local.actors.get(ref.actorId)!;
+        return { actorId: ref.actorId, hostIndex: rec.host!.index, generation: rec.host!.generation };
+      },
+      request: (m) => {
+        const host = local.hosts[m.index];
+        if (host && host.generation === m.generation) this.send(host, { t: 'request', clientId: m.clientId, requestId: m.requestId, actorId: m.actorId, op: m.op, body: m.body });
+      },
+    });
+    return local.server.handle;
+  }
+
+  private hostInfo(h: Host): HostInfo {
+    return { index: h.index, generation: h.generation, bell: h.bell.buffer };
+  }
+
   private startHost(index: number, generation: number): Host {
+    const local = this.local!;
     const { port1, port2 } = new MessageChannel();
     const bell = Doorbell.create();
-    const requests = RingBuffer.create(this.options.ringBytes);
-    const replies = RingBuffer.create(this.options.ringBytes);
     let markReady!: () => void;
     let failReady!: (err: unknown) => void;
     const ready = new Promise<void>((res, rej) => {
@@ -138,17 +185,13 @@ export class ActorSystem {
       failReady = rej;
     });
     ready.catch(() => undefined);
-    const host: Host = {
-      index, generation, live: false, port: port1, bell, requests, replies,
-      requestView: new DataView(requests.buffer), replyView: new DataView(replies.buffer),
-      pending: new Map(), ready, waiters: new Map(), exited: Promise.resolve(),
-    };
+    const host: Host = { index, generation, live: false, port: port1, bell, ready, waiters: new Map(), exited: Promise.resolve() };
     port1.on('message', (m: HostToControl) => this.onHostMessage(host, m, markReady));
     const init: HostInit = {
-      hostId: index, generation, port: port2, bell: bell.buffer, dataDir: this.options.dataDir,
-      durability: this.options.durability, kinds: this.kinds,
+      hostId: index, generation, port: port2, bell: bell.buffer, dataDir: local.options.dataDir,
+      durability: local.options.durability, kinds: local.kinds,
     };
-    const task = this.pool.run(init, { transferList: [port2] }) as Promise<void>;
+    const task = local.pool.run(init, { transferList: [port2] }) as Promise<void>;
     host.exited = task.then(
       () => this.onHostExit(host, undefined),
       (err: unknown) => {
@@ -156,7 +199,8 @@ export class ActorSystem {
         this.onHostExit(host, err);
       },
     );
-    this.send(host, { t: 'attach', clientId: MAIN_CLIENT_ID, requests: requests.buffer, replies: replies.buffer, bell: this.clientBell.buffer });
+    const rings = this.endpoint.openSlot(index, generation, bell.buffer);
+    this.send(host, { t: 'attach', clientId: MAIN_CLIENT_ID, ...rings });
     return host;
   }
 
@@ -165,8 +209,13 @@ export class ActorSystem {
       case 'ready':
         return;
       case 'attached':
-        host.live = true;
-        markReady();
+        if (m.clientId === MAIN_CLIENT_ID) {
+          host.live = true;
+          this.endpoint.markLive(host.index, host.generation);
+          markReady();
+        } else {
+          this.local!.server?.broadcast({ t: 'attached', clientId: m.clientId, index: host.index, generation: host.generation });
+        }
         return;
       case 'spawned':
       case 'stopped':
@@ -178,10 +227,12 @@ export class ActorSystem {
         host.waiters.delete(m.actorId);
         return;
       case 'reply':
-        this.settle(host, m.requestId, m.status, m.body);
+        if (m.clientId === MAIN_CLIENT_ID) this.endpoint.settle(host.index, host.generation, m.requestId, m.status, m.body);
+        else this.local!.server?.broadcast({ t: 'reply', clientId: m.clientId, index: host.index, generation: host.generation, requestId: m.requestId, status: m.status, body: m.body });
         return;
       case 'event':
-        this.deliver(new DataView(m.record.buffer, m.record.byteOffset).getUint32(0, true), m.record.subarray(EVENT_HEADER));
+        if (m.clientId === MAIN_CLIENT_ID) this.endpoint.deliverRecord(m.record);
+        else this.local!.server?.broadcast({ t: 'event', clientId: m.clientId, record: m.record });
         return;
       case 'shutdown-done':
         return;
@@ -190,40 +241,106 @@ export class ActorSystem {
 
   /** A host task ended: an orderly shutdown, or the worker died. */
   private onHostExit(host: Host, err: unknown): void {
+    const local = this.local!;
     host.live = false;
     host.port.close();
     const died = new MillraceError('WORKER_DIED', `host worker ${host.index} (generation ${host.generation}) died`, { cause: err });
-    for (const p of host.pending.values()) p.reject(died);
-    this.inflight -= host.pending.size;
-    host.pending.clear();
+    this.endpoint.failSlot(host.index, host.generation, died);
     for (const w of host.waiters.values()) w.reject(died);
     host.waiters.clear();
     if (this.closing || err === undefined) return;
     // Supervision: a replacement worker takes the slot; the dead host's actors restart on live hosts.
     const replacement = this.startHost(host.index, host.generation + 1);
-    this.hosts[host.index] = replacement;
-    for (const a of this.actors.values()) {
-      if (a.host === host) this.place(a, undefined);
+    local.hosts[host.index] = replacement;
+    // Connected clients fail their requests to the dead host and attach rings to the replacement.
+    local.server?.broadcast({ t: 'host-replaced', host: this.hostInfo(replacement) });
+    for (const a of local.actors.values()) {
+      if (a.host === host) {
+        this.place(a, undefined);
+        this.announceWhenUp(a);
+      }
     }
   }
 
-  private liveIndexes(): number[] {
-    const live = this.hosts.filter((h) => h.live).map((h) => h.index);
-    return live.length > 0 ? live : this.hosts.map((h) => h.index);
+  /** Once a restarted (or moved) actor is up: tell connected clients where, and every onRestart listener. */
+  private announceWhenUp(a: ActorRecord): void {
+    const attempt = a.ready;
+    attempt.then(() => {
+      if (a.ready !== attempt || this.closing) return;
+      this.local!.server?.broadcast({ t: 'placed', actorId: a.actorId, hostIndex: a.host!.index, generation: a.host!.generation, restarted: true });
+      this.restarted(a.actorId);
+    }, (err: unknown) => {
+      if (a.ready !== attempt || this.closing) return;
+      this.local!.server?.broadcast({ t: 'place-failed', actorId: a.actorId, error: encodeError(err) });
+    });
   }
 
-  /** Spawns an actor of `kind` named `name` on the host its name hashes to. Resolves once it is up. */
+  private restarted(actorId: number): void {
+    for (const fn of [...(this.restartHandlers.get(actorId) ?? [])]) {
+      try {
+        fn();
+      } catch {
+        // A listener's failure is its own; the others still hear of the restart.
+      }
+    }
+  }
+
+  /**
+   * Calls `fn` each time the actor restarts with fresh state: after its host died (supervision)
+   * or after a move. Whatever the actor held only in memory is gone then: its consumers must
+   * subscribe again. Returns a function that stops the calls.
+   */
+  onRestart(ref: ActorRef, fn: () => void): () => void {
+    let set = this.restartHandlers.get(ref.actorId);
+    if (!set) this.restartHandlers.set(ref.actorId, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0 && this.restartHandlers.get(ref.actorId) === set) this.restartHandlers.delete(ref.actorId);
+    };
+  }
+
+  private liveIndexes(): number[] {
+    const hosts = this.local!.hosts;
+    const live = hosts.filter((h) => h.live).map((h) => h.index);
+    return live.length > 0 ? live : hosts.map((h) => h.index);
+  }
+
+  /**
+   * Spawns an actor of `kind` named `name` on the host its name hashes to, and resolves once it is
+   * up. There is one actor per kind and name: asking again (from this or a connected thread)
+   * returns the actor already running, so a managed ledger never has two writers.
+   */
   async spawn(kind: string, name: string, config: unknown = {}): Promise<ActorRef> {
     this.assertOpen();
-    if (!(kind in this.kinds)) throw new MillraceError('INVALID_ARGUMENT', `no actor kind named ${kind}; known: ${Object.keys(this.kinds).join(', ')}`);
-    const rec: ActorRecord = { actorId: this.nextActorId++, kind, name, config, host: undefined, ready: Promise.resolve() };
-    this.actors.set(rec.actorId, rec);
-    this.place(rec, undefined);
-    try {
-      await rec.ready;
-    } catch (err) {
-      this.actors.delete(rec.actorId);
-      throw err;
+    if (this.remote) {
+      const r = await this.remote.spawn(kind, name, config);
+      return { actorId: r.actorId, kind, name };
+    }
+    const local = this.local!;
+    if (!(kind in local.kinds)) throw new MillraceError('INVALID_ARGUMENT', `no actor kind named ${kind}; known: ${Object.keys(local.kinds).join(', ')}`);
+    const key = `${kind}\0${name}`;
+    let rec = local.byName.get(key);
+    if (!rec) {
+      rec = { actorId: this.nextActorId++, kind, name, config, host: undefined, ready: Promise.resolve() };
+      local.actors.set(rec.actorId, rec);
+      local.byName.set(key, rec);
+      this.place(rec, undefined);
+    }
+    // Follow re-placements: a host that dies while the actor starts restarts it elsewhere.
+    for (;;) {
+      const attempt = rec.ready;
+      try {
+        await attempt;
+        break;
+      } catch (err) {
+        if (rec.ready !== attempt && !this.closing) continue;
+        if (local.byName.get(key) === rec) {
+          local.byName.delete(key);
+          local.actors.delete(rec.actorId);
+        }
+        throw err;
+      }
     }
     return { actorId: rec.actorId, kind, name };
   }
@@ -231,26 +348,29 @@ export class ActorSystem {
   /** Moves an actor to host `hostIndex`: stopped where it is (its pending work finished), started there. */
   async move(ref: ActorRef, hostIndex: number): Promise<void> {
     this.assertOpen();
+    const local = this.assertLocal('move');
     const rec = this.record(ref);
-    if (!Number.isInteger(hostIndex) || hostIndex < 0 || hostIndex >= this.hosts.length) {
-      throw new MillraceError('INVALID_ARGUMENT', `hostIndex must be 0..${this.hosts.length - 1}, got ${hostIndex}`);
+    if (!Number.isInteger(hostIndex) || hostIndex < 0 || hostIndex >= local.hosts.length) {
+      throw new MillraceError('INVALID_ARGUMENT', `hostIndex must be 0..${local.hosts.length - 1}, got ${hostIndex}`);
     }
     await rec.ready.catch(() => undefined);
     const from = rec.host;
     if (from && from.index === hostIndex && from.live) return;
     if (from?.live) await this.waitFor(from, rec.actorId, { t: 'stop', actorId: rec.actorId });
     this.place(rec, hostIndex);
+    this.announceWhenUp(rec);
     await rec.ready;
   }
 
   /** The index of the host an actor is on (or being started on). */
   hostOf(ref: ActorRef): number {
+    if (this.remote) return this.remote.record(ref.actorId).hostIndex;
     return this.record(ref).host?.index ?? -1;
   }
 
   private place(rec: ActorRecord, hostIndex: number | undefined): void {
     const index = hostIndex ?? placeActor(rec.name, this.liveIndexes());
-    const host = this.hosts[index]!;
+    const host = this.local!.hosts[index]!;
     rec.host = host;
     rec.ready = host.ready.then(() => this.waitFor(host, rec.actorId, { t: 'spawn', actorId: rec.actorId, kind: rec.kind, name: rec.name, config: rec.config }));
     rec.ready.catch(() => undefined);
@@ -264,7 +384,7 @@ export class ActorSystem {
   }
 
   private record(ref: ActorRef): ActorRecord {
-    const rec = this.actors.get(ref.actorId);
+    const rec = this.local!.actors.get(ref.actorId);
     if (!rec) throw new MillraceError('INVALID_ARGUMENT', `actor ${ref.actorId} (${ref.name}) is not in this system`);
     return rec;
   }
@@ -272,93 +392,21 @@ export class ActorSystem {
   /**
    * Sends one request to an actor and resolves with the reply body (a copy). `bodyLength` bytes are
    * written in place into the ring by `write` (no intermediate buffer); a body too large for a ring
-   * record goes over the control port. Rejects with the actor's MillraceError, or WORKER_DIED when
-   * its host dies first (retriable: the actor restarts elsewhere).
+   * record goes the cold path. Rejects with the actor's MillraceError, or WORKER_DIED when its host
+   * dies first (retriable: the actor restarts elsewhere).
    */
   async request(ref: ActorRef, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array> {
     this.assertOpen();
+    if (this.remote) {
+      const r = this.remote.record(ref.actorId);
+      await r.ready;
+      return this.endpoint.request(r.hostIndex, r.generation, ref.actorId, op, bodyLength, write);
+    }
     const rec = this.record(ref);
     await rec.ready;
     const host = rec.host!;
     if (!host.live) throw new MillraceError('WORKER_DIED', `host worker ${host.index} is down; ${rec.name} is restarting`);
-    const requestId = this.nextRequestId;
-    this.nextRequestId = (this.nextRequestId + 1) >>> 0 || 1;
-    const promise = new Promise<Uint8Array>((resolve, reject) => host.pending.set(requestId, { resolve, reject }));
-    this.inflight++;
-    try {
-      await this.writeRequest(host, requestId, rec.actorId, op, bodyLength, write);
-    } catch (err) {
-      if (host.pending.delete(requestId)) this.inflight--;
-      throw err;
-    }
-    this.pump();
-    return promise;
-  }
-
-  private async writeRequest(host: Host, requestId: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): Promise<void> {
-    const length = REQUEST_HEADER + bodyLength;
-    if (length > host.requests.maxRecordLength) {
-      const body = new Uint8Array(bodyLength);
-      write(body, 0);
-      this.send(host, { t: 'request', clientId: MAIN_CLIENT_ID, requestId, actorId, op, body });
-      return;
-    }
-    for (;;) {
-      const at = host.requests.tryClaim(RECORD_REQUEST, length);
-      if (at >= 0) {
-        try {
-          host.requestView.setUint32(at, requestId, true);
-          host.requestView.setUint32(at + 4, actorId, true);
-          host.requestView.setUint16(at + 8, op, true);
-          write(host.requests.bytes, at + REQUEST_HEADER);
-        } catch (err) {
-          host.requests.abort(at);
-          throw err;
-        }
-        host.requests.commit(at);
-        host.bell.ring();
-        return;
-      }
-      // Ring full: the host is behind. Wait for it rather than queue without bound (backpressure).
-      if (!host.live) throw new MillraceError('WORKER_DIED', `host worker ${host.index} died`);
-      host.bell.ring();
-      await immediate();
-    }
-  }
-
-  private settle(host: Host, requestId: number, status: number, body: Uint8Array): void {
-    const p = host.pending.get(requestId);
-    if (!p) return;
-    host.pending.delete(requestId);
-    this.inflight--;
-    if (status === STATUS_OK) p.resolve(body);
-    else p.reject(decodeError(body));
-  }
-
-  /**
-   * Drains reply rings while requests are in flight. It holds no handle of its own: while it parks in
-   * Atomics.waitAsync the pool's worker threads keep the process alive, and once the system is closed
-   * nothing does.
-   */
-  private pump(): void {
-    if (this.pumping) return;
-    this.pumping = true;
-    void (async () => {
-      try {
-        while (this.inflight > 0 || (this.eventHandlers.size > 0 && !this.closing)) {
-          if (this.drainReplies() > 0) {
-            await immediate();
-            continue;
-          }
-          let found = false;
-          for (let i = 0; i < SPIN_CHECKS && !found; i++) found = this.hasReplies();
-          if (found) continue;
-          await this.clientBell.park(PARK_MS, () => this.hasReplies());
-        }
-      } finally {
-        this.pumping = false;
-      }
-    })();
+    return this.endpoint.request(host.index, host.generation, rec.actorId, op, bodyLength, write);
   }
 
   /**
@@ -367,37 +415,7 @@ export class ActorSystem {
    * process alive: an open consumer keeps its process alive, a closed one does not).
    */
   onEvent(ref: ActorRef, handler: EventHandler): () => void {
-    this.eventHandlers.set(ref.actorId, handler);
-    this.pump();
-    return () => {
-      if (this.eventHandlers.get(ref.actorId) === handler) this.eventHandlers.delete(ref.actorId);
-    };
-  }
-
-  private deliver(actorId: number, body: Uint8Array): void {
-    const h = this.eventHandlers.get(actorId);
-    if (h) h(body);
-  }
-
-  private hasReplies(): boolean {
-    for (const h of this.hosts) if (h.replies.hasData()) return true;
-    return false;
-  }
-
-  private drainReplies(): number {
-    let n = 0;
-    for (const h of this.hosts) {
-      n += h.replies.read((type, bytes, offset, length) => {
-        if (type === RECORD_EVENT) {
-          this.deliver(h.replyView.getUint32(offset, true), bytes.subarray(offset + EVENT_HEADER, offset + length));
-          return;
-        }
-        const requestId = h.replyView.getUint32(offset, true);
-        const status = h.replyView.getInt32(offset + 4, true);
-        this.settle(h, requestId, status, bytes.slice(offset + 8, offset + length));
-      });
-    }
-    return n;
+    return this.endpoint.onEvent(ref.actorId, handler);
   }
 
   private send(host: Host, m: ControlToHost): void {
@@ -406,17 +424,23 @@ export class ActorSystem {
 
   /** Test hook: make host `index` die (process.exit in the worker, or an uncaught error). @internal */
   crashHost(index: number, how: 'exit' | 'throw' = 'exit'): void {
-    this.send(this.hosts[index]!, { t: 'crash', how });
+    this.send(this.assertLocal('crashHost').hosts[index]!, { t: 'crash', how });
   }
 
   /** Number of host workers. */
   get workers(): number {
-    return this.hosts.length;
+    return this.local ? this.local.hosts.length : this.remote!.handle.workers;
+  }
+
+  private assertLocal(what: string): Local {
+    if (!this.local) throw new MillraceError('INVALID_ARGUMENT', `${what} is only available on the thread that opened the system, not on a connected one`);
+    return this.local;
   }
 
   /**
-   * Orderly shutdown: every host answers what it has read, stops its actors (flushing their
-   * ledgers), closes LMDB, and the pool is destroyed. No handle stays open. Idempotent.
+   * Orderly shutdown. On the opening thread: connected clients are told, every host answers what
+   * it has read, stops its actors (flushing their ledgers), closes LMDB, and the pool is destroyed.
+   * On a connected thread: the hosts drop this thread's rings. No handle stays open. Idempotent.
    */
   async close(): Promise<void> {
     if (this.closing) {
@@ -424,15 +448,25 @@ export class ActorSystem {
       return;
     }
     this.closing = true;
+    this.restartHandlers.clear();
+    // The pump keeps running while requests are in flight, no longer for event listeners.
+    this.endpoint.stop();
+    if (this.remote) {
+      this.remote.close();
+      this.closed = true;
+      return;
+    }
+    const local = this.local!;
     // Let in-flight requests finish first (bounded: a dead host fails its own).
     const deadline = Date.now() + 10_000;
-    while (this.inflight > 0 && Date.now() < deadline) await immediate();
-    await Promise.all(this.hosts.map(async (h) => {
+    while (this.endpoint.inflightCount > 0 && Date.now() < deadline) await immediate();
+    local.server?.close();
+    await Promise.all(local.hosts.map(async (h) => {
       this.send(h, { t: 'shutdown' });
       await h.exited;
     }));
-    await this.pool.destroy();
-    for (const h of this.hosts) h.port.close();
+    await local.pool.destroy();
+    for (const h of local.hosts) h.port.close();
     this.closed = true;
   }
 

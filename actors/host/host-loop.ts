@@ -38,6 +38,15 @@ interface ClientLink {
   backlog: { type: number; record: Uint8Array }[];
 }
 
+/**
+ * An actor that wants to know when a client thread detaches (closed or ended) may implement this;
+ * the host calls it after dropping the client's rings, e.g. to remove that client's consumers at
+ * once so what they held is redelivered, instead of on the next failed delivery.
+ */
+export interface ClientAware {
+  detachClient?(clientId: number): void;
+}
+
 interface Hosted {
   actor: Actor;
   timers: Set<NodeJS.Timeout>;
@@ -210,7 +219,10 @@ export class HostLoop {
         return;
       }
       case 'detach':
+        // A connected client thread left: drop its rings (emitting to it now fails, and a
+        // subscription drops a consumer it cannot reach), and tell actors that listen for it.
         this.clients.delete(m.clientId);
+        for (const { actor } of this.actors.values()) (actor as ClientAware).detachClient?.(m.clientId);
         return;
       case 'spawn':
         void this.spawn(m.actorId, m.kind, m.name, m.config);

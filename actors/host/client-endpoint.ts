@@ -1,0 +1,320 @@
+/**
+ * One client thread's side of the rings: per host slot a request ring (this thread writes) and a
+ * reply ring (the host writes), request/reply correlation, the reply pump and the routing of actor
+ * events. The main thread's ActorSystem has one (client 0); so has every thread that connected with
+ * Broker.connect (its own client ID). Each ring has exactly one producer.
+ *
+ * A slot is one host generation: when a host dies its slot is failed (in-flight requests reject
+ * with WORKER_DIED) and a fresh slot with fresh rings replaces it once the replacement host is up.
+ * The dead writer may have left a claimed, uncommitted record in the old reply ring; a new ring
+ * needs no unblocking.
+ */
+import { setImmediate as immediate } from 'node:timers/promises';
+import { MillraceError } from '../../core/errors.js';
+import { RingBuffer } from '../ring/index.js';
+import { Doorbell } from './doorbell.js';
+import { EVENT_HEADER, RECORD_EVENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError } from './protocol.js';
+
+/**
+ * Receives an actor's events (deliveries). `body` is a view into a ring slot, valid only during the
+ * call: copy what is kept.
+ */
+export type EventHandler = (body: Uint8Array) => void;
+
+/** Writes a request body into a ring slot (or an ordinary buffer on the cold path). */
+export type BodyWriter = (bytes: Uint8Array, offset: number) => void;
+
+/** A request too large for a ring record, handed to the cold path (a control port or the connect channel). */
+export interface ColdRequest {
+  index: number;
+  generation: number;
+  requestId: number;
+  actorId: number;
+  op: number;
+  body: Uint8Array;
+}
+
+/** The rings a host must attach for one slot. */
+export interface SlotRings {
+  requests: SharedArrayBuffer;
+  replies: SharedArrayBuffer;
+  /** This client's doorbell: hosts ring it after writing a reply or an event. */
+  bell: SharedArrayBuffer;
+}
+
+interface Pending {
+  resolve(body: Uint8Array): void;
+  reject(err: unknown): void;
+}
+
+interface Slot {
+  index: number;
+  generation: number;
+  live: boolean;
+  dead: boolean;
+  hostBell: Doorbell;
+  requests: RingBuffer;
+  replies: RingBuffer;
+  requestView: DataView;
+  replyView: DataView;
+  pending: Map<number, Pending>;
+  /** Resolves once the host has attached this slot's rings; rejects if the slot fails first. */
+  ready: Promise<void>;
+  markReady(): void;
+  failReady(err: unknown): void;
+}
+
+const PARK_MS = 20;
+const SPIN_CHECKS = 200;
+
+export class ClientEndpoint {
+  /** Rung by every host that writes to one of this client's reply rings. */
+  readonly bell = Doorbell.create();
+  private readonly slots: (Slot | undefined)[] = [];
+  private readonly eventHandlers = new Map<number, EventHandler>();
+  private nextRequestId = 1;
+  private inflight = 0;
+  private pumping = false;
+  private stopped = false;
+
+  constructor(readonly clientId: number, private readonly ringBytes: number, private readonly sendCold: (r: ColdRequest) => void) {}
+
+  /**
+   * Opens slot `index` for host generation `generation` with fresh rings (failing an older slot of
+   * that index, if any), and returns what the host must attach. Requests wait for `markLive`.
+   */
+  openSlot(index: number, generation: number, hostBell: SharedArrayBuffer): SlotRings {
+    const old = this.slots[index];
+    if (old && !old.dead) this.failSlot(index, old.generation, new MillraceError('WORKER_DIED', `host worker ${index} (generation ${old.generation}) was replaced`));
+    const requests = RingBuffer.create(this.ringBytes);
+    const replies = RingBuffer.create(this.ringBytes);
+    let markReady!: () => void;
+    let failReady!: (err: unknown) => void;
+    const ready = new Promise<void>((res, rej) => {
+      markReady = res;
+      failReady = rej;
+    });
+    ready.catch(() => undefined);
+    this.slots[index] = {
+      index, generation, live: false, dead: false, hostBell: Doorbell.attach(hostBell), requests, replies,
+      requestView: new DataView(requests.buffer), replyView: new DataView(replies.buffer),
+      pending: new Map(), ready, markReady, failReady,
+    };
+    return { requests: requests.buffer, replies: replies.buffer, bell: this.bell.buffer };
+  }
+
+  /** The host of slot `index`, generation `generation`, attached the rings. */
+  markLive(index: number, generation: number): void {
+    const s = this.slots[index];
+    if (!s || s.generation !== generation || s.dead) return;
+    s.live = true;
+    s.markReady();
+  }
+
+  /** The slot's host died (or the system is closing): its in-flight requests reject with `err`. */
+  failSlot(index: number, generation: number, err: unknown): void {
+    const s = this.slots[index];
+    if (!s || s.generation !== generation || s.dead) return;
+    s.live = false;
+    s.dead = true;
+    s.failReady(err);
+    for (const p of s.pending.values()) p.reject(err);
+    this.inflight -= s.pending.size;
+    s.pending.clear();
+  }
+
+  /** Fails every slot (a shutdown of the whole system). */
+  failAll(err: unknown): void {
+    for (const s of this.slots) if (s) this.failSlot(s.index, s.generation, err);
+  }
+
+  /** Resolves once slot `index` is attached, following replacements made meanwhile. */
+  async ready(index: number): Promise<void> {
+    for (;;) {
+      const s = this.slots[index];
+      if (!s) throw new MillraceError('INVALID_ARGUMENT', `no host slot ${index}`);
+      try {
+        await s.ready;
+        return;
+      } catch (err) {
+        if (this.slots[index] === s) throw err;
+      }
+    }
+  }
+
+  /** The generation of slot `index`, -1 when none is open. */
+  generationOf(index: number): number {
+    return this.slots[index]?.generation ?? -1;
+  }
+
+  get inflightCount(): number {
+    return this.inflight;
+  }
+
+  /**
+   * Sends one request to `actorId` on the host of slot `index`, which must still be generation
+   * `generation` (else WORKER_DIED: the actor's host died since it was placed). The body is
+   * written in place into the ring by `write`; a body too large for a ring record goes the cold
+   * path. Resolves with a copy of the reply body.
+   */
+  request(index: number, generation: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array> {
+    const slot = this.slots[index];
+    if (!slot || slot.generation !== generation || slot.dead) {
+      return Promise.reject(new MillraceError('WORKER_DIED', `host worker ${index} (generation ${generation}) is down; its actors are restarting`));
+    }
+    if (!slot.live) return slot.ready.then(() => this.request(index, generation, actorId, op, bodyLength, write));
+    const requestId = this.nextRequestId;
+    this.nextRequestId = (this.nextRequestId + 1) >>> 0 || 1;
+    const promise = new Promise<Uint8Array>((resolve, reject) => slot.pending.set(requestId, { resolve, reject }));
+    this.inflight++;
+    let written: boolean;
+    try {
+      written = this.tryWrite(slot, requestId, actorId, op, bodyLength, write);
+    } catch (err) {
+      this.forget(slot, requestId);
+      return Promise.reject(err);
+    }
+    if (written) {
+      this.pump();
+      return promise;
+    }
+    return this.writeSlow(slot, requestId, actorId, op, bodyLength, write).then(() => {
+      this.pump();
+      return promise;
+    }, (err: unknown) => {
+      this.forget(slot, requestId);
+      throw err;
+    });
+  }
+
+  private forget(slot: Slot, requestId: number): void {
+    if (slot.pending.delete(requestId)) this.inflight--;
+  }
+
+  /** One attempt: true when the request is on the ring (or the cold path), false when the ring is full. */
+  private tryWrite(slot: Slot, requestId: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): boolean {
+    const length = REQUEST_HEADER + bodyLength;
+    if (length > slot.requests.maxRecordLength) {
+      const body = new Uint8Array(bodyLength);
+      write(body, 0);
+      this.sendCold({ index: slot.index, generation: slot.generation, requestId, actorId, op, body });
+      return true;
+    }
+    const at = slot.requests.tryClaim(RECORD_REQUEST, length);
+    if (at < 0) return false;
+    try {
+      slot.requestView.setUint32(at, requestId, true);
+      slot.requestView.setUint32(at + 4, actorId, true);
+      slot.requestView.setUint16(at + 8, op, true);
+      write(slot.requests.bytes, at + REQUEST_HEADER);
+    } catch (err) {
+      slot.requests.abort(at);
+      throw err;
+    }
+    slot.requests.commit(at);
+    slot.hostBell.ring();
+    return true;
+  }
+
+  private async writeSlow(slot: Slot, requestId: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): Promise<void> {
+    // Ring full: the host is behind. Wait for it rather than queue without bound (backpressure).
+    for (;;) {
+      if (slot.dead) throw new MillraceError('WORKER_DIED', `host worker ${slot.index} died`);
+      slot.hostBell.ring();
+      await immediate();
+      if (slot.dead) throw new MillraceError('WORKER_DIED', `host worker ${slot.index} died`);
+      if (this.tryWrite(slot, requestId, actorId, op, bodyLength, write)) return;
+    }
+  }
+
+  /** A reply that came the cold path. */
+  settle(index: number, generation: number, requestId: number, status: number, body: Uint8Array): void {
+    const s = this.slots[index];
+    if (s && s.generation === generation) this.settleIn(s, requestId, status, body);
+  }
+
+  private settleIn(slot: Slot, requestId: number, status: number, body: Uint8Array): void {
+    const p = slot.pending.get(requestId);
+    if (!p) return;
+    slot.pending.delete(requestId);
+    this.inflight--;
+    if (status === STATUS_OK) p.resolve(body);
+    else p.reject(decodeError(body));
+  }
+
+  /** An event that came the cold path: `record` is actorId u32 then the body. */
+  deliverRecord(record: Uint8Array): void {
+    this.deliver(new DataView(record.buffer, record.byteOffset).getUint32(0, true), record.subarray(EVENT_HEADER));
+  }
+
+  /**
+   * Routes an actor's events to `handler` until the returned function is called. While any handler
+   * is registered the reply pump runs (parked in Atomics.waitAsync, with a timer that keeps the
+   * process alive: an open consumer keeps its thread alive, a closed one does not).
+   */
+  onEvent(actorId: number, handler: EventHandler): () => void {
+    this.eventHandlers.set(actorId, handler);
+    this.pump();
+    return () => {
+      if (this.eventHandlers.get(actorId) === handler) this.eventHandlers.delete(actorId);
+    };
+  }
+
+  /** Stops the pump once nothing is in flight; event handlers no longer keep it running. */
+  stop(): void {
+    this.stopped = true;
+    this.bell.ring();
+  }
+
+  private deliver(actorId: number, body: Uint8Array): void {
+    const h = this.eventHandlers.get(actorId);
+    if (h) h(body);
+  }
+
+  /**
+   * Drains reply rings while requests are in flight or events are awaited. It holds no handle of
+   * its own between parks: once nothing is in flight and no handler listens, it ends.
+   */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    void (async () => {
+      try {
+        while (this.inflight > 0 || (this.eventHandlers.size > 0 && !this.stopped)) {
+          if (this.drainReplies() > 0) {
+            await immediate();
+            continue;
+          }
+          let found = false;
+          for (let i = 0; i < SPIN_CHECKS && !found; i++) found = this.hasReplies();
+          if (found) continue;
+          await this.bell.park(PARK_MS, () => this.hasReplies());
+        }
+      } finally {
+        this.pumping = false;
+      }
+    })();
+  }
+
+  private hasReplies(): boolean {
+    for (const s of this.slots) if (s && s.replies.hasData()) return true;
+    return false;
+  }
+
+  private drainReplies(): number {
+    let n = 0;
+    for (const s of this.slots) {
+      if (!s) continue;
+      n += s.replies.read((type, bytes, offset, length) => {
+        if (type === RECORD_EVENT) {
+          this.deliver(s.replyView.getUint32(offset, true), bytes.subarray(offset + EVENT_HEADER, offset + length));
+          return;
+        }
+        const requestId = s.replyView.getUint32(offset, true);
+        const status = s.replyView.getInt32(offset + 4, true);
+        this.settleIn(s, requestId, status, bytes.slice(offset + 8, offset + length));
+      });
+    }
+    return n;
+  }
+}
