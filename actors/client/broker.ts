@@ -10,8 +10,9 @@ import { parseTopicName, partitionTopicName } from '../../core/topic/index.js';
 import { checkSchemaCompatible, Schemas, type Schema, type SchemaType } from '../../core/schema/index.js';
 import { SUBSCRIPTION_TYPES } from '../../core/dispatch/index.js';
 import type { ManagedLedgerOptions } from '../../core/log/index.js';
-import { ActorSystem } from '../host/actor-system.js';
-import { PartitionClient } from './partition-client.js';
+import { ActorSystem, type SystemHandle } from '../host/actor-system.js';
+import { PartitionClient, type ConsumerSink } from './partition-client.js';
+import type { SubscribeRequest } from '../partition/partition-protocol.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
 import { Reader, type ReaderOptions } from './reader.js';
@@ -30,7 +31,25 @@ export interface BrokerOptions {
   allowAutoTopicCreation?: boolean;
 }
 
+/**
+ * What `broker.handle()` returns: plain data and SharedArrayBuffers, so it can be posted to a worker
+ * thread of the same process as it is (no transfer list), where `Broker.connect(handle)` opens the
+ * same API over that thread's own rings.
+ */
+export interface BrokerHandle {
+  readonly kind: 'millrace.broker';
+  readonly version: 1;
+  readonly dataDir: string;
+  readonly durability: Durability;
+  readonly allowAutoTopicCreation: boolean;
+  readonly ledger?: BrokerOptions['ledger'];
+  readonly system: SystemHandle;
+}
+
 const randomName = (): string => randomBytes(6).toString('hex');
+// After a restart, a consumer's re-subscribe can find the actor's host dying again: try again.
+const RESUBSCRIBE_RETRY_MS = 20;
+const RESUBSCRIBE_ATTEMPTS = 500;
 
 export class Broker implements AsyncDisposable {
   /** Topic administration and statistics. */
@@ -43,6 +62,56 @@ export class Broker implements AsyncDisposable {
 
   private constructor(private readonly store: Store, private readonly system: ActorSystem, private readonly options: BrokerOptions) {
     this.admin = new Admin(store, (name) => this.partitionClients(name));
+  }
+
+  /**
+   * Connects, from another worker thread of this process, to the broker whose `handle()` was posted
+   * here: the same API (producers, consumers, readers, admin) over this thread's own rings. Topic
+   * metadata is read from the data directory; actors are spawned and placed by the broker's thread.
+   * `close()` detaches this thread only; the broker itself closes on its own thread.
+   */
+  static async connect(handle: BrokerHandle): Promise<Broker> {
+    if (handle === null || typeof handle !== 'object' || handle.kind !== 'millrace.broker' || handle.version !== 1) {
+      throw new MillraceError('INVALID_ARGUMENT', 'Broker.connect takes the value broker.handle() returned, posted to this thread as it is');
+    }
+    const store = Store.open(handle.dataDir, { durability: handle.durability });
+    let system: ActorSystem;
+    try {
+      system = await ActorSystem.connect(handle.system);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return new Broker(store, system, {
+      dataDir: handle.dataDir, durability: handle.durability, allowAutoTopicCreation: handle.allowAutoTopicCreation,
+      ...(handle.ledger ? { ledger: handle.ledger } : {}),
+    });
+  }
+
+  /**
+   * A value to post to a worker thread of this process (as it is: plain data and SharedArrayBuffers,
+   * no transfer list) for `Broker.connect` there. A connected broker returns the handle it joined by.
+   */
+  handle(): BrokerHandle {
+    this.assertOpen();
+    return {
+      kind: 'millrace.broker', version: 1, dataDir: this.store.dataDir, durability: this.store.durability,
+      allowAutoTopicCreation: this.options.allowAutoTopicCreation !== false,
+      ...(this.options.ledger ? { ledger: { ...this.options.ledger } } : {}),
+      system: this.system.handle(),
+    };
+  }
+
+  /**
+   * @internal Test hooks: kill a host worker (supervision tests) and find which hosts a topic's
+   * partitions are on. Not part of the API; only on the thread that opened the broker.
+   */
+  get testHooks(): { crashHost(index: number, how?: 'exit' | 'throw'): void; hostsOf(topic: string): Promise<number[]>; workers: number } {
+    return {
+      crashHost: (index, how) => this.system.crashHost(index, how),
+      hostsOf: async (topic) => (await this.partitionClients(topic)).map((p) => this.system.hostOf(p.client.ref)),
+      workers: this.system.workers,
+    };
   }
 
   /** Opens the data directory (creating it when new) and starts the worker pool. */
@@ -130,8 +199,14 @@ export class Broker implements AsyncDisposable {
       await Promise.all(opened.map((c) => c.producerClose(name, producerId).catch(() => undefined)));
       throw err;
     }
+    // A restarted partition actor forgot who produces to it: register again (its deduplication
+    // state is durable, so the producer's resends stay exactly-once either way).
+    const offs = parts.map((p) => this.system.onRestart(p.client.ref, () => {
+      void p.client.producerOpen(name, producerId).catch(() => undefined);
+    }));
     const producer: Producer<T> = new Producer<T>(topic, name, parts.map((p) => p.client), last, meta.partitions > 0, options, async () => {
       this.closables.delete(producer);
+      for (const off of offs) off();
       await Promise.all(parts.map((p) => p.client.producerClose(name, producerId).catch(() => undefined)));
     });
     this.closables.add(producer);
@@ -159,6 +234,8 @@ export class Broker implements AsyncDisposable {
     if (dl && (!Number.isInteger(dl.maxRedeliverCount) || dl.maxRedeliverCount < 1)) {
       throw new MillraceError('INVALID_ARGUMENT', `deadLetter.maxRedeliverCount must be an integer >= 1, got ${String(dl.maxRedeliverCount)}`);
     }
+    let consumerClosed = false;
+    const restartOffs: (() => void)[] = [];
     const consumer: Consumer<T> = new Consumer<T>(topic, options.subscription, options, {
       parts: parts.map((p) => ({ client: p.client, partition: p.partition })),
       consumerId,
@@ -170,27 +247,62 @@ export class Broker implements AsyncDisposable {
         },
       } : {}),
       onClose: () => {
+        consumerClosed = true;
+        for (const off of restartOffs.splice(0)) off();
         this.closables.delete(consumer);
         void dlqProducer?.then((p) => p.close()).catch(() => undefined);
       },
     });
+    const requests: SubscribeRequest[] = parts.map((p) => ({
+      consumerId, subscription: options.subscription, type, initialPosition: options.initialPosition ?? 'latest',
+      consumerName, priority: options.priority ?? 0, partitionIndex: p.partition,
+    }));
+    const sinks = parts.map((_, i) => consumer.sink(i));
     const subscribed: PartitionClient[] = [];
     try {
       for (let i = 0; i < parts.length; i++) {
-        const p = parts[i]!;
-        await p.client.subscribe({
-          consumerId, subscription: options.subscription, type, initialPosition: options.initialPosition ?? 'latest',
-          consumerName, priority: options.priority ?? 0, partitionIndex: p.partition,
-        }, consumer.sink(i));
-        subscribed.push(p.client);
+        await parts[i]!.client.subscribe(requests[i]!, sinks[i]!);
+        subscribed.push(parts[i]!.client);
       }
     } catch (err) {
       await Promise.all(subscribed.map((c) => c.closeConsumer(consumerId, false).catch(() => undefined)));
       throw err;
     }
+    // Supervision: a partition actor restarted after its worker died (or moved) has lost its
+    // consumers. Subscribe again with the same sink, then reset that partition's part of the
+    // consumer (a seek's reset): what it buffered but the application had not taken is dropped, its
+    // unacked messages are forgotten, and fresh permits are granted (FLOW). The restarted actor
+    // redelivers every unacked message from the durable cursor: at-least-once. A message the
+    // application held unacked at the crash comes again (its redelivery count unchanged, or +1 when
+    // the count was raised before the crash); acking the old copy fails with ACK_INVALID, the new
+    // copy acks. Acked messages (their ack resolved: durable) never come again.
+    const epochs = parts.map(() => 0);
+    parts.forEach((p, i) => restartOffs.push(this.system.onRestart(p.client.ref, () => {
+      // A newer restart supersedes a re-subscribe still retrying from an earlier one.
+      const epoch = ++epochs[i]!;
+      void this.resubscribe(p.client, requests[i]!, sinks[i]!, () => consumerClosed || epochs[i] !== epoch);
+    })));
     await consumer.start();
     this.closables.add(consumer);
     return consumer;
+  }
+
+  private async resubscribe(client: PartitionClient, req: SubscribeRequest, sink: ConsumerSink, closed: () => boolean): Promise<void> {
+    for (let attempt = 0; attempt < RESUBSCRIBE_ATTEMPTS && !closed() && !this.closed; attempt++) {
+      try {
+        await client.subscribe(req, sink);
+        if (closed()) {
+          await client.closeConsumer(req.consumerId, false).catch(() => undefined);
+          return;
+        }
+        sink.reset();
+        return;
+      } catch (err) {
+        const retriable = err instanceof MillraceError && (err.code === 'WORKER_DIED' || err.code === 'ACTOR_NOT_FOUND');
+        if (!retriable) return;
+        await new Promise((r) => setTimeout(r, RESUBSCRIBE_RETRY_MS));
+      }
+    }
   }
 
   /** Creates a non-durable reader. */
@@ -205,7 +317,10 @@ export class Broker implements AsyncDisposable {
     return reader;
   }
 
-  /** Closes producers (flushing them), consumers and readers, then the workers and LMDB. Idempotent. */
+  /**
+   * Closes producers (flushing them), consumers and readers, then the workers and LMDB. Idempotent.
+   * On a connected thread it closes this thread's producers, consumers and readers and detaches.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Broker, MillraceError } from '../index.js';
+import { tempDir, removeDir } from './util/tmp.js';
+import { topicName } from './util/messaging.js';
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+function startWorker(fixture: string, data: unknown): Worker {
+  return new Worker(new URL(`./fixtures/${fixture}.js`, import.meta.url), { workerData: data });
+}
+
+function exited(w: Worker): Promise<number> {
+  return new Promise((resolve, reject) => {
+    w.once('error', reject);
+    w.once('exit', resolve);
+  });
+}
+
+test('connect - the handle is plain data and SharedArrayBuffers (postable without a transfer list)', async () => {
+  const dir = tempDir('millrace-connect');
+  try {
+    const broker = await Broker.open({ dataDir: dir, workers: 2 });
+    const h = broker.handle();
+    assert.deepEqual(structuredClone(h).system.channel, h.system.channel);
+    const json = JSON.stringify(h, (_k, v: unknown) => (v instanceof SharedArrayBuffer ? 'SAB' : v));
+    assert.match(json, /"kind":"millrace.broker"/);
+    await assert.rejects(Broker.connect({} as never), (e: unknown) => e instanceof MillraceError && e.code === 'INVALID_ARGUMENT');
+    await broker.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('connect - a worker thread produces through Broker.connect; the main thread consumes each message exactly once', async () => {
+  const dir = tempDir('millrace-connect');
+  const N = 5000;
+  try {
+    const broker = await Broker.open({ dataDir: dir, workers: 2 });
+    const topic = topicName('connect-produce');
+    await broker.admin.createTopic(topic, { partitions: 3 });
+    const consumer = await broker.subscribe({ topic, subscription: 's', type: 'shared', initialPosition: 'earliest' });
+    const w = startWorker('connect-producer', { handle: broker.handle(), topic, count: N, name: 'worker-producer' });
+    const done = new Promise<{ sent: number }>((resolve) => w.once('message', resolve));
+    const exit = exited(w);
+    const seen = new Map<number, number>();
+    let got = 0;
+    while (got < N) {
+      const m = await consumer.receive({ timeoutMs: 15_000 });
+      assert.ok(m, `timed out after ${got} of ${N} messages`);
+      const i = Number(dec.decode(m.data));
+      seen.set(i, (seen.get(i) ?? 0) + 1);
+      got++;
+      await consumer.ack(m);
+    }
+    assert.equal((await done).sent, N);
+    assert.equal(await exit, 0);
+    // Nothing more arrives: no duplicates.
+    assert.equal(await consumer.receive({ timeoutMs: 300 }), null);
+    assert.equal(seen.size, N);
+    for (let i = 0; i < N; i++) assert.equal(seen.get(i), 1, `message ${i}`);
+    assert.equal(m0(await broker.admin.stats(topic)), N);
+    await broker.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+function m0(s: { msgInCounter: number }): number {
+  return s.msgInCounter;
+}
+
+test('connect - worker consumers on a shared subscription get what the main thread produces, each message exactly once', async () => {
+  const dir = tempDir('millrace-connect');
+  const N = 6000;
+  try {
+    const broker = await Broker.open({ dataDir: dir, workers: 2 });
+    const topic = topicName('connect-consume');
+    await broker.admin.createTopic(topic, { partitions: 2 });
+    const handle = broker.handle();
+    const seen = new Map<number, number>();
+    const perWorker = [0, 0];
+    const workers = [0, 1].map((k) => {
+      const w = startWorker('connect-consumer', { handle, topic, subscription: 'work', type: 'shared' });
+      w.on('message', (m: { t: string; values?: string[] }) => {
+        if (m.t !== 'got') return;
+        for (const v of m.values!) {
+          const i = Number(v);
+          seen.set(i, (seen.get(i) ?? 0) + 1);
+          perWorker[k]!++;
+        }
+      });
+      return { w, ready: new Promise((r) => w.once('message', r)), exit: exited(w) };
+    });
+    await Promise.all(workers.map((x) => x.ready));
+    const producer = await broker.createProducer({ topic, routing: 'round-robin' });
+    await Promise.all(Array.from({ length: N }, (_, i) => producer.send({ value: enc.encode(String(i)) })));
+    const deadline = Date.now() + 20_000;
+    while ([...seen.values()].reduce((a, b) => a + b, 0) < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Give duplicates, if any, time to show.
+    await new Promise((r) => setTimeout(r, 300));
+    for (const x of workers) x.w.postMessage({ t: 'stop' });
+    assert.deepEqual(await Promise.all(workers.map((x) => x.exit)), [0, 0]);
+    assert.equal(seen.size, N, `lost ${N - seen.size}`);
+    for (const [i, n] of seen) assert.equal(n, 1, `message ${i} received ${n} times`);
+    assert.ok(perWorker[0]! > 0 && perWorker[1]! > 0, `both consumers got messages: ${perWorker.join(', ')}`);
+    // The subscription's backlog is empty: every message was acked from the worker threads.
+    const stats = await broker.admin.stats(topic);
+    assert.equal(stats.subscriptions.work!.msgBacklog, 0);
+    assert.equal(stats.subscriptions.work!.consumers.length, 0, 'closed worker consumers left the subscription');
+    await broker.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('connect - a script whose worker thread connects, produces and closes exits by itself after the broker closes', () => {
+  const dir = tempDir('millrace-connect');
+  try {
+    const script = fileURLToPath(new URL('./fixtures/connect-exit.js', import.meta.url));
+    const r = spawnSync(process.execPath, [script, dir], { timeout: 30_000, encoding: 'utf8' });
+    assert.equal(r.signal, null, `the script did not exit by itself within 30 s: ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^received 100$/m);
+  } finally {
+    removeDir(dir);
+  }
+});
