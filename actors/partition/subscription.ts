@@ -25,14 +25,40 @@ interface ConsumerConn {
   priority: number;
 }
 
+/**
+ * A message read and not yet acked. `entry` is the bytes of its entry as read (shared by the entry's
+ * messages, as is `position`), so delivery sends them without reading the entry again; absent for a
+ * ref that came from elsewhere (then delivery reads the entry).
+ */
 interface Offer extends MessageRef {
   deliverAt: number;
+  entry?: Uint8Array;
 }
 
 // Messages read ahead of what consumers can take: bounds the actor's memory (G9 on the broker side).
 const READ_AHEAD_MESSAGES = 2_000;
 // Entries read per pass.
 const READ_BATCH_ENTRIES = 64;
+
+const inOrder = (a: MessageRef, b: MessageRef): boolean =>
+  a.position.ledgerId < b.position.ledgerId ||
+  (a.position.ledgerId === b.position.ledgerId &&
+    (a.position.entryId < b.position.entryId || (a.position.entryId === b.position.entryId && a.batchIndex < b.batchIndex)));
+const compareOffers = (a: MessageRef, b: MessageRef): number => comparePositions(a.position, b.position) || a.batchIndex - b.batchIndex;
+
+/** `a` then `b`, each in log order, merged into one list in log order (no sort when they do not interleave). */
+function mergeOffers(a: Offer[], b: Offer[]): Offer[] {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  if (inOrder(a[a.length - 1]!, b[0]!)) return a.concat(b);
+  return a.concat(b).sort(compareOffers);
+}
+
+/** `xs` in log order (sorted in place only when it is not). */
+function sortOffers(xs: Offer[]): Offer[] {
+  for (let i = 1; i < xs.length; i++) if (!inOrder(xs[i - 1]!, xs[i]!)) return xs.sort(compareOffers);
+  return xs;
+}
 
 const posKey = (p: Position): string => `${p.ledgerId}:${p.entryId}`;
 const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
@@ -46,8 +72,24 @@ export class Subscription {
   private readPosition: Position;
   /** Messages given back (nack, timeout, consumer gone), offered again before newer ones. */
   private returned: Offer[] = [];
-  /** Messages the dispatcher held (no permits, blocked key). */
+  /**
+   * Messages read and not assigned (no permits, blocked key), in log order, all before the read
+   * position. For the in-order types only a prefix is offered (see Dispatcher.capacity), so this is
+   * also where read-ahead waits.
+   */
   private held: Offer[] = [];
+  /**
+   * No message after this position was ever acked (cursor state at open or seek, then every ack
+   * since): entries read past it need no per-message isAcked, which costs an LMDB lookup each.
+   */
+  private ackFrontier: Position = { ledgerId: -1, entryId: -1 };
+  /**
+   * No message after this position has a redelivery count: counts come from giveBack (tracked
+   * here) or from before the open (all at or before the last entry then).
+   */
+  private countFrontier: Position = { ledgerId: -1, entryId: -1 };
+  /** Shared, Exclusive, Failover: the dispatcher assigns offers strictly in order (Dispatcher.capacity). */
+  private readonly ordered: boolean;
   /** Delayed messages, by the time they may go (Shared and Key_Shared only, as in Pulsar). */
   private delayed: Offer[] = [];
   private delayTimer: (() => void) | undefined;
@@ -72,7 +114,22 @@ export class Subscription {
     partitionIndex: number,
   ) {
     this.dispatcher = createDispatcher(type, { partitionIndex });
+    this.ordered = type !== 'key_shared';
     this.readPosition = cursor.firstUnacked() ?? this.afterEnd();
+    this.countFrontier = ml.lastConfirmed ?? { ledgerId: -1, entryId: -1 };
+    this.resetAckFrontier();
+  }
+
+  private resetAckFrontier(): void {
+    const st = this.cursor.ackState();
+    let f = st.markDelete;
+    for (const r of st.ackedRanges) if (comparePositions(r.to, f) > 0) f = r.to;
+    for (const p of st.partial) if (comparePositions(p.position, f) > 0) f = p.position;
+    this.ackFrontier = { ledgerId: f.ledgerId, entryId: f.entryId };
+  }
+
+  private ackedAt(p: Position): void {
+    if (comparePositions(p, this.ackFrontier) > 0) this.ackFrontier = p;
   }
 
   static async open(ctx: ActorContext, store: Store, ml: ManagedLedger, name: string, type: SubscriptionType,
@@ -137,7 +194,8 @@ export class Subscription {
         continue;
       }
       this.cursor.incrementRedeliveryCount(r.position, r.batchIndex);
-      this.returned.push({ ...r, deliverAt: 0 });
+      if (comparePositions(r.position, this.countFrontier) > 0) this.countFrontier = r.position;
+      this.returned.push({ ...(r as Offer), deliverAt: 0 });
     }
   }
 
@@ -161,12 +219,19 @@ export class Subscription {
       if (!last || comparePositions(ref.position, last) > 0) {
         throw new MillraceError('ACK_INVALID', `no message ${posKey(ref.position)}:${ref.batchIndex} exists on ${this.ml.name}`);
       }
+      this.ackedAt(ref.position);
       if (cumulative) {
         this.dispatcher.onAckCumulative(slot, ref);
         this.cursor.ackCumulative(ref.position, ref.batchIndex, batchSize);
       } else {
-        if (this.cursor.isAcked(ref.position, ref.batchIndex)) continue; // a repeated ack changes nothing
-        this.dispatcher.onAck(slot, ref);
+        // The dispatcher first: it knows every message out, so the usual ack costs no cursor lookup
+        // before the cursor's own ack. Only a message it does not know may be a repeated ack.
+        try {
+          this.dispatcher.onAck(slot, ref);
+        } catch (err) {
+          if (this.cursor.isAcked(ref.position, ref.batchIndex)) continue; // a repeated ack changes nothing
+          throw err;
+        }
         this.cursor.ack(ref.position, ref.batchIndex, batchSize);
       }
     }
@@ -179,12 +244,23 @@ export class Subscription {
     // Pulsar disconnects consumers on a seek; here each consumer is reset in place: what it holds is
     // dropped by the dispatcher (it will be read again), and its client clears its queue.
     const conns = [...this.consumers.values()];
-    for (const c of conns) this.dispatcher.removeConsumer(c.slot);
+    const dropped: MessageRef[] = [...this.returned, ...this.held, ...this.delayed];
+    for (const c of conns) for (const r of this.dispatcher.removeConsumer(c.slot)) dropped.push(r);
+    // Dropped without redelivery: tell the dispatcher (Key_Shared would otherwise keep later
+    // messages of their keys waiting for them forever). Ones it never tracked are skipped.
+    for (const r of dropped) {
+      try {
+        this.dispatcher.onAck(0, r);
+      } catch {
+        // not tracked (read, never assigned): nothing to forget
+      }
+    }
     this.returned = [];
     this.held = [];
     this.delayed = [];
     this.cursor.resetTo(position);
     await this.cursor.persist();
+    this.resetAckFrontier();
     this.readPosition = this.cursor.firstUnacked() ?? this.afterEnd();
     this.dirty = true;
     for (const c of conns) {
@@ -216,32 +292,45 @@ export class Subscription {
     do {
       this.again = false;
       if (this.consumers.size === 0) return;
-      const offers: Offer[] = [];
       const now = Date.now();
+      let due: Offer[] = [];
       if (this.delayed.length > 0) {
-        const due = this.delayed.filter((d) => d.deliverAt <= now);
-        if (due.length > 0) {
-          this.delayed = this.delayed.filter((d) => d.deliverAt > now);
-          offers.push(...due);
-        }
+        due = this.delayed.filter((d) => d.deliverAt <= now);
+        if (due.length > 0) this.delayed = this.delayed.filter((d) => d.deliverAt > now);
       }
       // Held messages mean no permits or blocked keys; until something changes, newer messages
       // would be held too: nothing to do.
-      if (!this.dirty && this.held.length > 0 && this.returned.length === 0 && offers.length === 0) break;
+      if (!this.dirty && this.held.length > 0 && this.returned.length === 0 && due.length === 0) break;
       this.dirty = false;
-      offers.push(...this.returned, ...this.held);
+      // Everything waiting lies before the read position; each list is in log order, and returned
+      // and due messages usually interleave with none (no sort then).
+      let offers = this.held;
+      if (this.returned.length > 0) offers = mergeOffers(sortOffers(this.returned), offers);
+      if (due.length > 0) offers = mergeOffers(sortOffers(due), offers);
       this.returned = [];
       this.held = [];
       if (offers.length < READ_AHEAD_MESSAGES) await this.readMore(offers, now);
-      if (offers.length === 0) break;
-      offers.sort((a, b) => comparePositions(a.position, b.position) || a.batchIndex - b.batchIndex);
-      const { assigned, held } = this.dispatcher.dispatch(offers);
-      const heldSet = new Set(held.map((h) => `${posKey(h.position)}:${h.batchIndex}`));
-      this.held = offers.filter((o) => heldSet.has(`${posKey(o.position)}:${o.batchIndex}`));
-      let delivered = 0;
-      for (const [slot, refs] of assigned) delivered += await this.deliver(slot, refs);
       this.armDelayTimer();
-      if (delivered === 0 && !this.hasMoreToRead()) break;
+      if (offers.length === 0) break;
+      const capacity = this.dispatcher.capacity();
+      if (capacity === 0) {
+        // Nobody can take anything: keep it all held, dispatch nothing (no O(held) pass).
+        this.held = offers;
+        break;
+      }
+      // In-order types assign exactly the first `capacity` offers: offer only those.
+      let rest: Offer[] | undefined;
+      if (this.ordered && capacity < offers.length) {
+        rest = offers.slice(capacity);
+        offers.length = capacity;
+      }
+      const { assigned, held } = this.dispatcher.dispatch(offers);
+      // The dispatcher returns the offered objects themselves, in log order.
+      let stillHeld = held as Offer[];
+      if (rest !== undefined) stillHeld = stillHeld.length === 0 ? rest : stillHeld.concat(rest);
+      this.held = stillHeld;
+      let delivered = 0;
+      for (const [slot, refs] of assigned) delivered += await this.deliver(slot, refs as Offer[]);
       if (delivered === 0) break;
     } while (true);
   }
@@ -257,10 +346,12 @@ export class Subscription {
     const entries = await this.ml.readRange(this.readPosition, { maxEntries: READ_BATCH_ENTRIES });
     const delayable = this.type === 'shared' || this.type === 'key_shared';
     for (const { position, entry } of entries) {
+      // Past every ack ever made: no message of this entry is acked (skip the per-message lookup).
+      const mayBeAcked = comparePositions(position, this.ackFrontier) <= 0;
       const d = decodeEntry(entry);
       for (const m of d.messages) {
-        if (this.cursor.isAcked(position, m.index)) continue;
-        const offer: Offer = { position, batchIndex: m.index, key: m.key ? latin1(m.key) : null, deliverAt: m.deliverAt ?? 0 };
+        if (mayBeAcked && this.cursor.isAcked(position, m.index)) continue;
+        const offer: Offer = { position, batchIndex: m.index, key: m.key ? latin1(m.key) : null, deliverAt: m.deliverAt ?? 0, entry };
         if (delayable && offer.deliverAt > now) this.delayed.push(offer);
         else offers.push(offer);
       }
@@ -271,7 +362,8 @@ export class Subscription {
 
   private armDelayTimer(): void {
     if (this.delayTimer || this.delayed.length === 0) return;
-    const next = Math.min(...this.delayed.map((d) => d.deliverAt));
+    let next = Infinity;
+    for (const d of this.delayed) if (d.deliverAt < next) next = d.deliverAt;
     this.delayTimer = this.ctx.setTimer(Math.max(0, next - Date.now()), () => {
       this.delayTimer = undefined;
       this.pump();
@@ -279,7 +371,7 @@ export class Subscription {
   }
 
   /** Sends a consumer its assigned messages, one DELIVER event per entry. Returns messages sent. */
-  private async deliver(slot: number, refs: MessageRef[]): Promise<number> {
+  private async deliver(slot: number, refs: Offer[]): Promise<number> {
     const c = this.consumers.get(slot);
     if (!c) {
       this.giveBack(this.dispatcher.removeConsumer(slot));
@@ -287,42 +379,51 @@ export class Subscription {
     }
     let sent = 0;
     for (let i = 0; i < refs.length;) {
-      const p = refs[i]!.position;
-      let j = i;
-      while (j < refs.length && refs[j]!.position.ledgerId === p.ledgerId && refs[j]!.position.entryId === p.entryId) j++;
-      const group = refs.slice(i, j);
+      const first = refs[i]!;
+      const p = first.position;
+      let j = i + 1;
+      // Offers of one entry share its position object; refs from elsewhere compare by value.
+      while (j < refs.length && (refs[j]!.position === p || (refs[j]!.position.ledgerId === p.ledgerId && refs[j]!.position.entryId === p.entryId))) j++;
+      const from = i;
+      const n = j - i;
       i = j;
-      let entry: Uint8Array;
-      try {
-        entry = (await this.ml.read(p)).entry;
-      } catch (err) {
-        // Trimmed or damaged: nothing to deliver; the cursor treats trimmed entries as acked.
-        for (const r of group) this.dispatcher.onAck(slot, r);
-        continue;
+      let entry = first.entry;
+      if (entry === undefined) {
+        try {
+          entry = (await this.ml.read(p)).entry;
+        } catch {
+          // Trimmed or damaged: nothing to deliver; the cursor treats trimmed entries as acked.
+          for (let k = from; k < from + n; k++) this.dispatcher.onAck(slot, refs[k]!);
+          continue;
+        }
       }
-      const length = DELIVER_HEADER + group.length * DELIVER_ITEM + entry.length;
-      const ok = this.ctx.emit(c.clientId, length, (bytes, at) => {
-        const v = new DataView(bytes.buffer, bytes.byteOffset + at, length);
+      const bytes = entry;
+      // Only messages given back (or counted before the open) can have a redelivery count.
+      const counted = comparePositions(p, this.countFrontier) <= 0;
+      const length = DELIVER_HEADER + n * DELIVER_ITEM + bytes.length;
+      const ok = this.ctx.emit(c.clientId, length, (out, at) => {
+        const v = new DataView(out.buffer, out.byteOffset + at, length);
         v.setUint8(0, EVENT_DELIVER);
-        v.setUint16(2, group.length, true);
+        v.setUint16(2, n, true);
         v.setUint32(4, c.consumerId, true);
         v.setFloat64(8, p.ledgerId, true);
         v.setFloat64(16, p.entryId, true);
         let o = DELIVER_HEADER;
-        for (const r of group) {
+        for (let k = from; k < from + n; k++) {
+          const r = refs[k]!;
           v.setUint16(o, r.batchIndex, true);
-          v.setUint32(o + 4, this.cursor.redeliveryCount(r.position, r.batchIndex), true);
+          v.setUint32(o + 4, counted ? this.cursor.redeliveryCount(p, r.batchIndex) : 0, true);
           o += DELIVER_ITEM;
         }
-        bytes.set(entry, at + o);
+        out.set(bytes, at + o);
       });
       if (!ok) {
         this.removeConsumer(slot);
         return sent;
       }
-      sent += group.length;
-      this.msgOutCounter += group.length;
-      this.bytesOutCounter += entry.length;
+      sent += n;
+      this.msgOutCounter += n;
+      this.bytesOutCounter += bytes.length;
     }
     return sent;
   }

@@ -9,30 +9,38 @@
  *   on assignment and come back only through addPermits, as Pulsar's flow commands).
  */
 import { MillraceError } from '../errors.js';
-import { compareRefs, inLogOrder, refKey } from './position.js';
+import { compareRefs } from './position.js';
+import { RefMap } from './ref-map.js';
 import type { ConsumerSlot, DispatchResult, Dispatcher, MessageRef, SubscriptionType } from './types.js';
 
-/** A pending or returned message; `hash` is the Key_Shared sticky hash (-1 for other types). */
-export interface Tracked { ref: MessageRef; hash: number }
+/**
+ * A pending or returned message; `hash` is the Key_Shared sticky hash (-1 for other types). `holder`
+ * is the consumer it is pending at, or undefined while it waits for redelivery (returned).
+ */
+export interface Tracked { ref: MessageRef; hash: number; holder: ConsumerState | undefined }
 
 export class ConsumerState {
   permits = 0;
-  readonly pending = new Map<string, Tracked>();
+  /** How many messages this consumer holds (pending, unacked). */
+  pendingCount = 0;
   constructor(readonly slot: ConsumerSlot, readonly seq: number) {}
-
-  sortedPending(): MessageRef[] {
-    return [...this.pending.values()].map((t) => t.ref).sort(compareRefs);
-  }
 }
+
+const fmt = (m: MessageRef): string => `${m.position.ledgerId}:${m.position.entryId}:${m.batchIndex}`;
 
 export abstract class BaseDispatcher implements Dispatcher {
   abstract readonly type: SubscriptionType;
   protected readonly states = new Map<number, ConsumerState>();
   private nextSeq = 0;
-  /** Pending message key -> the consumer holding it. */
-  private readonly holder = new Map<string, ConsumerState>();
-  /** Messages given back (leave, release) and not yet assigned again or acked. */
-  private readonly returned = new Map<string, Tracked>();
+  /**
+   * Every message the dispatcher knows: pending at a consumer (holder set) or given back and not yet
+   * assigned again or acked (holder undefined). One index for both, keyed by numbers (ref-map.ts):
+   * a message is in at most one of the two states, so one lookup answers "who holds it" and "is it
+   * waiting for redelivery".
+   */
+  private readonly tracked = new RefMap<Tracked>();
+  /** Per dispatch call: what `tracked` had for offered message i (a returned message), reused. */
+  private found: (Tracked | undefined)[] = [];
 
   // ---- hooks -------------------------------------------------------------------------------------
 
@@ -70,11 +78,11 @@ export abstract class BaseDispatcher implements Dispatcher {
   removeConsumer(id: number): MessageRef[] {
     const st = this.states.get(id);
     if (st === undefined) return [];
-    const out = st.sortedPending();
-    for (const m of out) this.giveBack(st, refKey(m));
+    const held = this.heldBy(st);
+    for (const t of held) this.giveBack(st, t);
     this.states.delete(id);
     this.membershipChanged();
-    return out;
+    return held.map((t) => t.ref);
   }
 
   addPermits(id: number, n: number): void {
@@ -85,19 +93,23 @@ export abstract class BaseDispatcher implements Dispatcher {
   dispatch(messages: readonly MessageRef[]): DispatchResult {
     const ms = inLogOrder(messages);
     // Check the whole offer before changing anything, so a refused call leaves no half-applied state.
-    const seen = new Set<string>();
-    for (const m of ms) {
-      const k = refKey(m);
-      const h = this.holder.get(k);
-      if (h !== undefined) {
-        throw invalid(`message ${k} is already held by consumer ${h.slot.id}; offer only messages nobody holds`);
+    // In log order a message offered twice sits next to itself: no set of seen messages is needed.
+    const found = this.found;
+    found.length = ms.length;
+    for (let i = 0; i < ms.length; i++) {
+      const m = ms[i]!;
+      if (i > 0 && compareRefs(ms[i - 1]!, m) === 0) throw invalid(`message ${fmt(m)} is offered twice in one dispatch call`);
+      const t = this.tracked.get(m);
+      if (t !== undefined && t.holder !== undefined) {
+        throw invalid(`message ${fmt(m)} is already held by consumer ${t.holder.slot.id}; offer only messages nobody holds`);
       }
-      if (seen.has(k)) throw invalid(`message ${k} is offered twice in one dispatch call`);
-      seen.add(k);
+      found[i] = t;
     }
     this.beginDispatch(ms);
     const assigned = new Map<number, MessageRef[]>();
     const held: MessageRef[] = [];
+    let lastId = -1;
+    let lastList: MessageRef[] | undefined;
     for (let i = 0; i < ms.length; i++) {
       const m = ms[i]!;
       const c = this.select(m, i);
@@ -105,29 +117,28 @@ export abstract class BaseDispatcher implements Dispatcher {
         held.push(m);
         continue;
       }
-      this.assign(c, m, this.hashAt(i));
-      let list = assigned.get(c.slot.id);
-      if (list === undefined) assigned.set(c.slot.id, (list = []));
-      list.push(m);
+      this.assign(c, m, this.hashAt(i), found[i]);
+      // Runs of one consumer are the common case (one consumer, or an entry to its key's owner).
+      if (c.slot.id !== lastId || lastList === undefined) {
+        lastId = c.slot.id;
+        lastList = assigned.get(lastId);
+        if (lastList === undefined) assigned.set(lastId, (lastList = []));
+      }
+      lastList.push(m);
     }
+    found.length = 0;
     return { assigned, held };
   }
 
   onAck(consumerId: number, m: MessageRef): void {
-    const k = refKey(m);
-    const st = this.holder.get(k);
-    if (st !== undefined) {
-      this.unassign(st, k);
-      return;
+    const t = this.tracked.get(m);
+    if (t === undefined) {
+      throw new MillraceError('ACK_INVALID',
+        `consumer ${consumerId} acked message ${fmt(m)}, which no consumer holds and none waits for redelivery (acked twice, or never dispatched)`);
     }
-    const r = this.returned.get(k);
-    if (r !== undefined) {
-      this.returned.delete(k);
-      this.onReturnCleared(r);
-      return;
-    }
-    throw new MillraceError('ACK_INVALID',
-      `consumer ${consumerId} acked message ${k}, which no consumer holds and none waits for redelivery (acked twice, or never dispatched)`);
+    this.tracked.delete(m);
+    if (t.holder !== undefined) this.unassign(t.holder, t);
+    else this.onReturnCleared(t);
   }
 
   onAckCumulative(consumerId: number, _m: MessageRef): void {
@@ -139,21 +150,27 @@ export abstract class BaseDispatcher implements Dispatcher {
     const st = this.consumer(consumerId);
     const out: MessageRef[] = [];
     for (const m of ms) {
-      const k = refKey(m);
-      const t = st.pending.get(k);
-      if (t === undefined) continue;
-      this.giveBack(st, k);
+      const t = this.tracked.get(m);
+      if (t === undefined || t.holder !== st) continue;
+      this.giveBack(st, t);
       out.push(t.ref);
     }
-    return out.sort(compareRefs);
+    return inLogOrder(out) as MessageRef[];
   }
 
   activeConsumer(): number | undefined {
     return undefined;
   }
 
+  capacity(): number {
+    let n = 0;
+    for (const st of this.states.values()) n += st.permits;
+    return n;
+  }
+
   pending(consumerId: number): MessageRef[] {
-    return this.states.get(consumerId)?.sortedPending() ?? [];
+    const st = this.states.get(consumerId);
+    return st === undefined ? [] : this.heldBy(st).map((t) => t.ref);
   }
 
   consumers(): ConsumerSlot[] {
@@ -168,38 +185,57 @@ export abstract class BaseDispatcher implements Dispatcher {
     return st;
   }
 
-  /** Acks everything `st` holds at or before `m` (cumulative ack). */
-  protected ackUpTo(st: ConsumerState, m: MessageRef): void {
-    for (const [k, t] of [...st.pending]) if (compareRefs(t.ref, m) <= 0) this.unassign(st, k);
+  /** What `st` holds, in position order. O(all tracked): membership changes, stats, cumulative acks. */
+  private heldBy(st: ConsumerState): Tracked[] {
+    const out: Tracked[] = [];
+    if (st.pendingCount === 0) return out;
+    for (const t of this.tracked.values()) if (t.holder === st) out.push(t);
+    return out.sort((a, b) => compareRefs(a.ref, b.ref));
   }
 
-  private assign(c: ConsumerState, m: MessageRef, hash: number): void {
-    const k = refKey(m);
-    const t: Tracked = { ref: m, hash };
-    c.pending.set(k, t);
-    this.holder.set(k, c);
-    c.permits--;
-    const r = this.returned.get(k);
-    if (r !== undefined) {
-      this.returned.delete(k);
-      this.onReturnCleared(r);
+  /** Acks everything `st` holds at or before `m` (cumulative ack). */
+  protected ackUpTo(st: ConsumerState, m: MessageRef): void {
+    for (const t of this.heldBy(st)) {
+      if (compareRefs(t.ref, m) > 0) break;
+      this.tracked.delete(t.ref);
+      this.unassign(st, t);
     }
+  }
+
+  private assign(c: ConsumerState, m: MessageRef, hash: number, returned: Tracked | undefined): void {
+    c.permits--;
+    c.pendingCount++;
+    if (returned !== undefined) {
+      // Given back earlier: it leaves the redelivery wait and becomes pending at `c`.
+      this.onReturnCleared(returned);
+      returned.holder = c;
+      returned.hash = hash;
+      this.onAssigned(c, returned);
+      return;
+    }
+    const t: Tracked = { ref: m, hash, holder: c };
+    this.tracked.set(m, t);
     this.onAssigned(c, t);
   }
 
-  private unassign(st: ConsumerState, k: string): Tracked {
-    const t = st.pending.get(k)!;
-    st.pending.delete(k);
-    this.holder.delete(k);
+  private unassign(st: ConsumerState, t: Tracked): void {
+    st.pendingCount--;
+    t.holder = undefined;
     this.onUnassigned(st, t);
-    return t;
   }
 
-  private giveBack(st: ConsumerState, k: string): void {
-    const t = this.unassign(st, k);
-    this.returned.set(k, t);
+  private giveBack(st: ConsumerState, t: Tracked): void {
+    this.unassign(st, t);
     this.onReturned(t);
   }
+}
+
+/** `ms` in log order: the array itself when it already is (the usual case), else a sorted copy. */
+function inLogOrder(ms: readonly MessageRef[]): readonly MessageRef[] {
+  for (let i = 1; i < ms.length; i++) {
+    if (compareRefs(ms[i - 1]!, ms[i]!) > 0) return [...ms].sort(compareRefs);
+  }
+  return ms;
 }
 
 export function invalid(message: string): MillraceError {

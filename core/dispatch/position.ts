@@ -13,11 +13,3 @@ export function compareRefs(a: MessageRef, b: MessageRef): number {
 export function refKey(m: MessageRef): string {
   return `${m.position.ledgerId}:${m.position.entryId}:${m.batchIndex}`;
 }
-
-/** `ms` in log order: the array itself when it already is (the usual case), else a sorted copy. */
-export function inLogOrder(ms: readonly MessageRef[]): readonly MessageRef[] {
-  for (let i = 1; i < ms.length; i++) {
-    if (compareRefs(ms[i - 1]!, ms[i]!) > 0) return [...ms].sort(compareRefs);
-  }
-  return ms;
-}

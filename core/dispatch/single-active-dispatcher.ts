@@ -60,7 +60,7 @@ export class SingleActiveDispatcher extends BaseDispatcher {
 
   protected override beginDispatch(): void {
     this.draining = false;
-    for (const st of this.states.values()) if (st !== this.active && st.pending.size > 0) this.draining = true;
+    for (const st of this.states.values()) if (st !== this.active && st.pendingCount > 0) this.draining = true;
   }
 
   protected select(): ConsumerState | undefined {
@@ -75,6 +75,13 @@ export class SingleActiveDispatcher extends BaseDispatcher {
       throw new MillraceError('ACK_INVALID', `cumulative ack from consumer ${consumerId}, which is not connected`);
     }
     this.ackUpTo(st, m);
+  }
+
+  override capacity(): number {
+    const a = this.active;
+    if (a === undefined) return 0;
+    for (const st of this.states.values()) if (st !== a && st.pendingCount > 0) return 0; // draining
+    return a.permits;
   }
 
   override activeConsumer(): number | undefined {

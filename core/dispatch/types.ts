@@ -91,6 +91,15 @@ export interface Dispatcher {
    */
   dispatch(messages: readonly MessageRef[]): DispatchResult;
   /**
+   * How many messages a dispatch call could assign now: the permits of the consumers that may
+   * receive (0 when none may). Shared, Exclusive and Failover assign offered messages strictly in
+   * order, so they assign exactly the first min(capacity, n) offered and hold the rest: a caller may
+   * offer only that prefix and keep the rest held itself (a pump then costs O(assigned), not
+   * O(held)). Key_Shared can hold a message and assign a later one (a blocked key), so there it is
+   * only an upper bound; 0 still means a dispatch call would assign nothing.
+   */
+  capacity(): number;
+  /**
    * The message is done: acked individually by whichever consumer (Pulsar accepts an ack from a
    * consumer the message moved away from), or dead-lettered/expired while waiting for redelivery.
    * Frees Key_Shared draining state. A message the dispatcher neither has assigned nor is waiting to
