@@ -14,8 +14,8 @@ import { MessageId } from '../../core/topic/index.js';
 import { Schemas, type Schema } from '../../core/schema/index.js';
 import type { SubscriptionType } from '../../core/dispatch/index.js';
 import type { Position } from '../../core/log/index.js';
-import { decodeEntry } from '../../wasm/index.js';
-import { toMessage, type Message } from './message.js';
+import { EntryView } from './entry-view.js';
+import { EntryMessage, OUT_QUEUED, OUT_TAKEN, OutEntry, type Message } from './message.js';
 import type { AckItem, ConsumerSink, PartitionClient } from './partition-client.js';
 import type { ProducerMessage } from './producer.js';
 
@@ -59,25 +59,38 @@ interface Part {
   partition: number;
   quota: number;
   consumedSinceFlow: number;
-  /** Acks waiting for this turn's batch, and their waiters. */
-  acks: AckItem[];
-  ackWaiters: { resolve(): void; reject(e: unknown): void }[];
+  /** Acks waiting for the next ACK request, packed (see PartitionClient.ackPacked), and their one promise. */
+  acks: number[];
+  ackBatch: AckBatch | undefined;
   ackScheduled: boolean;
   ackInflight: boolean;
+  /** Entries with messages out: ledgerId -> entryId -> record. */
+  out: Map<number, Map<number, OutEntry>>;
 }
 
-interface Outstanding {
-  part: number;
-  batchSize: number;
-  deliveredAt: number;
-  redeliveryCount: number;
+/** The acks of one ACK request share one promise: an ack costs no promise (nor closure) of its own. */
+interface AckBatch {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+function ackBatch(): AckBatch {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }
 
 export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncDisposable {
   private readonly parts: Part[];
-  private readonly queue: Message<T>[] = [];
+  /** Delivered messages not yet received: `queue[queueHead..]` (a shift per receive would move them all). */
+  private queue: EntryMessage<T>[] = [];
+  private queueHead = 0;
   private readonly waiters: { resolve(m: Message<T> | null): void }[] = [];
-  private readonly outstanding = new Map<string, Outstanding>();
   private readonly schema: Schema<T>;
   private readonly type: SubscriptionType;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -89,7 +102,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     this.type = options.type ?? 'exclusive';
     const total = options.receiverQueueSize ?? 1000;
     const quota = Math.max(1, Math.floor(total / plumbing.parts.length));
-    this.parts = plumbing.parts.map((p) => ({ ...p, quota, consumedSinceFlow: 0, acks: [], ackWaiters: [], ackScheduled: false, ackInflight: false }));
+    this.parts = plumbing.parts.map((p) => ({ ...p, quota, consumedSinceFlow: 0, acks: [], ackBatch: undefined, ackScheduled: false, ackInflight: false, out: new Map() }));
     const t = options.ackTimeoutMs ?? 0;
     if (t > 0) this.ackTimer = setInterval(() => this.expireUnacked(t), Math.max(10, Math.min(1000, t / 4)));
   }
@@ -97,7 +110,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   /** @internal The sink of partition `i`'s events. */
   sink(i: number): ConsumerSink {
     return {
-      deliver: (position, entry, items) => this.onDeliver(i, position, entry, items),
+      deliver: (ledgerId, entryId, entry, items, at, count) => this.onDeliver(i, ledgerId, entryId, entry, items, at, count),
       reset: () => this.onReset(i),
     };
   }
@@ -111,33 +124,70 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     return this.plumbing.consumerName;
   }
 
-  private onDeliver(i: number, position: Position, entry: Uint8Array, items: { batchIndex: number; redeliveryCount: number }[]): void {
+  private onDeliver(i: number, ledgerId: number, entryId: number, entry: Uint8Array, items: DataView, at: number, count: number): void {
     if (this.closed) return;
     const part = this.parts[i]!;
-    const decoded = decodeEntry(entry);
+    const view = new EntryView(entry);
+    const now = Date.now();
+    const rec = this.record(part, i, ledgerId, entryId, view.count, now);
     const dl = this.options.deadLetter;
-    for (const it of items) {
-      const dm = decoded.messages[it.batchIndex];
-      if (!dm) continue;
-      const msg = toMessage(this.topic, part.partition, position.ledgerId, position.entryId, decoded, dm, it.redeliveryCount, this.schema);
-      this.outstanding.set(msg.id.toString(), { part: i, batchSize: decoded.count, deliveredAt: Date.now(), redeliveryCount: it.redeliveryCount });
-      if (dl && this.plumbing.deadLetterSend && it.redeliveryCount >= dl.maxRedeliverCount) {
+    for (let k = 0, o = at; k < count; k++, o += 8) {
+      const batchIndex = items.getUint16(o, true);
+      const redeliveryCount = items.getUint32(o + 4, true);
+      if (batchIndex >= view.count) continue;
+      if (rec.state[batchIndex] === 0) rec.out++;
+      rec.state[batchIndex] = OUT_QUEUED;
+      if (rec.times !== undefined) rec.times[batchIndex] = now;
+      if (redeliveryCount !== 0 || rec.counts !== undefined) (rec.counts ??= new Uint32Array(rec.batchSize))[batchIndex] = redeliveryCount;
+      const msg = new EntryMessage<T>(this.topic, part.partition, view, batchIndex, redeliveryCount, this.schema, rec, this);
+      if (dl && this.plumbing.deadLetterSend && redeliveryCount >= dl.maxRedeliverCount) {
+        rec.state[batchIndex] = OUT_TAKEN;
         this.deadLetter(msg);
         continue;
       }
       const w = this.waiters.shift();
       if (w) {
+        rec.state[batchIndex] = OUT_TAKEN;
         this.consumed(part);
         w.resolve(msg);
       } else {
         this.queue.push(msg);
       }
     }
+    if (rec.out === 0) this.drop(part, rec);
   }
 
-  private deadLetter(msg: Message<T>): void {
+  /** The record of an entry with messages out, made on its first delivery. */
+  private record(part: Part, i: number, ledgerId: number, entryId: number, batchSize: number, now: number): OutEntry {
+    let byEntry = part.out.get(ledgerId);
+    if (byEntry === undefined) part.out.set(ledgerId, (byEntry = new Map()));
+    let rec = byEntry.get(entryId);
+    if (rec === undefined) {
+      byEntry.set(entryId, (rec = new OutEntry(i, ledgerId, entryId, batchSize, now)));
+    } else if (rec.times === undefined && rec.deliveredAt !== now) {
+      // Indexes of one entry out since different times (a redelivery beside older ones): keep each's.
+      rec.times = new Float64Array(rec.batchSize).fill(rec.deliveredAt);
+    }
+    return rec;
+  }
+
+  private drop(part: Part, rec: OutEntry): void {
+    rec.live = false;
+    const byEntry = part.out.get(rec.ledgerId);
+    if (byEntry === undefined || byEntry.get(rec.entryId) !== rec) return;
+    byEntry.delete(rec.entryId);
+    if (byEntry.size === 0) part.out.delete(rec.ledgerId);
+  }
+
+  /** Ends message `i` of `rec` being out (acked or given back). */
+  private settle(rec: OutEntry, i: number): void {
+    rec.state[i] = 0;
+    if (--rec.out === 0) this.drop(this.parts[rec.part]!, rec);
+  }
+
+  private deadLetter(msg: EntryMessage<T>): void {
     // Count it as consumed (its permit comes back), publish it to the DLQ, then ack the original.
-    this.consumed(this.parts[this.outstanding.get(msg.id.toString())!.part]!);
+    this.consumed(this.parts[msg.rec.part]!);
     const m: ProducerMessage<Uint8Array> = { value: msg.data, properties: { ...msg.properties, REAL_TOPIC: msg.topic, ORIGIN_MESSAGE_ID: msg.id.toString() } };
     if (msg.keyBytes) m.key = msg.keyBytes;
     if (msg.eventTime !== undefined) m.eventTime = msg.eventTime;
@@ -147,8 +197,10 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   private onReset(i: number): void {
     // A seek: drop what this partition sent that the application has not taken, grant permits again.
     const part = this.parts[i]!;
-    for (let k = this.queue.length - 1; k >= 0; k--) if (this.outstanding.get(this.queue[k]!.id.toString())?.part === i) this.queue.splice(k, 1);
-    for (const [id, o] of this.outstanding) if (o.part === i) this.outstanding.delete(id);
+    this.queue = this.queue.slice(this.queueHead).filter((m) => m.rec.part !== i);
+    this.queueHead = 0;
+    for (const byEntry of part.out.values()) for (const rec of byEntry.values()) rec.live = false;
+    part.out.clear();
     part.consumedSinceFlow = 0;
     void part.client.flow(this.plumbing.consumerId, part.quota).catch(() => undefined);
   }
@@ -168,9 +220,18 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
    */
   receive(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Message<T> | null> {
     if (this.closed) return Promise.reject(new MillraceError('CLOSED', `consumer on ${this.topic} (${this.subscription}) is closed`));
-    const m = this.queue.shift();
-    if (m) {
-      this.consumed(this.parts[this.outstanding.get(m.id.toString())?.part ?? 0]!);
+    if (this.queueHead < this.queue.length) {
+      const m = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as unknown as EntryMessage<T>;
+      if (this.queueHead === this.queue.length) {
+        this.queue.length = 0;
+        this.queueHead = 0;
+      } else if (this.queueHead >= 1024 && this.queueHead * 2 >= this.queue.length) {
+        this.queue = this.queue.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+      if (m.rec.state[m.batchIndex] === OUT_QUEUED) m.rec.state[m.batchIndex] = OUT_TAKEN;
+      this.consumed(this.parts[m.rec.part]!);
       return Promise.resolve(m);
     }
     return new Promise((resolve) => {
@@ -206,20 +267,38 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     }
   }
 
-  private held(m: Message<T> | MessageId): { id: MessageId; o: Outstanding } {
+  /** The record and batch index of a message out at this consumer; ACK_INVALID when it is not out. */
+  private held(m: Message<T> | MessageId): { rec: OutEntry; i: number } {
+    if (m instanceof EntryMessage && m.owner === this) {
+      const { rec, batchIndex } = m as EntryMessage<T>;
+      // A record dropped meanwhile may have been replaced by a newer delivery of the same entry.
+      if (rec.live && rec.state[batchIndex] !== 0) return { rec, i: batchIndex };
+    }
     const id = m instanceof MessageId ? m : m?.id;
     if (!(id instanceof MessageId)) throw new MillraceError('INVALID_ARGUMENT', 'ack takes a received message or its MessageId');
-    const o = this.outstanding.get(id.toString());
-    if (!o) throw new MillraceError('ACK_INVALID', `message ${id.toString()} was not delivered to this consumer (or was acked already)`);
-    return { id, o };
+    const part = this.partIndex(id.partition);
+    const rec = part < 0 ? undefined : this.parts[part]!.out.get(id.ledgerId)?.get(id.entryId);
+    if (rec === undefined || id.batchIndex < 0 || id.batchIndex >= rec.batchSize || rec.state[id.batchIndex] === 0) {
+      throw new MillraceError('ACK_INVALID', `message ${id.toString()} was not delivered to this consumer (or was acked already)`);
+    }
+    return { rec, i: id.batchIndex };
   }
 
-  /** Acks one message; resolves once the ack is durable. Many acks share one commit. */
-  async ack(m: Message<T> | MessageId): Promise<void> {
-    if (this.closed) throw new MillraceError('CLOSED', 'the consumer is closed');
-    const { id, o } = this.held(m);
-    this.outstanding.delete(id.toString());
-    await this.queueAck(o.part, { ledgerId: id.ledgerId, entryId: id.entryId, batchIndex: id.batchIndex, batchSize: o.batchSize, cumulative: false });
+  private partIndex(partition: number): number {
+    for (let i = 0; i < this.parts.length; i++) if (this.parts[i]!.partition === partition) return i;
+    return -1;
+  }
+
+  /** Acks one message; resolves once the ack is durable. Many acks share one commit (and one promise). */
+  ack(m: Message<T> | MessageId): Promise<void> {
+    try {
+      if (this.closed) throw new MillraceError('CLOSED', 'the consumer is closed');
+      const { rec, i } = this.held(m);
+      this.settle(rec, i);
+      return this.queueAck(rec.part, rec.ledgerId, rec.entryId, i, rec.batchSize, false);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Acks every message up to and including `m` on its partition. Not on Shared or Key_Shared subscriptions. */
@@ -228,23 +307,29 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     if (this.type === 'shared' || this.type === 'key_shared') {
       throw new MillraceError('ACK_INVALID', `cumulative ack is not allowed on a ${this.type} subscription; ack messages one by one`);
     }
-    const { id, o } = this.held(m);
-    for (const [k] of this.outstanding) {
-      const other = MessageId.fromString(k);
-      if (other.partition === id.partition && other.compare(id) <= 0) this.outstanding.delete(k);
+    const { rec, i } = this.held(m);
+    const part = this.parts[rec.part]!;
+    const { ledgerId, entryId, batchSize } = rec;
+    for (const [l, byEntry] of [...part.out]) {
+      if (l > ledgerId) continue;
+      for (const [e, r] of [...byEntry]) {
+        if (l === ledgerId && e > entryId) continue;
+        const last = l === ledgerId && e === entryId ? i : r.batchSize - 1;
+        for (let k = 0; k <= last; k++) if (r.state[k] !== 0) this.settle(r, k);
+      }
     }
-    await this.queueAck(o.part, { ledgerId: id.ledgerId, entryId: id.entryId, batchIndex: id.batchIndex, batchSize: o.batchSize, cumulative: true });
+    await this.queueAck(rec.part, ledgerId, entryId, i, batchSize, true);
   }
 
-  private queueAck(i: number, item: AckItem): Promise<void> {
+  private queueAck(i: number, ledgerId: number, entryId: number, batchIndex: number, batchSize: number, cumulative: boolean): Promise<void> {
     const part = this.parts[i]!;
-    part.acks.push(item);
-    const p = new Promise<void>((resolve, reject) => part.ackWaiters.push({ resolve, reject }));
+    part.acks.push(ledgerId, entryId, batchIndex, batchSize, cumulative ? 1 : 0);
+    const batch = (part.ackBatch ??= ackBatch());
     if (!part.ackScheduled) {
       part.ackScheduled = true;
       queueMicrotask(() => this.sendAcks(part));
     }
-    return p;
+    return batch.promise;
   }
 
   /**
@@ -259,9 +344,11 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     }
     part.ackScheduled = false;
     part.ackInflight = true;
-    const acks = part.acks.splice(0);
-    const waiters = part.ackWaiters.splice(0);
-    part.client.ack(this.plumbing.consumerId, acks).then(() => waiters.forEach((w) => w.resolve()), (e: unknown) => waiters.forEach((w) => w.reject(e))).finally(() => {
+    const acks = part.acks;
+    const batch = part.ackBatch!;
+    part.acks = [];
+    part.ackBatch = undefined;
+    part.client.ackPacked(this.plumbing.consumerId, acks).then(() => batch.resolve(), (e: unknown) => batch.reject(e)).finally(() => {
       part.ackInflight = false;
       if (part.acks.length > 0) this.sendAcks(part);
     });
@@ -273,31 +360,37 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
    */
   nack(m: Message<T> | MessageId): void {
     if (this.closed) return;
-    const { id, o } = this.held(m);
+    const { rec, i } = this.held(m);
     const base = this.options.nackRedeliveryDelayMs ?? 60_000;
     const backoff = this.options.nackBackoff;
-    const delay = backoff ? Math.min(backoff.maxDelayMs, base * 2 ** o.redeliveryCount) : base;
-    setTimeout(() => this.giveBack([id]), delay);
+    const delay = backoff ? Math.min(backoff.maxDelayMs, base * 2 ** rec.redeliveryCountOf(i)) : base;
+    setTimeout(() => this.giveBack([{ rec, i }]), delay);
   }
 
-  private giveBack(ids: MessageId[]): void {
+  private giveBack(items: { rec: OutEntry; i: number }[]): void {
     const byPart = new Map<number, AckItem[]>();
-    for (const id of ids) {
-      const o = this.outstanding.get(id.toString());
-      if (!o) continue;
-      this.outstanding.delete(id.toString());
-      const list = byPart.get(o.part) ?? [];
-      list.push({ ledgerId: id.ledgerId, entryId: id.entryId, batchIndex: id.batchIndex, batchSize: o.batchSize, cumulative: false });
-      byPart.set(o.part, list);
+    for (const { rec, i } of items) {
+      // Acked meanwhile (or the partition was reset): nothing to give back.
+      if (!rec.live || rec.state[i] === 0) continue;
+      this.settle(rec, i);
+      const list = byPart.get(rec.part) ?? [];
+      list.push({ ledgerId: rec.ledgerId, entryId: rec.entryId, batchIndex: i, batchSize: rec.batchSize, cumulative: false });
+      byPart.set(rec.part, list);
     }
     for (const [i, items] of byPart) void this.parts[i]!.client.redeliver(this.plumbing.consumerId, items).catch(() => undefined);
   }
 
   private expireUnacked(timeoutMs: number): void {
     const now = Date.now();
-    const queued = new Set(this.queue.map((m) => m.id.toString()));
-    const expired: MessageId[] = [];
-    for (const [k, o] of this.outstanding) if (!queued.has(k) && now - o.deliveredAt >= timeoutMs) expired.push(MessageId.fromString(k));
+    const expired: { rec: OutEntry; i: number }[] = [];
+    for (const part of this.parts) {
+      for (const byEntry of part.out.values()) {
+        for (const rec of byEntry.values()) {
+          // Messages still in the queue are not the application's yet: their clock has not started.
+          for (let i = 0; i < rec.batchSize; i++) if (rec.state[i] === OUT_TAKEN && now - rec.deliveredAtOf(i) >= timeoutMs) expired.push({ rec, i });
+        }
+      }
+    }
     if (expired.length > 0) this.giveBack(expired);
   }
 
@@ -341,7 +434,8 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     this.closed = true;
     if (this.ackTimer) clearInterval(this.ackTimer);
     for (const w of this.waiters.splice(0)) w.resolve(null);
-    this.queue.length = 0;
+    this.queue = [];
+    this.queueHead = 0;
     this.plumbing.onClose();
   }
 

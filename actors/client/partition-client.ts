@@ -20,8 +20,12 @@ import {
 
 /** Receives one consumer's events. */
 export interface ConsumerSink {
-  /** An entry with the batch indexes (and their redelivery counts) given to this consumer. `entry` is a copy. */
-  deliver(position: Position, entry: Uint8Array, items: { batchIndex: number; redeliveryCount: number }[]): void;
+  /**
+   * An entry with the batch indexes (and their redelivery counts) given to this consumer. `entry` is a
+   * copy; the items are read in place, valid during the call only: `count` times, from `at` in
+   * `items`, batchIndex u16 | rsv u16 | redeliveryCount u32 (DELIVER_ITEM bytes each).
+   */
+  deliver(ledgerId: number, entryId: number, entry: Uint8Array, items: DataView, at: number, count: number): void;
   /** The subscription was moved (seek): drop what is buffered and grant permits again. */
   reset(): void;
 }
@@ -33,6 +37,14 @@ export interface AckItem {
   batchIndex: number;
   batchSize: number;
   cumulative: boolean;
+}
+
+const ACK_FIELDS = 5;
+
+function pack5(items: readonly AckItem[]): number[] {
+  const out: number[] = [];
+  for (const it of items) out.push(it.ledgerId, it.entryId, it.batchIndex, it.batchSize, it.cumulative ? 1 : 0);
+  return out;
 }
 
 export class PartitionClient {
@@ -135,14 +147,9 @@ export class PartitionClient {
     if (kind === EVENT_RESET) return sink.reset();
     if (kind !== EVENT_DELIVER) return;
     const count = v.getUint16(2, true);
-    const position = { ledgerId: v.getFloat64(8, true), entryId: v.getFloat64(16, true) };
-    const items: { batchIndex: number; redeliveryCount: number }[] = [];
-    let o = DELIVER_HEADER;
-    for (let i = 0; i < count; i++, o += DELIVER_ITEM) {
-      items.push({ batchIndex: v.getUint16(o, true), redeliveryCount: v.getUint32(o + 4, true) });
-    }
+    const entryAt = DELIVER_HEADER + count * DELIVER_ITEM;
     // Copy the entry out of the ring: the consumer keeps its messages after this call returns.
-    sink.deliver(position, body.slice(o), items);
+    sink.deliver(v.getFloat64(8, true), v.getFloat64(16, true), body.slice(entryAt), v, DELIVER_HEADER, count);
   }
 
   flow(consumerId: number, permits: number): Promise<unknown> {
@@ -153,31 +160,40 @@ export class PartitionClient {
     });
   }
 
-  /** Acks (op ACK) or gives back (op REDELIVER) messages; resolves once the cursor change is durable. */
-  private ackOp(op: number, consumerId: number, items: readonly AckItem[]): Promise<unknown> {
-    const length = ACK_HEADER + items.length * ACK_ITEM;
+  /**
+   * Acks (op ACK) or gives back (op REDELIVER) messages; resolves once the cursor change is durable.
+   * `packed`: per message 5 numbers, ledgerId, entryId, batchIndex, batchSize, cumulative (0 | 1).
+   */
+  private ackOp(op: number, consumerId: number, packed: readonly number[]): Promise<unknown> {
+    const n = packed.length / ACK_FIELDS;
+    const length = ACK_HEADER + n * ACK_ITEM;
     return this.system.request(this.ref, op, length, (bytes, offset) => {
       const v = new DataView(bytes.buffer, bytes.byteOffset + offset, length);
       v.setUint32(0, consumerId, true);
-      v.setUint32(4, items.length, true);
+      v.setUint32(4, n, true);
       let o = ACK_HEADER;
-      for (const it of items) {
-        v.setFloat64(o, it.ledgerId, true);
-        v.setFloat64(o + 8, it.entryId, true);
-        v.setUint16(o + 16, it.batchIndex, true);
-        v.setUint16(o + 18, it.batchSize, true);
-        v.setUint8(o + 20, it.cumulative ? 1 : 0);
+      for (let k = 0; k < packed.length; k += ACK_FIELDS) {
+        v.setFloat64(o, packed[k]!, true);
+        v.setFloat64(o + 8, packed[k + 1]!, true);
+        v.setUint16(o + 16, packed[k + 2]!, true);
+        v.setUint16(o + 18, packed[k + 3]!, true);
+        v.setUint8(o + 20, packed[k + 4]!);
         o += ACK_ITEM;
       }
     });
   }
 
   ack(consumerId: number, items: readonly AckItem[]): Promise<unknown> {
-    return this.ackOp(OP_ACK, consumerId, items);
+    return this.ackOp(OP_ACK, consumerId, pack5(items));
+  }
+
+  /** ack() with the items packed as ackOp describes: no object per acked message. */
+  ackPacked(consumerId: number, packed: readonly number[]): Promise<unknown> {
+    return this.ackOp(OP_ACK, consumerId, packed);
   }
 
   redeliver(consumerId: number, items: readonly AckItem[]): Promise<unknown> {
-    return this.ackOp(OP_REDELIVER, consumerId, items);
+    return this.ackOp(OP_REDELIVER, consumerId, pack5(items));
   }
 
   async closeConsumer(consumerId: number, unsubscribe: boolean): Promise<void> {
