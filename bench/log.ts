@@ -17,11 +17,11 @@ import type { BenchContext, BenchResult, Scenario } from './harness.js';
 export const MESSAGES_PER_ENTRY = 100;
 export const INFLIGHT = 64;
 
-export function producerBatch(valueBytes: number): AppendBatch {
+export function producerBatch(valueBytes: number, withSequenceIds = true): AppendBatch {
   const messages = Array.from({ length: MESSAGES_PER_ENTRY }, (_, i) => {
     const value = new Uint8Array(valueBytes);
     value.fill(i & 0xff);
-    return { value, sequenceId: i };
+    return withSequenceIds ? { value, sequenceId: i } : { value };
   });
   return { producerName: new TextEncoder().encode('bench-producer'), messages };
 }
