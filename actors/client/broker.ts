@@ -270,32 +270,38 @@ export class Broker implements AsyncDisposable {
     }
     // Supervision: a partition actor restarted after its worker died (or moved) has lost its
     // consumers. Subscribe again with the same sink, then reset that partition's part of the
-    // consumer (a seek's reset): what it buffered but the application had not taken is dropped, its
-    // unacked messages are forgotten, and fresh permits are granted (FLOW). The restarted actor
+    // consumer (a seek's reset): what it buffered but the application had not taken is dropped and
+    // its unacked messages are forgotten; then fresh permits are granted (FLOW). The restarted actor
     // redelivers every unacked message from the durable cursor: at-least-once. A message the
     // application held unacked at the crash comes again (its redelivery count unchanged, or +1 when
     // the count was raised before the crash); acking the old copy fails with ACK_INVALID, the new
     // copy acks. Acked messages (their ack resolved: durable) never come again.
+    // The consumer's per-partition share of its receiver queue (Consumer computes it the same way).
+    const quota = Math.max(1, Math.floor(rq / parts.length));
     const epochs = parts.map(() => 0);
     parts.forEach((p, i) => restartOffs.push(this.system.onRestart(p.client.ref, () => {
       // A newer restart supersedes a re-subscribe still retrying from an earlier one.
       const epoch = ++epochs[i]!;
-      void this.resubscribe(p.client, requests[i]!, sinks[i]!, () => consumerClosed || epochs[i] !== epoch);
+      void this.resubscribe(p.client, requests[i]!, sinks[i]!, quota, () => consumerClosed || epochs[i] !== epoch);
     })));
     await consumer.start();
     this.closables.add(consumer);
     return consumer;
   }
 
-  private async resubscribe(client: PartitionClient, req: SubscribeRequest, sink: ConsumerSink, closed: () => boolean): Promise<void> {
+  private async resubscribe(client: PartitionClient, req: SubscribeRequest, sink: ConsumerSink, quota: number, closed: () => boolean): Promise<void> {
     for (let attempt = 0; attempt < RESUBSCRIBE_ATTEMPTS && !closed() && !this.closed; attempt++) {
       try {
+        // Reset first: its FLOW reaches the actor before the SUBSCRIBE and is ignored there; a
+        // reset after the SUBSCRIBE could drop messages the actor already handed this consumer,
+        // and those would never come again while the consumer stays connected.
+        sink.reset();
         await client.subscribe(req, sink);
         if (closed()) {
           await client.closeConsumer(req.consumerId, false).catch(() => undefined);
           return;
         }
-        sink.reset();
+        await client.flow(req.consumerId, quota);
         return;
       } catch (err) {
         const retriable = err instanceof MillraceError && (err.code === 'WORKER_DIED' || err.code === 'ACTOR_NOT_FOUND');

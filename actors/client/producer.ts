@@ -66,6 +66,8 @@ interface Batch {
   pending: Pending[];
   bytes: number;
   timer: NodeJS.Timeout | undefined;
+  /** An append of this batch failed; counted in its lane's `failed` until it completes. */
+  failed?: boolean;
 }
 
 interface Lane {
@@ -73,7 +75,18 @@ interface Lane {
   batch: Batch;
   /** Appends of this partition go out in order: a retry never overtakes or is overtaken. */
   chain: Promise<void>;
+  /**
+   * Appends of this lane that failed (their worker died) and are not yet resent. Until they land,
+   * new batches go out one at a time after it: a batch issued now would reach the restarted actor
+   * before the resend, and deduplication (which drops sequence IDs at or below the highest stored)
+   * would then drop the resent batch as a duplicate, losing it.
+   */
+  failed: number;
+  /** Batches held back (not yet issued) behind a resend. */
+  held: number;
 }
+
+type AppendReply = { position: { ledgerId: number; entryId: number }; count: number };
 
 const enc = new TextEncoder();
 const RETRY_DELAY_MS = 20;
@@ -102,7 +115,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     options: ProducerOptions<T>,
     private readonly onClose: () => Promise<void>,
   ) {
-    this.lanes = clients.map((client) => ({ client, batch: newBatch(), chain: Promise.resolve() }));
+    this.lanes = clients.map((client) => ({ client, batch: newBatch(), chain: Promise.resolve(), failed: 0, held: 0 }));
     this.router = createRouter(options.routing ?? 'key-hash', clients.length);
     this.schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
     this.nameBytes = enc.encode(name);
@@ -207,14 +220,30 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     const started = Date.now();
     // Appends go out at once (pipelined); only their completion is chained, so a retry after a
     // worker death resends in order before any later batch of this partition resolves.
-    const attempt = lane.client.append({ producerName: this.nameBytes, messages: b.messages });
-    const done = lane.chain.then(() => this.complete(lane, partition, b, attempt, started));
+    const issue = (): Promise<AppendReply> => {
+      const attempt = lane.client.append({ producerName: this.nameBytes, messages: b.messages });
+      // Its failure is read by complete() once earlier batches finish; meanwhile it marks the lane
+      // (and must not count as an unhandled rejection: a worker death fails several at once).
+      attempt.catch(() => {
+        if (b.failed) return;
+        b.failed = true;
+        lane.failed++;
+      });
+      return attempt;
+    };
+    const hold = lane.failed > 0 || lane.held > 0;
+    const attempt = hold ? undefined : issue();
+    if (hold) lane.held++;
+    const done = lane.chain.then(() => {
+      if (hold) lane.held--;
+      return this.complete(lane, partition, b, attempt ?? issue(), started);
+    });
     lane.chain = done;
     this.inflight.add(done);
     void done.finally(() => this.inflight.delete(done));
   }
 
-  private async complete(lane: Lane, partition: number, b: Batch, first: Promise<{ position: { ledgerId: number; entryId: number }; count: number }>, started: number): Promise<void> {
+  private async complete(lane: Lane, partition: number, b: Batch, first: Promise<AppendReply>, started: number): Promise<void> {
     let attempt = first;
     for (;;) {
       try {
@@ -238,6 +267,11 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
         await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
         attempt = lane.client.append({ producerName: this.nameBytes, messages: b.messages });
       }
+    }
+    if (b.failed) {
+      // Resent (or given up): later batches may go out pipelined again once none waits.
+      b.failed = false;
+      lane.failed--;
     }
     this.pendingCount -= b.pending.length;
     this.admitWaiting();
