@@ -5,5 +5,6 @@ import { scenarios as ring } from './ring.js';
 import { scenarios as log } from './log.js';
 import { scenarios as actor } from './actor.js';
 import { scenarios as e2e } from './e2e.js';
+import { scenarios as queue } from './queue.js';
 
-export const scenarios: Scenario[] = [...frame, ...ring, ...log, ...actor, ...e2e];
+export const scenarios: Scenario[] = [...frame, ...ring, ...log, ...actor, ...e2e, ...queue];

@@ -1,0 +1,163 @@
+/**
+ * `e2e.queue.shared4.100B`: a work queue across threads. One producer on the main thread, four
+ * consumers on one Shared subscription, each in its own worker thread (Broker.connect), 100-byte
+ * durable messages on a 4-partition topic. Every message carries a unique sequence number; each
+ * consumer counts what it receives in a shared Uint8Array (one counter per message, Atomics.add),
+ * so duplicates (a counter above 1) and losses (a counter at 0) are exact. `rss_mb` is the peak
+ * resident memory of the process (host and consumer threads included) sampled during the run.
+ * The consumer threads run this same module (see `consume` at the end).
+ */
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Broker } from '../index.js';
+import type { BrokerHandle } from '../actors/client/broker.js';
+import type { BenchContext, BenchResult, Scenario } from './harness.js';
+
+const VALUE_BYTES = 100;
+const CONSUMERS = 4;
+const WINDOW = 20_000;
+
+function rssSampler(): { stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const t = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 25);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, process.memoryUsage().rss) / 2 ** 20;
+    },
+  };
+}
+
+async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
+  const total = ctx.quick ? 200_000 : 2_000_000;
+  const broker = await Broker.open({ dataDir: ctx.tmpDir('queue'), durability: 'durable' });
+  const workers: Worker[] = [];
+  try {
+    const topic = 'bench-queue-shared4';
+    await broker.admin.createTopic(topic, { partitions: 4 });
+    // counts[i]: how many times message i was received, across all consumers.
+    const counts = new Uint8Array(new SharedArrayBuffer(total));
+    // received[0]: messages received in all; consumers add to it.
+    const received = new Int32Array(new SharedArrayBuffer(4));
+    const handle = broker.handle();
+    for (let k = 0; k < CONSUMERS; k++) {
+      workers.push(new Worker(new URL(import.meta.url), {
+        workerData: { queueConsumer: true, handle, topic, subscription: 'work', counts: counts.buffer, received: received.buffer },
+      }));
+    }
+    await Promise.all(workers.map((w) => new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    })));
+    const producer = await broker.createProducer({ topic, routing: 'round-robin', maxPendingMessages: WINDOW * 2 });
+    const rss = rssSampler();
+    const t0 = performance.now();
+    const window: (Promise<unknown> | undefined)[] = new Array(WINDOW);
+    let failed = 0;
+    for (let i = 0; i < total; i++) {
+      const slot = i % WINDOW;
+      if (window[slot]) await window[slot]!.catch(() => failed++);
+      const v = new Uint8Array(VALUE_BYTES);
+      new DataView(v.buffer).setUint32(0, i, true);
+      window[slot] = producer.send({ value: v });
+    }
+    await Promise.all(window.map((p) => p?.catch(() => failed++)));
+    await producer.flush();
+    const sentAt = performance.now();
+    // Wait for the consumers to catch up (bounded: a loss would otherwise wait forever).
+    const idleLimitMs = 5000;
+    let last = Atomics.load(received, 0);
+    let lastChange = performance.now();
+    while (Atomics.load(received, 0) < total && performance.now() - lastChange < idleLimitMs) {
+      await new Promise((r) => setTimeout(r, 5));
+      const now = Atomics.load(received, 0);
+      if (now !== last) {
+        last = now;
+        lastChange = performance.now();
+      }
+    }
+    const t1 = performance.now();
+    // A short grace period for duplicates to show up before counting.
+    await new Promise((r) => setTimeout(r, ctx.quick ? 200 : 500));
+    const rss_mb = rss.stop();
+    let duplicates = 0;
+    let losses = 0;
+    for (let i = 0; i < total; i++) {
+      const c = counts[i]!;
+      if (c === 0) losses++;
+      else if (c > 1) duplicates += c - 1;
+    }
+    const got = Atomics.load(received, 0);
+    const s = (t1 - t0) / 1000;
+    return {
+      name: 'e2e.queue.shared4.100B', unit: 'msg/s', value: got / s, messages: total, received: got, consumers: CONSUMERS,
+      partitions: 4, duplicates, losses, failed_sends: failed, publish_msg_per_s: total / ((sentAt - t0) / 1000), rss_mb, durability: 'durable',
+    };
+  } finally {
+    await Promise.all(workers.map(async (w) => {
+      const exited = new Promise((r) => w.once('exit', r));
+      w.postMessage({ t: 'stop' });
+      await exited;
+    }));
+    await broker.close();
+  }
+}
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'e2e.queue.shared4.100B',
+    description: 'one producer (main thread), four Shared consumers each in its own worker thread (Broker.connect), durable; duplicates and losses counted',
+    run: async (ctx) => [await sharedQueue(ctx)],
+  },
+];
+
+interface ConsumerData {
+  queueConsumer: true;
+  handle: BrokerHandle;
+  topic: string;
+  subscription: string;
+  counts: SharedArrayBuffer;
+  received: SharedArrayBuffer;
+}
+
+/**
+ * One consumer thread: connects with Broker.connect, consumes the Shared subscription, acks each
+ * message, and counts each sequence number in the shared counters until the parent says stop.
+ */
+async function consume(d: ConsumerData): Promise<void> {
+  const c8 = new Uint8Array(d.counts);
+  const r32 = new Int32Array(d.received);
+  const broker = await Broker.connect(d.handle);
+  const consumer = await broker.subscribe({ topic: d.topic, subscription: d.subscription, type: 'shared', initialPosition: 'earliest', receiverQueueSize: 5000 });
+  let stop = false;
+  const onMessage = (m: { t: string }): void => {
+    if (m.t === 'stop') stop = true;
+  };
+  parentPort!.on('message', onMessage);
+  parentPort!.postMessage({ t: 'ready' });
+  let n = 0;
+  while (!stop) {
+    const m = await consumer.receive({ timeoutMs: 5 });
+    if (!m) {
+      // Idle: publish the remainder so the parent sees the run end without waiting.
+      if (n > 0) Atomics.add(r32, 0, n);
+      n = 0;
+      continue;
+    }
+    const seq = new DataView(m.data.buffer, m.data.byteOffset, 4).getUint32(0, true);
+    if (seq < c8.length) Atomics.add(c8, seq, 1);
+    // Progress in steps: one shared atomic per message would contend across four threads.
+    if (++n === 64) {
+      Atomics.add(r32, 0, n);
+      n = 0;
+    }
+    consumer.ack(m).catch(() => undefined);
+  }
+  if (n > 0) Atomics.add(r32, 0, n);
+  await broker.close();
+  // A listener on the parent port keeps the thread alive: leave so it ends by itself.
+  parentPort!.off('message', onMessage);
+}
+
+if (!isMainThread && (workerData as Partial<ConsumerData> | null)?.queueConsumer === true) await consume(workerData as ConsumerData);
