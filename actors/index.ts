@@ -4,7 +4,7 @@ export type { Actor, ActorContext, ActorFactory, Reply } from './host/actor.js';
 export { PartitionClient } from './client/partition-client.js';
 export type { PartitionActorConfig } from './partition/partition-actor.js';
 export { RingBuffer, type RingOptions, type RecordHandler } from './ring/index.js';
-export { Broker, type BrokerOptions } from './client/broker.js';
+export { Broker, type BrokerOptions, type BrokerHandle } from './client/broker.js';
 export { Producer, type ProducerOptions, type ProducerMessage, type BatchingOptions } from './client/producer.js';
 export { Consumer, type ConsumerOptions } from './client/consumer.js';
 export { Reader, type ReaderOptions } from './client/reader.js';

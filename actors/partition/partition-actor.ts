@@ -275,6 +275,16 @@ class PartitionActor implements Actor {
     };
   }
 
+  /**
+   * A client thread went away (closed, or exited): its consumers leave their subscriptions (what
+   * they held is redelivered) and its producer names are released.
+   */
+  detachClient(clientId: number): void {
+    for (const s of this.subscriptions.values()) s.removeClient(clientId);
+    for (const k of [...this.consumerSubs.keys()]) if (k.startsWith(`${clientId}:`)) this.consumerSubs.delete(k);
+    for (const [name, owner] of [...this.producers]) if (owner.startsWith(`${clientId}:`)) this.producers.delete(name);
+  }
+
   async stop(): Promise<void> {
     for (const w of this.waitingReads) w.cancel();
     this.waitingReads.clear();
