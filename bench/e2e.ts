@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Broker, MessageId, type Durability } from '../index.js';
 import type { BenchContext, BenchResult, Scenario } from './harness.js';
-import { percentile } from './harness.js';
+import { percentile, rssSampler } from './harness.js';
 
 const VALUE_BYTES = 100;
 // Sends in flight: each send awaits the one issued WINDOW sends before it (a sliding window), the
@@ -27,19 +27,6 @@ async function sendWindowed(producer: { send(m: { value: Uint8Array }): Promise<
   await Promise.all(window.map((p) => p?.catch(() => failed++)));
   await producer.flush();
   return failed;
-}
-
-function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage().rss;
-  const t = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 25);
-  return {
-    stop() {
-      clearInterval(t);
-      return Math.max(peak, process.memoryUsage().rss) / 2 ** 20;
-    },
-  };
 }
 
 /** A 100-byte value carrying its send time (performance.now) for publish-to-receive latency. */

@@ -61,3 +61,20 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
+
+/**
+ * Samples this process's resident memory every 25 ms until stopped; returns the peak in MB. Worker
+ * threads are threads of this process, so their heaps count; so do touched LMDB file pages (mmap).
+ */
+export function rssSampler(): { stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const t = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 25);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, process.memoryUsage().rss) / 2 ** 20;
+    },
+  };
+}

@@ -11,23 +11,11 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { Broker } from '../index.js';
 import type { BrokerHandle } from '../actors/client/broker.js';
 import type { BenchContext, BenchResult, Scenario } from './harness.js';
+import { rssSampler } from './harness.js';
 
 const VALUE_BYTES = 100;
 const CONSUMERS = 4;
 const WINDOW = 20_000;
-
-function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage().rss;
-  const t = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 25);
-  return {
-    stop() {
-      clearInterval(t);
-      return Math.max(peak, process.memoryUsage().rss) / 2 ** 20;
-    },
-  };
-}
 
 async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
   const total = ctx.quick ? 200_000 : 2_000_000;

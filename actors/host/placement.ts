@@ -2,19 +2,12 @@
  * Placing an actor on a host worker by rendezvous (highest random weight) hashing of its name: the
  * same name always lands on the same live host, and when a host leaves only its own actors move.
  */
+import { murmur3_32 } from '../../core/topic/murmur3.js';
+const utf8 = new TextEncoder();
+
+/** A host's weight for a name: Murmur3-32 of the name, seeded per host. */
 function hash32(s: string, seed: number): number {
-  // FNV-1a with a seed, then a murmur3 finaliser for avalanche.
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return murmur3_32(utf8.encode(s), seed >>> 0);
 }
 
 /** The host (from `live`, a list of host indexes) that `name` belongs on. */

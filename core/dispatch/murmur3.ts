@@ -3,40 +3,11 @@
  * (`Murmur3_32Hash`) and for placing consumers on the Key_Shared ring. Over bytes; little-endian blocks.
  */
 import { MillraceError } from '../errors.js';
+import { murmur3_32 as murmur3Bytes } from '../topic/murmur3.js';
 
-const C1 = 0xcc9e2d51;
-const C2 = 0x1b873593;
-
+/** Murmur3-32 of `bytes[0, length)`; the one implementation lives in core/topic (Pulsar's hash). */
 export function murmur3_32(bytes: Uint8Array, length = bytes.length, seed = 0): number {
-  let h = seed >>> 0;
-  const blocks = length & ~3;
-  for (let i = 0; i < blocks; i += 4) {
-    let k = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  // Tail of 1..3 bytes (written without switch fallthrough, which the compiler settings forbid).
-  const rest = length & 3;
-  if (rest > 0) {
-    let k = bytes[blocks]!;
-    if (rest > 1) k ^= bytes[blocks + 1]! << 8;
-    if (rest > 2) k ^= bytes[blocks + 2]! << 16;
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-  }
-  h ^= length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return murmur3Bytes(length === bytes.length ? bytes : bytes.subarray(0, length), seed);
 }
 
 // One scratch buffer for latin1 keys: dispatch is single-threaded and keys are short, so hashing a key
