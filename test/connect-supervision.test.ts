@@ -37,8 +37,9 @@ const modes: ('exit' | 'throw')[] = process.env.MILLRACE_SOAK === '1' ? ['exit',
 for (const how of modes) {
   test(`supervision - a shared consumer keeps receiving after its partition's worker dies (${how}): nothing lost, nothing acked comes again`, async () => {
     const dir = tempDir('millrace-connect-sup');
+    let broker: Broker | undefined;
     try {
-      const broker = await Broker.open({ dataDir: dir, workers: 2 });
+      broker = await Broker.open({ dataDir: dir, workers: 2 });
       const topic = topicName('sup');
       await broker.admin.createTopic(topic, { partitions: 2 });
       const consumer = await broker.subscribe({ topic, subscription: 'q', type: 'shared', initialPosition: 'earliest', receiverQueueSize: 100 });
@@ -81,8 +82,10 @@ for (const how of modes) {
         if (m) await consumer.ack(m).catch(() => undefined);
       }
       assert.equal(backlog, 0);
-      await broker.close();
     } finally {
+      // Closed here, not at the end of the try: a failed assertion must not leave workers running
+      // (the test process would never exit).
+      await broker?.close();
       removeDir(dir);
     }
   });
@@ -90,28 +93,32 @@ for (const how of modes) {
 
 test('supervision - a consumer in a connected worker thread keeps receiving after a host worker dies', async () => {
   const dir = tempDir('millrace-connect-sup');
+  let broker: Broker | undefined;
+  let w: Worker | undefined;
   try {
-    const broker = await Broker.open({ dataDir: dir, workers: 2 });
+    broker = await Broker.open({ dataDir: dir, workers: 2 });
     const topic = topicName('sup-worker');
     await broker.admin.createTopic(topic, { partitions: 2 });
     const seen = new Map<number, number>();
-    const w = new Worker(new URL('./fixtures/connect-consumer.js', import.meta.url), { workerData: { handle: broker.handle(), topic, subscription: 'wq', type: 'shared' } });
-    w.on('message', (m: { t: string; values?: string[] }) => {
+    const worker = new Worker(new URL('./fixtures/connect-consumer.js', import.meta.url), { workerData: { handle: broker.handle(), topic, subscription: 'wq', type: 'shared' } });
+    w = worker;
+    worker.on('message', (m: { t: string; values?: string[] }) => {
       if (m.t === 'got') for (const v of m.values!) seen.set(Number(v), (seen.get(Number(v)) ?? 0) + 1);
     });
-    await new Promise((r) => w.once('message', r));
+    await new Promise((r) => worker.once('message', r));
     const exit = new Promise<number>((resolve, reject) => {
-      w.once('error', reject);
-      w.once('exit', resolve);
+      worker.once('error', reject);
+      worker.once('exit', resolve);
     });
     const total = 3000;
     await streamThroughCrash(broker, topic, total, 'exit', () => seen.size);
-    w.postMessage({ t: 'stop' });
+    worker.postMessage({ t: 'stop' });
     assert.equal(await exit, 0);
     const lost = Array.from({ length: total }, (_, i) => i).filter((i) => !seen.has(i));
     assert.deepEqual(lost.slice(0, 10), [], `${lost.length} messages never received by the worker thread`);
-    await broker.close();
   } finally {
+    await w?.terminate();
+    await broker?.close();
     removeDir(dir);
   }
 });
