@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -7,13 +7,24 @@ import { decodeEntry } from '../wasm/index.js';
 import { tempDir, removeDir } from './util/tmp.js';
 
 const enc = new TextEncoder();
+
+// Every system a test opens is closed after it, also when an assertion failed half-way: an open
+// pool would keep the test process alive.
+const opened: ActorSystem[] = [];
+function track(sys: ActorSystem): ActorSystem {
+  opened.push(sys);
+  return sys;
+}
+afterEach(async () => {
+  for (const sys of opened.splice(0)) await sys.close();
+});
 // No sequence IDs: these batches test the runtime, not producer deduplication.
 const batch = (tag: string, n = 10) => ({ producerName: enc.encode('rt'), messages: Array.from({ length: n }, (_, i) => ({ value: enc.encode(`${tag}-${i}`) })) });
 
 test('actors - appends through the ring reach the partition ledger durably and read back', async () => {
   const dir = tempDir();
   try {
-    const sys = await ActorSystem.open({ dataDir: dir, workers: 2 });
+    const sys = track(await ActorSystem.open({ dataDir: dir, workers: 2 }));
     const parts = await Promise.all([0, 1, 2, 3].map((i) => PartitionClient.spawn(sys, `rt-partition-${i}`)));
     // Stable placement spreads partitions over both hosts (rendezvous hashing of the names).
     assert.deepEqual(new Set(parts.map((p) => sys.hostOf(p.ref))).size, 2);
@@ -44,7 +55,7 @@ test('actors - appends through the ring reach the partition ledger durably and r
 test('actors - a batch larger than a ring record travels the cold path and still lands', async () => {
   const dir = tempDir();
   try {
-    const sys = await ActorSystem.open({ dataDir: dir, workers: 1, ringBytes: 64 * 1024 });
+    const sys = track(await ActorSystem.open({ dataDir: dir, workers: 1, ringBytes: 64 * 1024 }));
     const p = await PartitionClient.spawn(sys, 'big');
     const big = { messages: [{ value: new Uint8Array(200_000).fill(7) }] };
     const r = await p.append(big);
@@ -59,7 +70,7 @@ test('actors - a batch larger than a ring record travels the cold path and still
 test('actors - bad input gets a typed error and the host keeps serving', async () => {
   const dir = tempDir();
   try {
-    const sys = await ActorSystem.open({ dataDir: dir, workers: 1 });
+    const sys = track(await ActorSystem.open({ dataDir: dir, workers: 1 }));
     const p = await PartitionClient.spawn(sys, 'bad');
     await assert.rejects(p.append({ messages: [] }), (e: unknown) => e instanceof MillraceError && e.code === 'BATCH_EMPTY');
     await assert.rejects(sys.spawn('nope', 'x'), (e: unknown) => e instanceof MillraceError && e.code === 'INVALID_ARGUMENT');
@@ -75,7 +86,7 @@ test('actors - bad input gets a typed error and the host keeps serving', async (
 test('actors - moving an actor to another host keeps its ledger and its IDs', async () => {
   const dir = tempDir();
   try {
-    const sys = await ActorSystem.open({ dataDir: dir, workers: 2 });
+    const sys = track(await ActorSystem.open({ dataDir: dir, workers: 2 }));
     const p = await PartitionClient.spawn(sys, 'mover');
     const a = await p.append(batch('before'));
     const from = sys.hostOf(p.ref);
@@ -94,7 +105,7 @@ for (const how of ['exit', 'throw'] as const) {
   test(`supervision - a worker killed (${how}) mid-stream loses no acknowledged append; the stream resumes with higher IDs`, async () => {
     const dir = tempDir();
     try {
-      const sys = await ActorSystem.open({ dataDir: dir, workers: 2 });
+      const sys = track(await ActorSystem.open({ dataDir: dir, workers: 2 }));
       const p = await PartitionClient.spawn(sys, 'victim');
       const acked: { position: Position; tag: string }[] = [];
       let died = 0;
