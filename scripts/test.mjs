@@ -19,7 +19,10 @@ if (selected.length === 0) {
   console.error('no test files found under dist/test');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', ...selected], {
+// A test that fails half-way may leave workers or timers behind: force the exit once a file's tests
+// are done, and bound each test, so a failure is reported instead of hanging CI. Soak runs are long.
+const timeout = process.env.MILLRACE_SOAK === '1' ? 3_600_000 : 180_000;
+const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', '--test-force-exit', `--test-timeout=${timeout}`, ...selected], {
   stdio: 'inherit',
 });
 process.exit(r.status ?? 1);
