@@ -8,7 +8,7 @@
  * with the same IDs, in order; the partition drops whatever it already stored (deduplication).
  */
 import { MillraceError } from '../../core/errors.js';
-import { createRouter, MessageId, type MessageRouter, type RoutingMode } from '../../core/topic/index.js';
+import { createRouter, keyHashPartition, MessageId, type MessageRouter, type RoutingMode } from '../../core/topic/index.js';
 import { Schemas, encodeProperties, type Schema } from '../../core/schema/index.js';
 import { DEFAULTS } from '../../core/defaults.js';
 import type { FrameMessage } from '../../wasm/index.js';
@@ -94,6 +94,9 @@ const RETRY_DELAY_MS = 20;
 export class Producer<T = Uint8Array> implements AsyncDisposable {
   private readonly lanes: Lane[];
   private readonly router: MessageRouter;
+  private readonly routing: RoutingMode;
+  private readonly deterministic: boolean;
+  private readonly singlePartition: number;
   private readonly schema: Schema<T>;
   private readonly nameBytes: Uint8Array;
   private readonly batching: Required<BatchingOptions>;
@@ -116,7 +119,14 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     private readonly onClose: () => Promise<void>,
   ) {
     this.lanes = clients.map((client) => ({ client, batch: newBatch(), chain: Promise.resolve(), failed: 0, held: 0 }));
-    this.router = createRouter(options.routing ?? 'key-hash', clients.length);
+    this.routing = options.routing ?? 'key-hash';
+    this.router = createRouter(this.routing, clients.length);
+    // A producer the user named resends with the same sequence IDs after a crash, and deduplication
+    // is per partition: the resend must reach the partition the original went to. So a named
+    // producer routes keyless messages by sequence-ID block (round-robin over blocks of
+    // batching.maxMessages) and 'single' by its name's hash, never by a random start.
+    this.deterministic = options.name !== undefined && clients.length > 1;
+    this.singlePartition = keyHashPartition(enc.encode(name), clients.length);
     this.schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
     this.nameBytes = enc.encode(name);
     const b = options.batching ?? {};
@@ -161,7 +171,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    const partition = this.router.choosePartition(frame.key ?? null);
+    const partition = this.partitionFor(frame);
     const lane = this.lanes[partition]!;
     this.pendingCount++;
     const size = (frame.value?.length ?? 0) + (frame.key?.length ?? 0) + (frame.properties?.length ?? 0);
@@ -186,6 +196,13 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
       const w = this.waiting.shift()!;
       this.sendNow(w.message).then(w.resolve, w.reject);
     }
+  }
+
+  private partitionFor(frame: FrameMessage): number {
+    const key = frame.key ?? null;
+    if (!this.deterministic || (key !== null && this.routing === 'key-hash')) return this.router.choosePartition(key);
+    if (this.routing === 'single') return this.singlePartition;
+    return Math.floor(frame.sequenceId! / this.batching.maxMessages) % this.lanes.length;
   }
 
   private toFrame(m: ProducerMessage<T>): FrameMessage {
