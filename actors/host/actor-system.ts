@@ -25,6 +25,7 @@ import { decodeError, encodeError } from './protocol.js';
 import { ClientEndpoint, type BodyWriter, type EventHandler } from './client-endpoint.js';
 import { ConnectServer } from './connect-server.js';
 import { ConnectClient } from './connect-client.js';
+import { deferred } from './deferred.js';
 
 export type { BodyWriter, EventHandler } from './client-endpoint.js';
 export type { SystemHandle } from './control.js';
@@ -178,13 +179,7 @@ export class ActorSystem {
     const local = this.local!;
     const { port1, port2 } = new MessageChannel();
     const bell = Doorbell.create();
-    let markReady!: () => void;
-    let failReady!: (err: unknown) => void;
-    const ready = new Promise<void>((res, rej) => {
-      markReady = res;
-      failReady = rej;
-    });
-    ready.catch(() => undefined);
+    const { promise: ready, resolve: markReady, reject: failReady } = deferred(true);
     const host: Host = { index, generation, live: false, port: port1, bell, ready, waiters: new Map(), exited: Promise.resolve() };
     port1.on('message', (m: HostToControl) => this.onHostMessage(host, m, markReady));
     const init: HostInit = {

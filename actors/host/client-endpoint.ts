@@ -14,6 +14,7 @@ import { MillraceError } from '../../core/errors.js';
 import { RingBuffer } from '../ring/index.js';
 import { Doorbell } from './doorbell.js';
 import { EVENT_HEADER, RECORD_EVENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError } from './protocol.js';
+import { deferred } from './deferred.js';
 
 /**
  * Receives an actor's events (deliveries). `body` is a view into a ring slot, valid only during the
@@ -88,13 +89,7 @@ export class ClientEndpoint {
     if (old && !old.dead) this.failSlot(index, old.generation, new MillraceError('WORKER_DIED', `host worker ${index} (generation ${old.generation}) was replaced`));
     const requests = RingBuffer.create(this.ringBytes);
     const replies = RingBuffer.create(this.ringBytes);
-    let markReady!: () => void;
-    let failReady!: (err: unknown) => void;
-    const ready = new Promise<void>((res, rej) => {
-      markReady = res;
-      failReady = rej;
-    });
-    ready.catch(() => undefined);
+    const { promise: ready, resolve: markReady, reject: failReady } = deferred(true);
     this.slots[index] = {
       index, generation, live: false, dead: false, hostBell: Doorbell.attach(hostBell), requests, replies,
       requestView: new DataView(requests.buffer), replyView: new DataView(replies.buffer),
