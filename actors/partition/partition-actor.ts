@@ -27,7 +27,7 @@ export interface PartitionActorConfig {
 }
 
 // Replies must fit a ring record (1/8 of a 4 MiB ring by default) or fall back to the control port.
-const READ_MAX_BYTES_CAP = 256 * 1024;
+const READ_MAX_BYTES_CAP = 448 * 1024;
 const READ_MAX_WAIT_MS = 60_000;
 
 interface WaitingRead {
