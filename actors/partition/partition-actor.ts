@@ -8,9 +8,9 @@
 import { pack, unpack } from 'msgpackr';
 import { ManagedLedger, type ManagedLedgerOptions, type Position, type ReadEntry } from '../../core/log/index.js';
 import { MillraceError } from '../../core/errors.js';
-import { decodeEntry, jsFramer, entryBaseSequenceId } from '../../wasm/index.js';
+import { decodeEntry, jsFramer } from '../../wasm/index.js';
 import type { Actor, ActorContext, ActorFactory, Reply } from '../host/actor.js';
-import { DedupState, entryProducerKey } from './dedup.js';
+import { DedupState } from './dedup.js';
 import { Subscription } from './subscription.js';
 import {
   ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW,
@@ -318,7 +318,3 @@ const factory: ActorFactory = async (ctx: ActorContext, config: unknown) => {
 };
 
 export default factory;
-
-// Referenced so the unused-import check keeps the helpers the protocol documents.
-void entryBaseSequenceId;
-void entryProducerKey;
