@@ -4,7 +4,6 @@
  */
 import { MessageId } from '../../core/topic/index.js';
 import { decodeProperties, type Schema } from '../../core/schema/index.js';
-import type { DecodedEntry, DecodedMessage } from '../../wasm/index.js';
 import type { EntryView } from './entry-view.js';
 
 const utf8 = new TextDecoder();
@@ -26,36 +25,6 @@ export interface Message<T = Uint8Array> {
   readonly redeliveryCount: number;
   readonly producerName: string;
   readonly sequenceId: number | undefined;
-}
-
-export function toMessage<T>(topic: string, partition: number, ledgerId: number, entryId: number, entry: DecodedEntry,
-  m: DecodedMessage, redeliveryCount: number, schema: Schema<T>): Message<T> {
-  const data = m.value ?? new Uint8Array(0);
-  let props: Record<string, string> | undefined;
-  let value: T | undefined;
-  let decoded = false;
-  return {
-    id: new MessageId(ledgerId, entryId, partition, m.index),
-    topic,
-    key: m.key ? utf8.decode(m.key) : undefined,
-    keyBytes: m.key ?? undefined,
-    get value(): T {
-      if (!decoded) {
-        value = schema.decode(data);
-        decoded = true;
-      }
-      return value as T;
-    },
-    data,
-    get properties(): Record<string, string> {
-      return (props ??= decodeProperties(m.properties));
-    },
-    publishTime: entry.publishTime,
-    eventTime: m.eventTime,
-    redeliveryCount,
-    producerName: utf8.decode(entry.producerName),
-    sequenceId: m.sequenceId,
-  };
 }
 
 /**

@@ -183,11 +183,7 @@ export class PartitionClient {
     });
   }
 
-  ack(consumerId: number, items: readonly AckItem[]): Promise<unknown> {
-    return this.ackOp(OP_ACK, consumerId, pack5(items));
-  }
-
-  /** ack() with the items packed as ackOp describes: no object per acked message. */
+  /** Acks messages packed as ackOp describes (no object per acked message); resolves once durable. */
   ackPacked(consumerId: number, packed: readonly number[]): Promise<unknown> {
     return this.ackOp(OP_ACK, consumerId, packed);
   }

@@ -12,7 +12,7 @@ import { ManagedCursor } from '../../core/cursor/index.js';
 import { createDispatcher, checkSubscriptionType, type Dispatcher, type MessageRef, type SubscriptionType } from '../../core/dispatch/index.js';
 import { MillraceError } from '../../core/errors.js';
 import type { Store } from '../../core/storage/store.js';
-import { decodeEntry, entryCount } from '../../wasm/index.js';
+import { decodeEntry } from '../../wasm/index.js';
 import type { ActorContext } from '../host/actor.js';
 import { DELIVER_HEADER, DELIVER_ITEM, EVENT_DELIVER, EVENT_RESET } from './partition-protocol.js';
 
@@ -101,7 +101,7 @@ export class Subscription {
    * would otherwise cost O(held) per append.
    */
   private dirty = true;
-  /** Batch size of entries with messages out, for acks (the client sends it, this checks it). */
+  /** Messages and bytes delivered to consumers (stats). */
   msgOutCounter = 0;
   bytesOutCounter = 0;
 
@@ -426,11 +426,6 @@ export class Subscription {
       this.bytesOutCounter += bytes.length;
     }
     return sent;
-  }
-
-  /** Batch size of the entry at `position` (acks carry it; used to check them). */
-  batchSizeAt(entry: Uint8Array): number {
-    return entryCount(entry);
   }
 
   /** Unacked messages held by consumers. */
