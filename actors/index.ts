@@ -9,4 +9,6 @@ export { Producer, type ProducerOptions, type ProducerMessage, type BatchingOpti
 export { Consumer, type ConsumerOptions } from './client/consumer.js';
 export { Reader, type ReaderOptions } from './client/reader.js';
 export { Admin, type TopicStats, type TopicMetadata } from './client/admin.js';
+export type { OffloadStatus } from './partition/maintenance.js';
+export type { InternalStats } from './partition/partition-protocol.js';
 export type { Message } from './client/message.js';

@@ -15,6 +15,12 @@ export const DEFAULTS = {
   readMaxEntries: 1_000,
   /** Bytes returned by one readRange call when the caller gives no limit (at least one entry is). */
   readMaxBytes: 4 * 2 ** 20,
+  /** Period of a partition's housekeeping pass: TTL, backlog quotas, offload, retention. */
+  maintenanceIntervalMs: 5_000,
+  /** How long an append waits under a producer_request_hold backlog quota (Pulsar's send timeout). */
+  backlogQuotaHoldMs: 30_000,
+  /** Per-thread cache of offloaded ledger blocks. */
+  offloadCacheBytes: 64 * 2 ** 20,
 } as const;
 
 /** Hard limits that no option can raise. */

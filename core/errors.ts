@@ -34,6 +34,12 @@ export const ERROR_CODES = {
   RING_FULL: 'a ring buffer stayed full past the writer timeout (backpressure)',
   WORKER_DIED: 'the worker hosting the target died; the request may be retried',
   ACTOR_NOT_FOUND: 'the actor is not (or no longer) on the host the request reached; it may have moved',
+  // Policies and quotas
+  POLICY_INVALID: 'a retention, TTL, backlog quota or offload policy is malformed or an invalid combination',
+  BACKLOG_QUOTA_EXCEEDED: "a subscription's backlog is over its quota and the policy refuses new messages",
+  // Tiered storage
+  OFFLOAD_NOT_CONFIGURED: 'an offload was asked for, or an offloaded ledger read, but the broker has no tieredStorage',
+  OFFLOAD_FAILED: 'an offload did not complete; the ledger stays local and the offload is retried',
 } as const;
 
 /** A stable error code; see {@link ERROR_CODES} for what each means. */
@@ -41,7 +47,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Codes that are worth retrying by default: a second attempt may succeed without a changed input. */
 const RETRIABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'STORAGE_WRITE_FAILED', 'TIMEOUT', 'RING_FULL', 'WORKER_DIED', 'ACTOR_NOT_FOUND',
+  'STORAGE_WRITE_FAILED', 'TIMEOUT', 'RING_FULL', 'WORKER_DIED', 'ACTOR_NOT_FOUND', 'BACKLOG_QUOTA_EXCEEDED',
 ]);
 
 /** Options for {@link MillraceError}. */

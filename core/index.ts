@@ -11,6 +11,9 @@ export {
 export {
   parseTopicName, parseNamespace, partitionTopicName, TopicName, NamespaceName, MessageId, compareMessageIds,
   createRouter, keyHash, murmur3_32, type MessageRouter, type RoutingMode,
+  validatePolicies, resolvePolicies, DEFAULT_POLICIES, BACKLOG_QUOTA_POLICIES,
+  type TopicPolicies, type ResolvedPolicies, type RetentionPolicy, type BacklogQuota, type BacklogQuotaPolicy,
 } from './topic/index.js';
+export { createObjectStore, type ObjectStore, type TieredStorageConfig } from './offload/object-store.js';
 export { Schemas, schemaOf, checkSchemaCompatible, encodeProperties, decodeProperties, type Schema, type SchemaType } from './schema/index.js';
 export { ManagedCursor, type CursorAckState } from './cursor/index.js';
