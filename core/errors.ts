@@ -29,6 +29,14 @@ export const ERROR_CODES = {
   ENTRY_NOT_FOUND: 'no entry exists at that position (never written, or trimmed)',
   STORAGE_WRITE_FAILED: 'the storage engine refused or failed a write',
   STORAGE_READ_FAILED: 'the storage engine failed a read',
+  // Tiered storage (object stores)
+  OBJECT_STORE_UNAVAILABLE: 'the object store could not be reached or failed (connection refused, timeout, 5xx); retry later',
+  OBJECT_STORE_DENIED: 'the object store refused the credentials or denied access',
+  OBJECT_STORE_BUCKET_NOT_FOUND: 'the configured bucket (or store root) does not exist',
+  OBJECT_STORE_REQUEST_FAILED: 'the object store rejected a request for another reason (see the cause)',
+  OBJECT_KEY_INVALID: 'an object key is empty, too long, malformed, or would resolve outside the store root',
+  OBJECT_NOT_FOUND: 'no object exists under that key',
+  OBJECT_CORRUPT: 'an offloaded object failed its checksum, size or format checks',
   // Runtime
   TIMEOUT: 'an operation did not complete within its time limit',
   RING_FULL: 'a ring buffer stayed full past the writer timeout (backpressure)',
@@ -47,7 +55,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Codes that are worth retrying by default: a second attempt may succeed without a changed input. */
 const RETRIABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'STORAGE_WRITE_FAILED', 'TIMEOUT', 'RING_FULL', 'WORKER_DIED', 'ACTOR_NOT_FOUND', 'BACKLOG_QUOTA_EXCEEDED',
+  'STORAGE_WRITE_FAILED', 'OBJECT_STORE_UNAVAILABLE', 'TIMEOUT', 'RING_FULL', 'WORKER_DIED', 'ACTOR_NOT_FOUND', 'BACKLOG_QUOTA_EXCEEDED',
 ]);
 
 /** Options for {@link MillraceError}. */
