@@ -15,7 +15,6 @@ import type { Store } from '../storage/store.js';
 import type { ManagedLedger } from '../log/managed-ledger.js';
 import type { LedgerInfo } from '../log/ledger-info.js';
 import { comparePositions, formatPosition, type Position } from '../log/position.js';
-import { entryCount } from '../../wasm/index.js';
 import { AckRanges } from './ack-ranges.js';
 import {
   CursorFormatError, bitsetBytes, decodeCursorState, encodeCursorState,
@@ -235,7 +234,7 @@ export class ManagedCursor {
   private stored(p: Position, l: LedgerInfo): boolean {
     // A ledger holding as many entries as IDs it assigned has no gap: no read needed.
     if (l.entries === l.lastEntryId + 1) return true;
-    return this.store.entries.doesExist([this.mlId, p.ledgerId, p.entryId]);
+    return this.ml.isStored(p.ledgerId, p.entryId);
   }
 
   /** True for a position in a ledger trimmed away (before the first stored ledger). */
@@ -454,6 +453,22 @@ export class ManagedCursor {
     this.refresh();
   }
 
+  /**
+   * Acks every message before `position` and keeps the acks after it (Pulsar's skip / expire: what
+   * message TTL and backlog eviction do). Never moves markDelete back. Returns whether it moved.
+   */
+  skipBefore(position: Position): boolean {
+    checkPosition(position);
+    this.refresh();
+    const c = this.confirmed;
+    if (!c) return false;
+    const target = comparePositions(position, c) > 0 ? c : this.previous(this.normalize(position));
+    if (comparePositions(target, this.md) <= 0) return false;
+    this.moveMarkDelete(target);
+    this.advance();
+    return true;
+  }
+
   /** The first entry ID at or after `p` (at or before the last confirmed) that a listed ledger holds. */
   private normalize(p: Position): Position {
     const i = this.ledgerIndex(p.ledgerId);
@@ -504,12 +519,7 @@ export class ManagedCursor {
 
   /** Messages in the stored entries [from, to] of a ledger, from each entry header's count. */
   private countMessages(ledgerId: number, from: number, to: number): number {
-    if (to < from) return 0;
-    let n = 0;
-    for (const { value } of this.store.entries.getRange({ start: [this.mlId, ledgerId, from], end: [this.mlId, ledgerId, to + 1] })) {
-      n += entryCount(value);
-    }
-    return n;
+    return this.ml.countMessages(ledgerId, from, to);
   }
 
   /** The first entry after markDelete that is not fully acked, or undefined when none is stored yet. */

@@ -1,9 +1,28 @@
 /**
  * One row of a managed ledger's ledger list, as stored (msgpack) in the `ledgers` database under
- * [mlId, ledgerId]. `open` is the ledger being appended to; a `sealed` ledger is read-only. Tiered
- * storage adds the offload record to sealed ledgers.
+ * [mlId, ledgerId]. `open` is the ledger being appended to; a `sealed` ledger is read-only; an
+ * `offloaded` ledger is sealed, its offload is complete and verified, and its local copy is gone:
+ * reads go to the object store.
  */
-export type LedgerState = 'open' | 'sealed';
+export type LedgerState = 'open' | 'sealed' | 'offloaded';
+
+/**
+ * A sealed ledger's offload, as Pulsar's LedgerInfo.offloadContext: written with `complete: false`
+ * before the upload starts (so a crash leaves a record of the object to clean up), and with the
+ * object's verified figures once it is complete. The local copy is deleted only after that.
+ */
+export interface OffloadRecord {
+  /** Unique per attempt: a retried offload never overwrites an object a reader may be using. */
+  uid: string;
+  /** The object's key in the store. */
+  key: string;
+  complete: boolean;
+  /** Set when complete. */
+  size?: number;
+  dataChecksum?: number;
+  indexChecksum?: number;
+  completedAt?: number;
+}
 
 export interface LedgerInfo {
   ledgerId: number;
@@ -22,6 +41,11 @@ export interface LedgerInfo {
   /** When the ledger was opened and (if sealed) sealed, epoch ms. */
   createdAt: number;
   sealedAt?: number;
+  offload?: OffloadRecord;
+  /** When the local copy of an offloaded ledger was deleted. */
+  localDeletedAt?: number;
+  /** Entry IDs in [0, lastEntryId] never stored (failed writes), kept once the local copy is gone. */
+  gaps?: number[];
 }
 
 export function newLedgerInfo(ledgerId: number, now: number): LedgerInfo {
@@ -34,6 +58,7 @@ export function parseLedgerInfo(raw: unknown): LedgerInfo | undefined {
   const r = raw as Partial<LedgerInfo>;
   const nums = [r.ledgerId, r.entries, r.bytes, r.lastEntryId, r.firstPublishTime, r.lastPublishTime, r.createdAt];
   if (!nums.every((n) => typeof n === 'number' && Number.isFinite(n))) return undefined;
-  if (r.state !== 'open' && r.state !== 'sealed') return undefined;
+  if (r.state !== 'open' && r.state !== 'sealed' && r.state !== 'offloaded') return undefined;
+  if (r.state === 'offloaded' && !(r.offload && r.offload.complete === true && typeof r.offload.key === 'string')) return undefined;
   return { ...(r as LedgerInfo), messages: typeof r.messages === 'number' ? r.messages : 0 };
 }

@@ -10,14 +10,18 @@
  * transaction, and many transactions share one flush (group commit). Readers only ever see entries
  * up to the last confirmed (durable) position.
  */
+import { randomUUID } from 'node:crypto';
 import { MillraceError } from '../errors.js';
 import { DEFAULTS, LIMITS } from '../defaults.js';
 import type { Store } from '../storage/store.js';
 import { comparePositions, formatPosition, type Position } from './position.js';
-import { newLedgerInfo, parseLedgerInfo, type LedgerInfo } from './ledger-info.js';
+import { newLedgerInfo, parseLedgerInfo, type LedgerInfo, type OffloadRecord } from './ledger-info.js';
+import type { ObjectStore } from '../offload/object-store.js';
+import { writeLedgerObject, type OffloadEntry } from '../offload/ledger-object.js';
+import { OffloadedLedgerReader, type BlockCache } from '../offload/offloaded-ledger-reader.js';
 import { recoverLedger } from './recovery.js';
 import {
-  EntryStatus, SparseIndex, entryPublishTime, entryStatusMessage, jsFramer, loadWasmFramer,
+  EntryStatus, SparseIndex, entryCount, entryPublishTime, entryStatusMessage, jsFramer, loadWasmFramer,
   type FrameMessage, type Framer,
 } from '../../wasm/index.js';
 
@@ -112,11 +116,25 @@ export interface ReadRangeOptions {
 export interface ManagedLedgerStats {
   entries: number;
   messages: number;
+  /** Bytes of every ledger, local or offloaded. */
   bytes: number;
+  /** Bytes of the ledgers whose local copy exists (the open one included). */
+  localBytes: number;
+  /** Bytes of the ledgers whose offload is complete (a ledger may count in both until its local copy goes). */
+  offloadedBytes: number;
   ledgerCount: number;
   firstPosition: Position | undefined;
   lastConfirmed: Position | undefined;
 }
+
+/** Where offloaded ledgers live and the cache their reads go through (one per thread). */
+export interface TieredStorage {
+  objects: ObjectStore;
+  cache: BlockCache;
+}
+
+// Entries per chunk when streaming a ledger to the object store.
+const OFFLOAD_CHUNK_ENTRIES = 256;
 
 interface OpenLedger {
   info: LedgerInfo;
@@ -135,6 +153,10 @@ export class ManagedLedger {
   private readonly sealedIndexes = new Map<number, SparseIndex>();
   private readonly inflight = new Set<Promise<unknown>>();
   private closed = false;
+  private tiered: TieredStorage | undefined;
+  private readonly offloadedReaders = new Map<number, Promise<OffloadedLedgerReader>>();
+  /** Per-entry message counts of offloaded ledgers (the cursor's backlog needs them), loaded lazily. */
+  private readonly offloadedCounts = new Map<number, Uint16Array>();
 
   private constructor(
     private readonly store: Store,
@@ -330,10 +352,13 @@ export class ManagedLedger {
   async read(position: Position): Promise<ReadEntry> {
     this.assertOpen();
     assertPosition(position);
-    if (!this.confirmed || comparePositions(position, this.confirmed) > 0 || !this.list.some((l) => l.ledgerId === position.ledgerId)) {
+    const l = this.list.find((x) => x.ledgerId === position.ledgerId);
+    if (!this.confirmed || comparePositions(position, this.confirmed) > 0 || !l) {
       throw new MillraceError('ENTRY_NOT_FOUND', `${this.name} has no entry at ${formatPosition(position)}`);
     }
-    const value = this.store.entries.get([this.mlId, position.ledgerId, position.entryId]);
+    const value = l.state === 'offloaded'
+      ? await (await this.offloadedReader(l)).read(position.entryId)
+      : this.store.entries.get([this.mlId, position.ledgerId, position.entryId]);
     if (value === undefined) throw new MillraceError('ENTRY_NOT_FOUND', `${this.name} has no entry at ${formatPosition(position)}`);
     return { position, entry: this.checked(position, value) };
   }
@@ -359,6 +384,18 @@ export class ManagedLedger {
       const startEntry = l.ledgerId === from.ledgerId ? from.entryId : 0;
       const lastEntry = l.ledgerId === end.ledgerId ? end.entryId : l.lastEntryId;
       if (startEntry > lastEntry) continue;
+      if (l.state === 'offloaded') {
+        const reader = await this.offloadedReader(l);
+        const got = await reader.readRange(startEntry, { maxEntries: maxEntries - out.length, maxBytes: Math.max(1, maxBytes - bytes) });
+        for (const { entryId, entry } of got) {
+          if (entryId > lastEntry) break;
+          if (out.length >= maxEntries || (out.length > 0 && bytes + entry.length > maxBytes)) return out;
+          out.push({ position: { ledgerId: l.ledgerId, entryId }, entry });
+          bytes += entry.length;
+        }
+        if (got.length > 0 && got[got.length - 1]!.entryId < lastEntry) return out; // limits reached inside this ledger
+        continue;
+      }
       const range = this.store.entries.getRange({
         start: [this.mlId, l.ledgerId, startEntry],
         end: [this.mlId, l.ledgerId, lastEntry + 1],
@@ -388,6 +425,11 @@ export class ManagedLedger {
     for (const l of this.list) {
       if (l.entries === 0 || l.lastPublishTime < publishTimeMs) continue;
       if (l.ledgerId > end.ledgerId) return undefined;
+      if (l.state === 'offloaded') {
+        const entryId = (await this.offloadedReader(l)).findByTime(publishTimeMs);
+        if (entryId !== undefined) return { ledgerId: l.ledgerId, entryId };
+        continue;
+      }
       const floor = this.indexOf(l).floorByTime(publishTimeMs);
       const start = floor ? floor.entryId : 0;
       const last = l.ledgerId === end.ledgerId ? end.entryId : l.lastEntryId;
@@ -418,21 +460,25 @@ export class ManagedLedger {
   }
 
   /**
-   * Deletes every sealed ledger whose entries are all before `position` (retention's tool). The open
-   * ledger is never deleted. Each ledger goes in one transaction: entries, index and row together.
+   * Deletes every sealed ledger whose entries are all before `position` (retention's tool), oldest
+   * first, locally and in the object store. The open ledger is never deleted. Each ledger's local part
+   * goes in one transaction (entries, index, counts, row); its object is deleted after the row is
+   * gone, so a crash in between leaves an unreferenced object, never a row pointing at nothing.
    * Returns the deleted ledger IDs.
    */
   async trimBefore(position: Position): Promise<number[]> {
     this.assertOpen();
     assertPosition(position);
-    const victims = this.list.filter((l) => l.state === 'sealed' &&
+    const victims = this.list.filter((l) => l.state !== 'open' &&
       (l.ledgerId < position.ledgerId || (l.ledgerId === position.ledgerId && l.lastEntryId < position.entryId)));
+    const done: number[] = [];
     for (const l of victims) {
       const keys = [...this.store.entries.getKeys({ start: [this.mlId, l.ledgerId, 0], end: [this.mlId, l.ledgerId, Number.MAX_SAFE_INTEGER] })];
       try {
         await this.store.settle(this.store.root.transaction(() => {
           for (const k of keys) void this.store.entries.remove(k);
           void this.store.indexes.remove([this.mlId, l.ledgerId]);
+          void this.store.meta.remove(['offload-counts', this.mlId, l.ledgerId]);
           void this.store.ledgers.remove([this.mlId, l.ledgerId]);
         }));
       } catch (cause) {
@@ -440,8 +486,162 @@ export class ManagedLedger {
       }
       this.list.splice(this.list.indexOf(l), 1);
       this.sealedIndexes.delete(l.ledgerId);
+      this.offloadedReaders.delete(l.ledgerId);
+      this.offloadedCounts.delete(l.ledgerId);
+      done.push(l.ledgerId);
+      if (l.offload && this.tiered) await this.tiered.objects.delete(l.offload.key).catch(() => undefined);
     }
-    return victims.map((l) => l.ledgerId);
+    return done;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Tiered storage
+
+  /** Reads of offloaded ledgers go to `t` (also the store offloads write to). */
+  attachTieredStorage(t: TieredStorage | undefined): void {
+    this.tiered = t;
+    this.offloadedReaders.clear();
+  }
+
+  private requireTiered(): TieredStorage {
+    if (!this.tiered) throw new MillraceError('OFFLOAD_NOT_CONFIGURED', `${this.name} has offloaded ledgers but the broker has no tieredStorage configured`);
+    return this.tiered;
+  }
+
+  private offloadedReader(l: LedgerInfo): Promise<OffloadedLedgerReader> {
+    let r = this.offloadedReaders.get(l.ledgerId);
+    if (!r) {
+      const o = l.offload!;
+      const t = this.requireTiered();
+      r = OffloadedLedgerReader.open(t.objects, o.key, { ledgerId: l.ledgerId, size: o.size!, indexChecksum: o.indexChecksum! }, t.cache);
+      // A failed open (store unreachable) is retried by the next read, not remembered.
+      r.catch(() => this.offloadedReaders.delete(l.ledgerId));
+      this.offloadedReaders.set(l.ledgerId, r);
+    }
+    return r;
+  }
+
+  /**
+   * Copies a sealed ledger to the object store and records the offload in its row, once the object
+   * is written and verified (ledger-object.ts re-reads its trailer and index). The local copy stays:
+   * {@link deleteLocalCopy} removes it later. An offload left incomplete by a crash is restarted
+   * under a new uid and its partial object deleted. Resolves with the complete record.
+   */
+  async offloadLedger(ledgerId: number): Promise<OffloadRecord> {
+    this.assertOpen();
+    const t = this.requireTiered();
+    const l = this.list.find((x) => x.ledgerId === ledgerId);
+    if (!l || l.state === 'open') throw new MillraceError('INVALID_ARGUMENT', `ledger ${ledgerId} of ${this.name} is not a sealed ledger`);
+    if (l.offload?.complete) return { ...l.offload };
+    if (l.offload) await t.objects.delete(l.offload.key).catch(() => undefined);
+    const uid = randomUUID();
+    const record: OffloadRecord = { uid, key: `${encodeURIComponent(this.name)}/${ledgerId}-${uid}`, complete: false };
+    await this.putRow({ ...l, offload: record });
+    l.offload = record;
+    const summary = await writeLedgerObject(t.objects, record.key, ledgerId, this.localEntries(l));
+    if (summary.entries !== l.entries) {
+      throw new MillraceError('OFFLOAD_FAILED', `offload of ledger ${ledgerId} of ${this.name} wrote ${summary.entries} entries, the ledger holds ${l.entries}`);
+    }
+    const complete: OffloadRecord = { ...record, complete: true, size: summary.size, dataChecksum: summary.dataChecksum, indexChecksum: summary.indexChecksum, completedAt: this.options.now() };
+    await this.putRow({ ...l, offload: complete });
+    l.offload = complete;
+    return { ...complete };
+  }
+
+  /** A sealed ledger's stored entries, validated, in chunks (never a torn or corrupt entry offloaded). */
+  private async *localEntries(l: LedgerInfo): AsyncGenerator<OffloadEntry> {
+    let from = 0;
+    for (;;) {
+      const chunk: OffloadEntry[] = [];
+      for (const { key, value } of this.store.entries.getRange({ start: [this.mlId, l.ledgerId, from], end: [this.mlId, l.ledgerId, l.lastEntryId + 1], limit: OFFLOAD_CHUNK_ENTRIES })) {
+        const position = { ledgerId: key[1], entryId: key[2] };
+        const entry = this.checked(position, value);
+        chunk.push({ entryId: key[2], entry, publishTime: entryPublishTime(entry) });
+      }
+      if (chunk.length === 0) return;
+      yield* chunk;
+      from = chunk[chunk.length - 1]!.entryId + 1;
+    }
+  }
+
+  /**
+   * Deletes the local copy of a ledger whose offload is complete, after checking the object once
+   * more (trailer and index checksums, entry count). The row keeps the ledger's figures, its gaps
+   * and its per-entry message counts, so cursors and stats see no difference.
+   */
+  async deleteLocalCopy(ledgerId: number): Promise<void> {
+    this.assertOpen();
+    const t = this.requireTiered();
+    const l = this.list.find((x) => x.ledgerId === ledgerId);
+    if (!l || l.state !== 'sealed' || !l.offload?.complete) {
+      throw new MillraceError('INVALID_ARGUMENT', `ledger ${ledgerId} of ${this.name} has no complete offload to rely on`);
+    }
+    const reader = await OffloadedLedgerReader.open(t.objects, l.offload.key, { ledgerId, size: l.offload.size!, indexChecksum: l.offload.indexChecksum! }, t.cache);
+    if (reader.entries !== l.entries) {
+      throw new MillraceError('OFFLOAD_FAILED', `offloaded ledger ${ledgerId} of ${this.name} holds ${reader.entries} entries, the ledger ${l.entries}`);
+    }
+    const counts = new Uint16Array(l.lastEntryId + 1);
+    const gaps: number[] = [];
+    const keys: [number, number, number][] = [];
+    let next = 0;
+    for (const { key, value } of this.store.entries.getRange({ start: [this.mlId, ledgerId, 0], end: [this.mlId, ledgerId, l.lastEntryId + 1] })) {
+      for (; next < key[2]; next++) gaps.push(next);
+      counts[key[2]] = entryCount(value);
+      keys.push(key);
+      next = key[2] + 1;
+    }
+    for (; next <= l.lastEntryId; next++) gaps.push(next);
+    const row: LedgerInfo = { ...l, state: 'offloaded', localDeletedAt: this.options.now(), ...(gaps.length > 0 ? { gaps } : {}) };
+    try {
+      await this.store.settle(this.store.root.transaction(() => {
+        for (const k of keys) void this.store.entries.remove(k);
+        void this.store.meta.put(['offload-counts', this.mlId, ledgerId], Buffer.from(counts.buffer, counts.byteOffset, counts.byteLength));
+        void this.store.ledgers.put([this.mlId, ledgerId], row);
+      }));
+    } catch (cause) {
+      throw new MillraceError('STORAGE_WRITE_FAILED', `deleting the local copy of ledger ${ledgerId} of ${this.name} failed`, { cause });
+    }
+    Object.assign(l, row);
+    this.offloadedCounts.set(ledgerId, counts);
+  }
+
+  private async putRow(row: LedgerInfo): Promise<void> {
+    try {
+      await this.store.settle(this.store.ledgers.put([this.mlId, row.ledgerId], row));
+    } catch (cause) {
+      throw new MillraceError('STORAGE_WRITE_FAILED', `recording ledger ${row.ledgerId} of ${this.name} failed`, { cause });
+    }
+  }
+
+  /** Whether an entry ID of a listed ledger holds an entry (false for a gap left by a failed write). */
+  isStored(ledgerId: number, entryId: number): boolean {
+    const l = this.list.find((x) => x.ledgerId === ledgerId);
+    if (!l || entryId < 0 || entryId > l.lastEntryId) return false;
+    if (l.entries === l.lastEntryId + 1) return true;
+    if (l.state === 'offloaded') return !(l.gaps ?? []).includes(entryId);
+    return this.store.entries.doesExist([this.mlId, ledgerId, entryId]);
+  }
+
+  /** Messages in the stored entries [from, to] of a ledger, local or offloaded. */
+  countMessages(ledgerId: number, from: number, to: number): number {
+    if (to < from) return 0;
+    const l = this.list.find((x) => x.ledgerId === ledgerId);
+    if (l?.state === 'offloaded') {
+      let counts = this.offloadedCounts.get(ledgerId);
+      if (!counts) {
+        const raw = this.store.meta.get(['offload-counts', this.mlId, ledgerId]) as Uint8Array | undefined;
+        counts = raw ? new Uint16Array(new Uint8Array(raw).buffer) : new Uint16Array(0);
+        this.offloadedCounts.set(ledgerId, counts);
+      }
+      let n = 0;
+      for (let i = Math.max(0, from); i <= to && i < counts.length; i++) n += counts[i]!;
+      return n;
+    }
+    let n = 0;
+    for (const { value } of this.store.entries.getRange({ start: [this.mlId, ledgerId, from], end: [this.mlId, ledgerId, to + 1] })) {
+      n += entryCount(value);
+    }
+    return n;
   }
 
   /** A copy of the ledger list, oldest first. */
@@ -458,17 +658,25 @@ export class ManagedLedger {
     let entries = 0;
     let messages = 0;
     let bytes = 0;
+    let localBytes = 0;
+    let offloadedBytes = 0;
     let firstPosition: Position | undefined;
     for (const l of this.list) {
       entries += l.entries;
       messages += l.messages;
       bytes += l.bytes;
+      if (l.state !== 'offloaded') localBytes += l.bytes;
+      if (l.offload?.complete) offloadedBytes += l.bytes;
       if (!firstPosition && l.entries > 0) firstPosition = this.firstStored(l);
     }
-    return { entries, messages, bytes, ledgerCount: this.list.length, firstPosition, lastConfirmed: this.confirmed };
+    return { entries, messages, bytes, localBytes, offloadedBytes, ledgerCount: this.list.length, firstPosition, lastConfirmed: this.confirmed };
   }
 
   private firstStored(l: LedgerInfo): Position | undefined {
+    if (l.state === 'offloaded') {
+      for (let e = 0; e <= l.lastEntryId; e++) if (!(l.gaps ?? []).includes(e)) return { ledgerId: l.ledgerId, entryId: e };
+      return undefined;
+    }
     for (const key of this.store.entries.getKeys({ start: [this.mlId, l.ledgerId, 0], end: [this.mlId, l.ledgerId, Number.MAX_SAFE_INTEGER], limit: 1 })) {
       return { ledgerId: key[1], entryId: key[2] };
     }
