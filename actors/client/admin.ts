@@ -4,10 +4,14 @@
  */
 import { MillraceError } from '../../core/errors.js';
 import type { Store } from '../../core/storage/store.js';
-import { parseTopicName } from '../../core/topic/index.js';
+import {
+  checkQuotaWithinRetention, parseNamespace, parseTopicName, resolvePolicies, validatePolicies,
+  type ResolvedPolicies, type TopicPolicies,
+} from '../../core/topic/index.js';
 import { isSchemaType, type SchemaType } from '../../core/schema/index.js';
 import type { PartitionClient } from './partition-client.js';
-import type { PartitionStats } from '../partition/partition-protocol.js';
+import type { InternalStats, PartitionStats } from '../partition/partition-protocol.js';
+import type { OffloadStatus } from '../partition/maintenance.js';
 
 /** What the broker stores per topic. */
 export interface TopicMetadata {
@@ -27,7 +31,12 @@ export interface TopicStats {
   bytesInCounter: number;
   msgOutCounter: number;
   bytesOutCounter: number;
+  /** Bytes of every ledger, local or offloaded. */
   storageSize: number;
+  /** Bytes of the ledgers whose local copy exists. */
+  localStorageSize: number;
+  /** Bytes of the ledgers offloaded to the object store (complete offloads). */
+  offloadedStorageSize: number;
   publishers: { producerName: string }[];
   subscriptions: Record<string, {
     type: string;
@@ -43,7 +52,96 @@ export class Admin {
   private readonly lastSample = new Map<string, { at: number; msgIn: number; bytesIn: number; msgOut: number; bytesOut: number }>();
 
   /** @internal */
-  constructor(private readonly store: Store, private readonly clients: (topic: string) => Promise<{ client: PartitionClient; partition: number; name: string }[]>) {}
+  constructor(
+    private readonly store: Store,
+    private readonly clients: (topic: string) => Promise<{ client: PartitionClient; partition: number; name: string }[]>,
+    /** The partitions of a namespace or topic that have an actor now. */
+    private readonly loaded: (namespaceOrTopic: string) => Promise<PartitionClient[]>,
+    private readonly defaults: TopicPolicies | undefined,
+  ) {}
+
+  /** `tenant/namespace` or a full topic name, as the key policies are stored under. */
+  private policyKey(namespaceOrTopic: string): string {
+    if (typeof namespaceOrTopic === 'string' && !namespaceOrTopic.includes('://') && namespaceOrTopic.split('/').length === 2) {
+      return parseNamespace(namespaceOrTopic).toString();
+    }
+    const t = parseTopicName(namespaceOrTopic);
+    if (t.partitionIndex >= 0) throw new MillraceError('TOPIC_NAME_INVALID', `${namespaceOrTopic} names a partition; set policies on ${t.baseName}`);
+    return t.toString();
+  }
+
+  /**
+   * Sets policies of a namespace (`tenant/namespace`) or a topic, field by field over what was set
+   * before (a topic's fields override its namespace's). Invalid values and combinations are refused
+   * with POLICY_INVALID, checked against the policies that would result. Every loaded partition
+   * re-reads them at once; the others when they load.
+   */
+  async setPolicies(namespaceOrTopic: string, policies: TopicPolicies): Promise<void> {
+    const key = this.policyKey(namespaceOrTopic);
+    const given = validatePolicies(policies);
+    const merged: TopicPolicies = { ...(this.store.topics.get(['policies', key]) as TopicPolicies | undefined), ...given };
+    checkQuotaWithinRetention(merged);
+    if (key.includes('://')) {
+      const ns = parseTopicName(key).namespaceName;
+      checkQuotaWithinRetention(resolvePolicies(this.defaults, this.store.topics.get(['policies', ns]) as TopicPolicies | undefined, merged));
+    }
+    await this.store.settle(this.store.topics.put(['policies', key], merged));
+    await Promise.all((await this.loaded(key)).map((c) => c.maintain().catch(() => undefined)));
+  }
+
+  /**
+   * The policies set on a namespace or topic (only what was set there), or with `{ effective: true }`
+   * what applies: the broker's defaults, then the namespace's, then the topic's.
+   */
+  getPolicies(namespaceOrTopic: string, options: { effective?: boolean } = {}): TopicPolicies | ResolvedPolicies {
+    const key = this.policyKey(namespaceOrTopic);
+    const own = (this.store.topics.get(['policies', key]) as TopicPolicies | undefined) ?? {};
+    if (!options.effective) return { ...own };
+    if (!key.includes('://')) return resolvePolicies(this.defaults, own);
+    const ns = this.store.topics.get(['policies', parseTopicName(key).namespaceName]) as TopicPolicies | undefined;
+    return resolvePolicies(this.defaults, ns, own);
+  }
+
+  /**
+   * Offloads every sealed ledger of the topic that is not offloaded yet, whatever the threshold, and
+   * resolves when that pass is done; {@link offloadStatus} tells how it went. Local copies are
+   * deleted after the offload deletion lag, as for automatic offloads.
+   */
+  async offload(topic: string): Promise<OffloadStatus> {
+    const parts = await this.existing(topic);
+    const each = await Promise.all(parts.map((p) => p.client.maintain({ offloadNow: true })));
+    return mergeOffloadStatus(each);
+  }
+
+  /** How the topic's offloads went (Pulsar's OffloadProcessStatus), summed over partitions. */
+  async offloadStatus(topic: string): Promise<OffloadStatus> {
+    const parts = await this.existing(topic);
+    return mergeOffloadStatus((await Promise.all(parts.map((p) => p.client.internalStats()))).map((s) => s.offload));
+  }
+
+  /**
+   * Runs every partition's housekeeping pass now (TTL, backlog quotas, offload by threshold, retention)
+   * and resolves when done. The passes also run on their own every `maintenanceIntervalMs`.
+   */
+  async runMaintenance(topic: string): Promise<void> {
+    const parts = await this.existing(topic);
+    await Promise.all(parts.map((p) => p.client.maintain()));
+  }
+
+  /** Pulsar's internalStats: per partition, the ledgers (state, entries, size, offload) and the cursors. */
+  async internalStats(topic: string): Promise<Record<string, InternalStats>> {
+    const parts = await this.existing(topic);
+    const out: Record<string, InternalStats> = {};
+    for (const p of parts) out[p.name] = await p.client.internalStats();
+    return out;
+  }
+
+  private async existing(topic: string): Promise<{ client: PartitionClient; partition: number; name: string }[]> {
+    const name = parseTopicName(topic).toString();
+    const base = parseTopicName(name).baseName;
+    if (!this.metadata(name) && !this.metadata(parseTopicName(base).toString())) throw new MillraceError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`);
+    return this.clients(name);
+  }
 
   /** @internal */
   metadata(name: string): TopicMetadata | undefined {
@@ -104,7 +202,8 @@ export class Admin {
     const parts: PartitionStats[] = await Promise.all((await this.clients(name)).map((p) => p.client.stats()));
     const out: TopicStats = {
       msgRateIn: 0, msgRateOut: 0, msgThroughputIn: 0, msgThroughputOut: 0,
-      msgInCounter: 0, bytesInCounter: 0, msgOutCounter: 0, bytesOutCounter: 0, storageSize: 0, publishers: [], subscriptions: {},
+      msgInCounter: 0, bytesInCounter: 0, msgOutCounter: 0, bytesOutCounter: 0, storageSize: 0, localStorageSize: 0, offloadedStorageSize: 0,
+      publishers: [], subscriptions: {},
     };
     const publishers = new Set<string>();
     for (const p of parts) {
@@ -113,6 +212,8 @@ export class Admin {
       out.msgOutCounter += p.msgOutCounter;
       out.bytesOutCounter += p.bytesOutCounter;
       out.storageSize += p.storageSize;
+      out.localStorageSize += p.localStorageSize;
+      out.offloadedStorageSize += p.offloadedStorageSize;
       for (const name of p.publishers) publishers.add(name);
       for (const [sub, s] of Object.entries(p.subscriptions)) {
         const agg = out.subscriptions[sub] ??= { type: s.type, msgBacklog: 0, unackedMessages: 0, consumers: [] };
@@ -138,4 +239,13 @@ export class Admin {
     this.lastSample.set(name, { at: now, msgIn: out.msgInCounter, bytesIn: out.bytesInCounter, msgOut: out.msgOutCounter, bytesOut: out.bytesOutCounter });
     return out;
   }
+}
+
+/** One status for a topic from its partitions': an error wins, then running, then success. */
+function mergeOffloadStatus(parts: OffloadStatus[]): OffloadStatus {
+  const offloadedLedgers = parts.reduce((n, p) => n + p.offloadedLedgers, 0);
+  const failed = parts.find((p) => p.status === 'ERROR');
+  if (failed) return { status: 'ERROR', offloadedLedgers, ...(failed.lastError ? { lastError: failed.lastError } : {}) };
+  for (const status of ['RUNNING', 'SUCCESS'] as const) if (parts.some((p) => p.status === status)) return { status, offloadedLedgers };
+  return { status: 'NOT_RUN', offloadedLedgers };
 }

@@ -10,6 +10,8 @@ import { parseTopicName, partitionTopicName } from '../../core/topic/index.js';
 import { checkSchemaCompatible, Schemas, type Schema, type SchemaType } from '../../core/schema/index.js';
 import { SUBSCRIPTION_TYPES } from '../../core/dispatch/index.js';
 import type { ManagedLedgerOptions } from '../../core/log/index.js';
+import { validatePolicies, type TopicPolicies } from '../../core/topic/index.js';
+import { createObjectStore, type TieredStorageConfig } from '../../core/offload/object-store.js';
 import { ActorSystem, type SystemHandle } from '../host/actor-system.js';
 import { PartitionClient, type ConsumerSink } from './partition-client.js';
 import type { SubscribeRequest } from '../partition/partition-protocol.js';
@@ -29,6 +31,28 @@ export interface BrokerOptions {
   ledger?: Pick<ManagedLedgerOptions, 'maxEntries' | 'maxBytes' | 'maxAgeMs'>;
   /** Create topics on first use (non-partitioned), as Pulsar does by default. @default true */
   allowAutoTopicCreation?: boolean;
+  /**
+   * Where sealed ledgers are offloaded: a directory (`{ driver: 'filesystem', path }`) or S3
+   * (`{ driver: 's3', bucket, prefix?, endpoint?, region?, forcePathStyle?, credentials? }`).
+   * Absent: nothing is offloaded. Offloads follow each topic's offload policies.
+   */
+  tieredStorage?: TieredStorageConfig;
+  /** The broker-wide default policies, under namespace and topic policies. @default Pulsar's (see DEFAULT_POLICIES) */
+  policies?: TopicPolicies;
+  /** Period of each partition's housekeeping pass (TTL, backlog quotas, offload, retention). @default 5000 */
+  maintenanceIntervalMs?: number;
+  /** Bytes of each worker thread's cache of offloaded ledger blocks. @default 64 MiB */
+  offloadCacheBytes?: number;
+}
+
+/** The options a partition actor is spawned with that come from the broker's. */
+const ACTOR_OPTIONS = ['ledger', 'tieredStorage', 'policies', 'maintenanceIntervalMs', 'offloadCacheBytes'] as const;
+type ActorOptions = Pick<BrokerOptions, typeof ACTOR_OPTIONS[number]>;
+
+function actorOptions(o: ActorOptions): ActorOptions {
+  const out: Record<string, unknown> = {};
+  for (const k of ACTOR_OPTIONS) if (o[k] !== undefined) out[k] = o[k];
+  return out as ActorOptions;
 }
 
 /**
@@ -43,6 +67,10 @@ export interface BrokerHandle {
   readonly durability: Durability;
   readonly allowAutoTopicCreation: boolean;
   readonly ledger?: BrokerOptions['ledger'];
+  readonly tieredStorage?: TieredStorageConfig;
+  readonly policies?: TopicPolicies;
+  readonly maintenanceIntervalMs?: number;
+  readonly offloadCacheBytes?: number;
   readonly system: SystemHandle;
 }
 
@@ -61,7 +89,7 @@ export class Broker implements AsyncDisposable {
   private closed = false;
 
   private constructor(private readonly store: Store, private readonly system: ActorSystem, private readonly options: BrokerOptions) {
-    this.admin = new Admin(store, (name) => this.partitionClients(name));
+    this.admin = new Admin(store, (name) => this.partitionClients(name), (key) => this.loadedPartitions(key), options.policies);
   }
 
   /**
@@ -84,7 +112,7 @@ export class Broker implements AsyncDisposable {
     }
     return new Broker(store, system, {
       dataDir: handle.dataDir, durability: handle.durability, allowAutoTopicCreation: handle.allowAutoTopicCreation,
-      ...(handle.ledger ? { ledger: handle.ledger } : {}),
+      ...actorOptions(handle),
     });
   }
 
@@ -97,7 +125,7 @@ export class Broker implements AsyncDisposable {
     return {
       kind: 'millrace.broker', version: 1, dataDir: this.store.dataDir, durability: this.store.durability,
       allowAutoTopicCreation: this.options.allowAutoTopicCreation !== false,
-      ...(this.options.ledger ? { ledger: { ...this.options.ledger } } : {}),
+      ...structuredClone(actorOptions(this.options)),
       system: this.system.handle(),
     };
   }
@@ -117,6 +145,15 @@ export class Broker implements AsyncDisposable {
   /** Opens the data directory (creating it when new) and starts the worker pool. */
   static async open(options: BrokerOptions): Promise<Broker> {
     if (options === null || typeof options !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'Broker.open takes { dataDir, ... }');
+    if (options.policies !== undefined) validatePolicies(options.policies);
+    if (options.maintenanceIntervalMs !== undefined && (!Number.isInteger(options.maintenanceIntervalMs) || options.maintenanceIntervalMs < 10)) {
+      throw new MillraceError('INVALID_ARGUMENT', `maintenanceIntervalMs must be an integer >= 10, got ${String(options.maintenanceIntervalMs)}`);
+    }
+    if (options.offloadCacheBytes !== undefined && (!Number.isInteger(options.offloadCacheBytes) || options.offloadCacheBytes < 0)) {
+      throw new MillraceError('INVALID_ARGUMENT', `offloadCacheBytes must be an integer >= 0, got ${String(options.offloadCacheBytes)}`);
+    }
+    // Checked here so a bad configuration fails open, not every partition's first offload.
+    if (options.tieredStorage !== undefined) await createObjectStore(options.tieredStorage).close();
     const store = Store.open(options.dataDir, options.durability === undefined ? {} : { durability: options.durability });
     let system: ActorSystem;
     try {
@@ -158,12 +195,21 @@ export class Broker implements AsyncDisposable {
   private partitionClient(name: string, partitionIndex: number): Promise<PartitionClient> {
     let p = this.partitions.get(name);
     if (!p) {
-      const config = { partitionIndex, ...(this.options.ledger ? { ledger: this.options.ledger } : {}) };
+      const config = { partitionIndex, ...actorOptions(this.options) };
       p = PartitionClient.spawn(this.system, name, config);
       p.catch(() => this.partitions.delete(name));
       this.partitions.set(name, p);
     }
     return p;
+  }
+
+  private async loadedPartitions(key: string): Promise<PartitionClient[]> {
+    const out: Promise<PartitionClient>[] = [];
+    for (const [name, client] of this.partitions) {
+      const t = parseTopicName(name);
+      if (key === t.namespaceName || key === parseTopicName(t.baseName).toString() || key === name) out.push(client);
+    }
+    return (await Promise.allSettled(out)).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   }
 
   private async partitionClients(topic: string): Promise<{ client: PartitionClient; partition: number; name: string }[]> {

@@ -13,10 +13,11 @@ import type { ActorRef, ActorSystem } from '../host/actor-system.js';
 import type { PartitionActorConfig } from '../partition/partition-actor.js';
 import {
   ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, EVENT_DELIVER, EVENT_RESET,
-  OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW, OP_LAST_POSITION, OP_PRODUCER_CLOSE,
+  OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW, OP_INTERNAL_STATS, OP_LAST_POSITION, OP_MAINTAIN, OP_PRODUCER_CLOSE,
   OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS, OP_SUBSCRIBE, OP_UNSUBSCRIBE,
-  READ_ENTRY_HEADER, READ_REQUEST_BYTES, type PartitionStats, type SubscribeRequest,
+  READ_ENTRY_HEADER, READ_REQUEST_BYTES, type InternalStats, type PartitionStats, type SubscribeRequest,
 } from '../partition/partition-protocol.js';
+import type { OffloadStatus } from '../partition/maintenance.js';
 
 /** Receives one consumer's events. */
 export interface ConsumerSink {
@@ -100,6 +101,15 @@ export class PartitionClient {
 
   async stats(): Promise<PartitionStats> {
     return unpack(await this.system.request(this.ref, OP_STATS, 0, () => undefined)) as PartitionStats;
+  }
+
+  /** Runs a housekeeping pass now (policies re-read; with offloadNow, every sealed ledger offloaded). */
+  async maintain(options: { offloadNow?: boolean } = {}): Promise<OffloadStatus> {
+    return unpack(await this.msgpackOp(OP_MAINTAIN, options)) as OffloadStatus;
+  }
+
+  async internalStats(): Promise<InternalStats> {
+    return unpack(await this.system.request(this.ref, OP_INTERNAL_STATS, 0, () => undefined)) as InternalStats;
   }
 
   private async msgpackOp(op: number, value: unknown): Promise<Uint8Array> {

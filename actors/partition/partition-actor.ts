@@ -6,17 +6,22 @@
  * the ledger and the cursors do not also hold, so a restart anywhere recovers it from LMDB.
  */
 import { pack, unpack } from 'msgpackr';
-import { ManagedLedger, type ManagedLedgerOptions, type Position, type ReadEntry } from '../../core/log/index.js';
+import { ManagedLedger, type ManagedLedgerOptions, type Position, type ReadEntry, type TieredStorage } from '../../core/log/index.js';
 import { MillraceError } from '../../core/errors.js';
+import { DEFAULTS } from '../../core/defaults.js';
+import type { TopicPolicies } from '../../core/topic/index.js';
+import { createObjectStore, type TieredStorageConfig } from '../../core/offload/object-store.js';
+import { BlockCache } from '../../core/offload/offloaded-ledger-reader.js';
 import { decodeEntry, jsFramer } from '../../wasm/index.js';
 import type { Actor, ActorContext, ActorFactory, Reply } from '../host/actor.js';
 import { DedupState } from './dedup.js';
 import { Subscription } from './subscription.js';
+import { PartitionMaintenance } from './maintenance.js';
 import {
   ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW,
-  OP_LAST_POSITION, OP_PRODUCER_CLOSE, OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS,
+  OP_INTERNAL_STATS, OP_LAST_POSITION, OP_MAINTAIN, OP_PRODUCER_CLOSE, OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS,
   OP_SUBSCRIBE, OP_UNSUBSCRIBE, READ_ENTRY_HEADER, READ_REQUEST_BYTES,
-  type PartitionStats, type SubscribeRequest,
+  type InternalStats, type PartitionStats, type SubscribeRequest,
 } from './partition-protocol.js';
 
 /** What a partition actor is spawned with. */
@@ -24,6 +29,32 @@ export interface PartitionActorConfig {
   ledger?: Omit<ManagedLedgerOptions, 'now'>;
   /** Index of this partition in its topic, -1 for a non-partitioned topic. */
   partitionIndex?: number;
+  /** The broker's default policies (namespace and topic policies override them). */
+  policies?: TopicPolicies;
+  /** Where sealed ledgers are offloaded; none: no offload. */
+  tieredStorage?: TieredStorageConfig;
+  /** Bytes of the per-thread cache of offloaded ledger blocks. */
+  offloadCacheBytes?: number;
+  /** Period of the housekeeping pass (TTL, quotas, offload, retention). */
+  maintenanceIntervalMs?: number;
+}
+
+// One object store client and block cache per thread and configuration, shared by its partitions.
+const tieredByConfig = new Map<string, TieredStorage>();
+function tieredStorageFor(config: TieredStorageConfig, cacheBytes: number): TieredStorage {
+  const key = JSON.stringify(config);
+  let t = tieredByConfig.get(key);
+  if (!t) {
+    t = { objects: createObjectStore(config), cache: new BlockCache(cacheBytes) };
+    tieredByConfig.set(key, t);
+  }
+  return t;
+}
+
+interface HeldAppend {
+  entry: Uint8Array;
+  reply: Reply;
+  cancel: () => void;
 }
 
 // Replies must fit a ring record (1/8 of a 4 MiB ring by default) or fall back to the control port.
@@ -55,13 +86,55 @@ class PartitionActor implements Actor {
   private readonly waitingReads = new Set<WaitingRead>();
   private msgInCounter = 0;
   private bytesInCounter = 0;
+  /** Appends held by a producer_request_hold backlog quota, in arrival order. */
+  private held: HeldAppend[] = [];
+  readonly maintenance: PartitionMaintenance;
+  private stopTimer: (() => void) | undefined;
+  private stopped = false;
 
   constructor(
     private readonly ctx: ActorContext,
     private readonly ml: ManagedLedger,
     private readonly dedup: DedupState,
     private readonly partitionIndex: number,
-  ) {}
+    private readonly config: PartitionActorConfig,
+  ) {
+    this.maintenance = new PartitionMaintenance(ctx.store, ml, () => this.subscriptions.values(), config.policies, config.tieredStorage !== undefined);
+  }
+
+  /** Opens every durable subscription (housekeeping needs their cursors) and starts the timer. */
+  async start(): Promise<void> {
+    const mlId = this.ctx.store.managedLedgerId(this.ml.name);
+    for (const { key } of this.ctx.store.cursors.getRange({ start: [mlId, ''], end: [mlId, '\uffff'] })) {
+      const name = key[1];
+      if (this.subscriptions.has(name)) continue;
+      // The type is the first consumer's; until one connects it does not matter (nothing dispatches).
+      this.subscriptions.set(name, await Subscription.open(this.ctx, this.ctx.store, this.ml, name, 'exclusive', 'earliest', this.partitionIndex));
+    }
+    await this.maintenance.run().catch(() => undefined);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.stopTimer = this.ctx.setTimer(this.config.maintenanceIntervalMs ?? DEFAULTS.maintenanceIntervalMs, () => {
+      void this.maintenance.run().catch(() => undefined).then(() => {
+        this.releaseHeld();
+        this.schedule();
+      });
+    });
+  }
+
+  /** Appends held by the quota go on, in order, once it allows them. */
+  private releaseHeld(): void {
+    if (this.maintenance.quotaExceeded !== undefined && this.maintenance.policies.backlogQuota?.policy === 'producer_request_hold') return;
+    const held = this.held;
+    this.held = [];
+    for (const h of held) {
+      h.cancel();
+      this.appendChecked(h.entry, h.reply);
+    }
+  }
 
   handle(op: number, body: Uint8Array, reply: Reply): void {
     switch (op) {
@@ -92,6 +165,15 @@ class PartitionActor implements Actor {
         return;
       }
       case OP_LAST_POSITION: return reply.ok(positionReply(this.ml.lastConfirmed));
+      case OP_MAINTAIN: {
+        const req = (body.length > 0 ? unpack(body) : {}) as { offloadNow?: boolean };
+        this.maintenance.run({ offloadNow: req.offloadNow === true }).then(() => {
+          this.releaseHeld();
+          reply.ok(pack(this.maintenance.offloadStatus));
+        }, (e: unknown) => reply.fail(e));
+        return;
+      }
+      case OP_INTERNAL_STATS: return void this.internalStats().then((s) => reply.ok(pack(s)), (e: unknown) => reply.fail(e));
       default:
         reply.fail(new MillraceError('INVALID_ARGUMENT', `partition actor has no op ${op}`));
     }
@@ -100,8 +182,27 @@ class PartitionActor implements Actor {
   private append(body: Uint8Array, reply: Reply): void {
     // Copy out of the ring slot now: it is reused when this call returns, and lmdb-js would store a
     // SharedArrayBuffer view as garbage anyway.
-    let entry: Uint8Array = Buffer.from(body);
+    const entry: Uint8Array = Buffer.from(body);
     if (entry.length < 32) return reply.fail(new MillraceError('INVALID_ARGUMENT', `an entry is at least 32 bytes, got ${entry.length}`));
+    if (this.maintenance.quotaExceeded !== undefined || this.held.length > 0) {
+      const policy = this.maintenance.policies.backlogQuota?.policy;
+      if (policy === 'producer_exception') return reply.fail(this.maintenance.quotaError());
+      if (policy === 'producer_request_hold' || this.held.length > 0) {
+        // Held in order; a later pass releases it, or the hold times out as Pulsar's send timeout.
+        const h: HeldAppend = { entry, reply, cancel: () => undefined };
+        h.cancel = this.ctx.setTimer(DEFAULTS.backlogQuotaHoldMs, () => {
+          this.held = this.held.filter((x) => x !== h);
+          reply.fail(this.maintenance.quotaError());
+        });
+        this.held.push(h);
+        return;
+      }
+    }
+    this.appendChecked(entry, reply);
+  }
+
+  private appendChecked(laidOut: Uint8Array, reply: Reply): void {
+    let entry = laidOut;
     const check = this.dedup.check(entry);
     if (check.verdict === 'duplicate') {
       const out = new Uint8Array(APPEND_REPLY_BYTES);
@@ -185,6 +286,13 @@ class PartitionActor implements Actor {
 
   private async subscribe(req: SubscribeRequest, reply: Reply): Promise<void> {
     let sub = this.subscriptions.get(req.subscription);
+    if (sub && sub.consumerCount === 0 && sub.type !== req.type) {
+      // Nobody is connected: the subscription takes the type of the consumer that comes now.
+      sub.stop();
+      await sub.cursor.persist();
+      this.subscriptions.delete(req.subscription);
+      sub = undefined;
+    }
     if (!sub) {
       sub = await Subscription.open(this.ctx, this.ctx.store, this.ml, req.subscription, req.type, req.initialPosition, this.partitionIndex);
       // Another subscribe may have opened it meanwhile.
@@ -256,6 +364,20 @@ class PartitionActor implements Actor {
     found.sub.pump();
   }
 
+  private async internalStats(): Promise<InternalStats> {
+    const cursors: InternalStats['cursors'] = {};
+    for (const sub of this.subscriptions.values()) {
+      const st = sub.cursor.ackState();
+      cursors[sub.name] = { markDeletePosition: st.markDelete, individuallyAckedRanges: st.ackedRanges, partiallyAckedEntries: st.partial.length, messagesBacklog: sub.cursor.backlog(), backlogBytes: (await this.maintenance.backlogOf(sub)).bytes };
+    }
+    const s = this.ml.stats();
+    return {
+      entriesAddedCounter: this.msgInCounter, numberOfEntries: s.entries, totalSize: s.bytes, localSize: s.localBytes, offloadedSize: s.offloadedBytes,
+      lastConfirmedEntry: s.lastConfirmed, ledgers: this.ml.ledgers(), cursors, offload: this.maintenance.offloadStatus,
+      policies: this.maintenance.policies, quotaExceeded: this.maintenance.quotaExceeded ?? null,
+    };
+  }
+
   private stats(): PartitionStats {
     const s = this.ml.stats();
     const subscriptions: PartitionStats['subscriptions'] = {};
@@ -270,7 +392,7 @@ class PartitionActor implements Actor {
     }
     return {
       msgInCounter: this.msgInCounter, bytesInCounter: this.bytesInCounter, msgOutCounter: msgOut, bytesOutCounter: bytesOut,
-      storageSize: s.bytes, entries: s.entries, messages: s.messages, ledgers: s.ledgerCount, subscriptions,
+      storageSize: s.bytes, localStorageSize: s.localBytes, offloadedStorageSize: s.offloadedBytes, entries: s.entries, messages: s.messages, ledgers: s.ledgerCount, subscriptions,
       publishers: [...this.producers.keys()],
     };
   }
@@ -286,6 +408,13 @@ class PartitionActor implements Actor {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopTimer?.();
+    for (const h of this.held) {
+      h.cancel();
+      h.reply.fail(new MillraceError('CLOSED', `${this.ml.name} stopped while the append was held by its backlog quota`));
+    }
+    this.held = [];
     for (const w of this.waitingReads) w.cancel();
     this.waitingReads.clear();
     for (const s of this.subscriptions.values()) s.stop();
@@ -313,8 +442,11 @@ function encodeEntries(entries: ReadEntry[]): Uint8Array {
 const factory: ActorFactory = async (ctx: ActorContext, config: unknown) => {
   const c = (config ?? {}) as PartitionActorConfig;
   const ml = await ManagedLedger.open(ctx.store, ctx.name, c.ledger ?? {});
+  if (c.tieredStorage) ml.attachTieredStorage(tieredStorageFor(c.tieredStorage, c.offloadCacheBytes ?? DEFAULTS.offloadCacheBytes));
   const dedup = await DedupState.recover(ctx.store, ml);
-  return new PartitionActor(ctx, ml, dedup, c.partitionIndex ?? -1);
+  const actor = new PartitionActor(ctx, ml, dedup, c.partitionIndex ?? -1, c);
+  await actor.start();
+  return actor;
 };
 
 export default factory;

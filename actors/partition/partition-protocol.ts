@@ -21,6 +21,9 @@
  * SEEK (16): request msgpack { consumerId, ledgerId?, entryId?, publishTimeMs? }.
  * FIND_TIME (17): request publishTimeMs f64; reply ledgerId f64 | entryId f64 (-1,-1: none).
  * LAST_POSITION (18): reply ledgerId f64 | entryId f64 of the last confirmed entry (-1,-1: empty).
+ * MAINTAIN (19): request msgpack { offloadNow? } or empty: run a housekeeping pass now (policies
+ *   re-read); reply msgpack OffloadStatus once the pass is done.
+ * INTERNAL_STATS (20): empty request; reply msgpack InternalStats.
  *
  * Events (actor to the consumer's client thread):
  * DELIVER (kind 1): kind u8 | rsv u8 | count u16 | consumerId u32 | ledgerId f64 | entryId f64 |
@@ -31,6 +34,10 @@
  * ```
  * f64 for IDs because ledger and entry IDs are JS safe integers, wider than u32 over a long life.
  */
+import type { LedgerInfo } from '../../core/log/ledger-info.js';
+import type { ResolvedPolicies } from '../../core/topic/index.js';
+import type { OffloadStatus } from './maintenance.js';
+
 export const OP_APPEND = 1;
 export const OP_READ = 2;
 export const OP_STATS = 3;
@@ -45,6 +52,8 @@ export const OP_UNSUBSCRIBE = 15;
 export const OP_SEEK = 16;
 export const OP_FIND_TIME = 17;
 export const OP_LAST_POSITION = 18;
+export const OP_MAINTAIN = 19;
+export const OP_INTERNAL_STATS = 20;
 
 export const APPEND_REPLY_BYTES = 28;
 export const READ_REQUEST_BYTES = 28;
@@ -75,6 +84,8 @@ export interface PartitionStats {
   msgOutCounter: number;
   bytesOutCounter: number;
   storageSize: number;
+  localStorageSize: number;
+  offloadedStorageSize: number;
   entries: number;
   messages: number;
   ledgers: number;
@@ -85,4 +96,25 @@ export interface PartitionStats {
     consumers: { consumerName: string; unackedMessages: number; availablePermits: number }[];
   }>;
   publishers: string[];
+}
+
+/** INTERNAL_STATS' reply: Pulsar's PersistentTopicInternalStats, for one partition. */
+export interface InternalStats {
+  entriesAddedCounter: number;
+  numberOfEntries: number;
+  totalSize: number;
+  localSize: number;
+  offloadedSize: number;
+  lastConfirmedEntry: { ledgerId: number; entryId: number } | undefined;
+  ledgers: LedgerInfo[];
+  cursors: Record<string, {
+    markDeletePosition: { ledgerId: number; entryId: number };
+    individuallyAckedRanges: { from: { ledgerId: number; entryId: number }; to: { ledgerId: number; entryId: number } }[];
+    partiallyAckedEntries: number;
+    messagesBacklog: number;
+    backlogBytes: number;
+  }>;
+  offload: OffloadStatus;
+  policies: ResolvedPolicies;
+  quotaExceeded: string | null;
 }

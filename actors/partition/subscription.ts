@@ -273,6 +273,42 @@ export class Subscription {
     }
   }
 
+  /**
+   * Acks every message before `position` on the subscription's behalf (message TTL, backlog
+   * eviction) and drops what of it waits here. Messages consumers hold stay with them: their ack
+   * is then a repeated ack, their nack or timeout finds them acked and drops them. Returns whether
+   * the cursor moved; resolves once that is durable.
+   */
+  async skipBefore(position: Position): Promise<boolean> {
+    if (!this.cursor.skipBefore(position)) return false;
+    // Entries read from here on up to `position` are checked message by message (they are acked now).
+    this.ackedAt(position);
+    const before = (o: Offer): boolean => comparePositions(o.position, position) < 0;
+    const forget = (xs: Offer[]): Offer[] => {
+      const keep: Offer[] = [];
+      for (const o of xs) {
+        if (!before(o)) {
+          keep.push(o);
+          continue;
+        }
+        try {
+          this.dispatcher.onAck(0, o);
+        } catch {
+          // not tracked by the dispatcher (read, never assigned): nothing to forget
+        }
+      }
+      return keep;
+    };
+    this.returned = forget(this.returned);
+    this.held = forget(this.held);
+    this.delayed = forget(this.delayed);
+    if (comparePositions(this.readPosition, position) < 0) this.readPosition = this.cursor.firstUnacked() ?? this.afterEnd();
+    this.dirty = true;
+    await this.cursor.persist();
+    this.pump();
+    return true;
+  }
+
   /** Something changed (new entries, permits, acks): dispatch what can go. */
   pump(): void {
     if (this.pumping) {
