@@ -44,6 +44,8 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   private readonly schema: Schema<T>;
   private readonly capacity: number;
   private closed = false;
+  /** A partition's read failed for good (corrupt data): readNext throws it once the buffer is empty. */
+  private failure: MillraceError | undefined;
 
   private constructor(readonly topic: string, private readonly parts: Part[], options: ReaderOptions<T>) {
     this.schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
@@ -82,6 +84,7 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   }
 
   private fill(): void {
+    if (this.failure) return;
     for (const p of this.parts) if (!p.fetching && !this.closed && this.size < this.capacity) void this.fetch(p);
   }
 
@@ -105,8 +108,16 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
         if (entries.length > 0) for (const w of this.waiters.splice(0)) w();
       }
     } catch (err) {
-      if (!this.closed && !(err instanceof MillraceError && err.code === 'CLOSED')) {
-        // A worker death: back off and read again from where this partition stopped.
+      if (this.closed || (err instanceof MillraceError && err.code === 'CLOSED')) {
+        // closing: nothing to report
+      } else if (err instanceof MillraceError && !err.retriable) {
+        // Data that cannot be read as stored (a corrupt entry or offloaded object): report it, never
+        // skip it silently and never retry forever.
+        this.failure = err;
+        for (const w of this.waiters.splice(0)) w();
+        return;
+      } else {
+        // A worker death or an object store away: back off and read again from where this partition stopped.
         await new Promise((r) => setTimeout(r, 20));
       }
     } finally {
@@ -140,6 +151,7 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
         this.fill();
         return m;
       }
+      if (this.failure) throw this.failure;
       const left = deadline - Date.now();
       if (left <= 0 || options.signal?.aborted) return null;
       await new Promise<void>((resolve) => {
