@@ -149,7 +149,7 @@ function idleRss(): BenchResult {
     import { Broker } from ${JSON.stringify(new URL('../index.js', import.meta.url).href)};
     import { mkdtempSync, rmSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path';
     const dir = mkdtempSync(join(tmpdir(), 'millrace-idle-'));
-    const b = await Broker.open({ dataDir: dir });
+    const b = await Broker.open({ dataDir: dir, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
     await new Promise((r) => setTimeout(r, 1500));
     const rss = process.memoryUsage().rss;
     await b.close(); rmSync(dir, { recursive: true, force: true });

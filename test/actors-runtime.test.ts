@@ -87,7 +87,8 @@ test('actors - moving an actor to another host keeps its ledger and its IDs', as
   const dir = tempDir();
   try {
     const sys = track(await ActorSystem.open({ dataDir: dir, workers: 2 }));
-    const p = await PartitionClient.spawn(sys, 'mover');
+    // Keeps what it stores: the move's recovery seals the ledger, which default retention would trim.
+    const p = await PartitionClient.spawn(sys, 'mover', { policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
     const a = await p.append(batch('before'));
     const from = sys.hostOf(p.ref);
     await sys.move(p.ref, 1 - from);

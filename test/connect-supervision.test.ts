@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { Broker, MillraceError } from '../index.js';
 import { tempDir, removeDir } from './util/tmp.js';
-import { topicName, sleep } from './util/messaging.js';
+import { KEEP_ALL, topicName, sleep } from './util/messaging.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -39,7 +39,7 @@ for (const how of modes) {
     const dir = tempDir('millrace-connect-sup');
     let broker: Broker | undefined;
     try {
-      broker = await Broker.open({ dataDir: dir, workers: 2 });
+      broker = await Broker.open({ dataDir: dir, workers: 2, policies: KEEP_ALL });
       const topic = topicName('sup');
       await broker.admin.createTopic(topic, { partitions: 2 });
       const consumer = await broker.subscribe({ topic, subscription: 'q', type: 'shared', initialPosition: 'earliest', receiverQueueSize: 100 });
@@ -96,7 +96,7 @@ test('supervision - a consumer in a connected worker thread keeps receiving afte
   let broker: Broker | undefined;
   let w: Worker | undefined;
   try {
-    broker = await Broker.open({ dataDir: dir, workers: 2 });
+    broker = await Broker.open({ dataDir: dir, workers: 2, policies: KEEP_ALL });
     const topic = topicName('sup-worker');
     await broker.admin.createTopic(topic, { partitions: 2 });
     const seen = new Map<number, number>();

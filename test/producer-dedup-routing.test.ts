@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Broker, MessageId } from '../index.js';
 import { tempDir, removeDir } from './util/tmp.js';
+import { KEEP_ALL } from './util/messaging.js';
 
 for (const routing of ['round-robin', 'single', 'key-hash'] as const) {
   test(`dedup - a named producer replaying its sequence IDs after a restart stores each message once, also with ${routing} routing on a partitioned topic (G4)`, async () => {
@@ -14,13 +15,13 @@ for (const routing of ['round-robin', 'single', 'key-hash'] as const) {
       return ids;
     };
     try {
-      let broker = await Broker.open({ dataDir: dir, workers: 2 });
+      let broker = await Broker.open({ dataDir: dir, workers: 2, policies: KEEP_ALL });
       await broker.admin.createTopic(topic, { partitions: 4 });
       const first = await send(broker);
       assert.ok(first.every((id) => id.ledgerId >= 0));
       await broker.close();
       // The application did not see its acks (a crash) and replays everything with the same IDs.
-      broker = await Broker.open({ dataDir: dir, workers: 2 });
+      broker = await Broker.open({ dataDir: dir, workers: 2, policies: KEEP_ALL });
       const again = await send(broker);
       assert.ok(again.every((id) => id.ledgerId === -1), 'every replayed message is acknowledged as a duplicate');
       const reader = await broker.createReader({ topic, startMessageId: MessageId.earliest });

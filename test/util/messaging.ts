@@ -14,9 +14,19 @@ export function topicName(tag: string): string {
   return `persistent://public/default/${tag}-${process.pid}-${++counter}`;
 }
 
-/** A broker on a temp data dir, with `reopen()` for restart tests; removes the dir afterwards. */
+/**
+ * Broker-wide policies that keep every message: tests about something else read back what they
+ * wrote, while Pulsar's default retention (the broker's) deletes what no subscription still needs.
+ */
+export const KEEP_ALL = { retention: { timeMs: -1, sizeBytes: -1 } };
+
+/**
+ * A broker on a temp data dir, with `reopen()` for restart tests; removes the dir afterwards. It keeps
+ * every message ({@link KEEP_ALL}) unless `options` has policies of its own.
+ */
 export async function withBroker(fn: (ctx: { broker: Broker; dir: string; reopen(): Promise<Broker> }) => Promise<void>,
-  options: Partial<BrokerOptions> = {}): Promise<void> {
+  given: Partial<BrokerOptions> = {}): Promise<void> {
+  const options = 'policies' in given ? given : { ...given, policies: KEEP_ALL };
   const dir = tempDir('millrace-msg');
   let broker = await Broker.open({ dataDir: dir, workers: 2, ...options });
   const ctx = {
