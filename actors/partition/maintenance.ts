@@ -90,6 +90,9 @@ export class PartitionMaintenance {
     do {
       this.again = false;
       if (this.ml.isClosed) return;
+      // Policies and cursors are written by other threads; lmdb-js keeps a per-thread read snapshot
+      // until its next tick, so start the pass from the latest commit.
+      this.store.root.resetReadTxn();
       this.policies = readPolicies(this.store, this.ml.name, this.defaults);
       await this.expire();
       await this.checkQuota();
