@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   SUBSCRIPTION_TYPE_CONFLICT: 'the subscription has connected consumers of another type',
   CONSUMER_BUSY: 'an exclusive subscription already has a consumer',
   PRODUCER_BUSY: 'a producer with that name is already connected to the topic',
+  TOPIC_BUSY: 'the topic has connected producers or consumers; close them or delete with force',
   // Lifecycle
   CLOSED: 'the object was closed before or during the call',
   // Data directory

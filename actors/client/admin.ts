@@ -3,6 +3,7 @@
  * statistics with Pulsar's field names, gathered from every partition actor.
  */
 import { MillraceError } from '../../core/errors.js';
+import { MessageId } from '../../core/topic/index.js';
 import type { Store } from '../../core/storage/store.js';
 import {
   checkQuotaWithinRetention, parseNamespace, parseTopicName, resolvePolicies, validatePolicies,
@@ -58,6 +59,8 @@ export class Admin {
     /** The partitions of a namespace or topic that have an actor now. */
     private readonly loaded: (namespaceOrTopic: string) => Promise<PartitionClient[]>,
     private readonly defaults: TopicPolicies | undefined,
+    /** Stops a deleted topic's partition actors and forgets them. */
+    private readonly forget: (topic: string) => Promise<void>,
   ) {}
 
   /** `tenant/namespace` or a full topic name, as the key policies are stored under. */
@@ -134,6 +137,68 @@ export class Admin {
     const out: Record<string, InternalStats> = {};
     for (const p of parts) out[p.name] = await p.client.internalStats();
     return out;
+  }
+
+  /**
+   * Deletes a topic: every partition's ledgers (locally and in the object store), subscriptions,
+   * deduplication state, its metadata and policies. TOPIC_BUSY while producers or consumers are
+   * connected, unless `force` (their next calls then fail). TOPIC_NOT_FOUND if it does not exist.
+   */
+  async deleteTopic(topic: string, options: { force?: boolean } = {}): Promise<void> {
+    const t = parseTopicName(topic);
+    if (t.partitionIndex >= 0) throw new MillraceError('TOPIC_NAME_INVALID', `${topic} names a partition; delete the topic ${t.baseName}`);
+    const name = t.toString();
+    const parts = await this.existing(name);
+    const force = options.force === true;
+    if (!force) {
+      // Check every partition before deleting any, so a busy topic is left whole.
+      for (const s of await Promise.all(parts.map((p) => p.client.stats()))) {
+        const consumers = Object.values(s.subscriptions).reduce((n, x) => n + x.consumers.length, 0);
+        if (s.publishers.length > 0 || consumers > 0) {
+          throw new MillraceError('TOPIC_BUSY', `topic ${name} has ${s.publishers.length} producer(s) and ${consumers} consumer(s) connected`);
+        }
+      }
+    }
+    for (const p of parts) await p.client.deleteData(force);
+    await this.forget(name);
+    await this.store.settle(Promise.all([this.store.topics.remove(['topic', name]), this.store.topics.remove(['policies', name])]));
+    this.lastSample.delete(name);
+  }
+
+  /** The topic's subscriptions (durable ones, connected or not), sorted. */
+  async subscriptions(topic: string): Promise<string[]> {
+    const names = new Set<string>();
+    for (const p of await this.existing(topic)) for (const s of Object.keys((await p.client.stats()).subscriptions)) names.add(s);
+    return [...names].sort();
+  }
+
+  /**
+   * Moves a subscription (Pulsar's reset-cursor) on every partition: to the earliest or latest
+   * message, to a message ID (partition of the ID only, others to the earliest) or to the first
+   * message published at or after a time. Connected consumers are reset in place, as by a seek.
+   */
+  async resetSubscription(topic: string, subscription: string, to: 'earliest' | 'latest' | MessageId | number): Promise<void> {
+    const parts = await this.existing(topic);
+    await Promise.all(parts.map((p) => p.client.subscriptionAdmin(
+      typeof to === 'number' ? { action: 'reset', subscription, publishTimeMs: to }
+        : to === 'earliest' || to === 'latest' ? { action: 'reset', subscription, to }
+          : to instanceof MessageId && !to.isEarliest && !to.isLatest
+            ? (to.partition === p.partition || parts.length === 1
+              ? { action: 'reset', subscription, ledgerId: to.ledgerId, entryId: to.entryId }
+              : { action: 'reset', subscription, to: 'earliest' })
+            : { action: 'reset', subscription, to: to instanceof MessageId && to.isLatest ? 'latest' : 'earliest' })));
+  }
+
+  /**
+   * Skips at least `messages` unacked messages of a subscription on each partition (whole entries,
+   * oldest first), or with 'all' its whole backlog (Pulsar's skip and clear-backlog).
+   */
+  async skipMessages(topic: string, subscription: string, messages: number | 'all'): Promise<void> {
+    if (messages !== 'all' && (!Number.isSafeInteger(messages) || messages < 1)) {
+      throw new MillraceError('INVALID_ARGUMENT', `skip takes a number of messages >= 1 or 'all', got ${String(messages)}`);
+    }
+    const parts = await this.existing(topic);
+    await Promise.all(parts.map((p) => p.client.subscriptionAdmin(messages === 'all' ? { action: 'clear', subscription } : { action: 'skip', subscription, messages })));
   }
 
   private async existing(topic: string): Promise<{ client: PartitionClient; partition: number; name: string }[]> {

@@ -89,7 +89,8 @@ export class Broker implements AsyncDisposable {
   private closed = false;
 
   private constructor(private readonly store: Store, private readonly system: ActorSystem, private readonly options: BrokerOptions) {
-    this.admin = new Admin(store, (name) => this.partitionClients(name), (key) => this.loadedPartitions(key), options.policies);
+    this.admin = new Admin(store, (name) => this.partitionClients(name), (key) => this.loadedPartitions(key), options.policies,
+      (topic) => this.forgetTopic(topic));
   }
 
   /**
@@ -201,6 +202,15 @@ export class Broker implements AsyncDisposable {
       this.partitions.set(name, p);
     }
     return p;
+  }
+
+  private async forgetTopic(topic: string): Promise<void> {
+    for (const [name, client] of [...this.partitions]) {
+      const t = parseTopicName(name);
+      if (name !== topic && parseTopicName(t.baseName).toString() !== topic) continue;
+      this.partitions.delete(name);
+      await this.system.despawn((await client).ref).catch(() => undefined);
+    }
   }
 
   private async loadedPartitions(key: string): Promise<PartitionClient[]> {

@@ -13,9 +13,9 @@ import type { ActorRef, ActorSystem } from '../host/actor-system.js';
 import type { PartitionActorConfig } from '../partition/partition-actor.js';
 import {
   ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, EVENT_DELIVER, EVENT_RESET,
-  OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW, OP_INTERNAL_STATS, OP_LAST_POSITION, OP_MAINTAIN, OP_PRODUCER_CLOSE,
+  OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW, OP_INTERNAL_STATS, OP_LAST_POSITION, OP_MAINTAIN, OP_PRODUCER_CLOSE, OP_DELETE, OP_SUBSCRIPTION_ADMIN,
   OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS, OP_SUBSCRIBE, OP_UNSUBSCRIBE,
-  READ_ENTRY_HEADER, READ_REQUEST_BYTES, type InternalStats, type PartitionStats, type SubscribeRequest,
+  READ_ENTRY_HEADER, READ_REQUEST_BYTES, type InternalStats, type PartitionStats, type SubscribeRequest, type SubscriptionAdminRequest,
 } from '../partition/partition-protocol.js';
 import type { OffloadStatus } from '../partition/maintenance.js';
 
@@ -106,6 +106,16 @@ export class PartitionClient {
   /** Runs a housekeeping pass now (policies re-read; with offloadNow, every sealed ledger offloaded). */
   async maintain(options: { offloadNow?: boolean } = {}): Promise<OffloadStatus> {
     return unpack(await this.msgpackOp(OP_MAINTAIN, options)) as OffloadStatus;
+  }
+
+  /** Resets, skips or clears a subscription (admin). */
+  async subscriptionAdmin(req: SubscriptionAdminRequest): Promise<void> {
+    await this.msgpackOp(OP_SUBSCRIPTION_ADMIN, req);
+  }
+
+  /** Deletes the partition's data; TOPIC_BUSY with clients connected unless `force`. */
+  async deleteData(force: boolean): Promise<void> {
+    await this.msgpackOp(OP_DELETE, { force });
   }
 
   async internalStats(): Promise<InternalStats> {

@@ -357,6 +357,21 @@ export class ActorSystem {
     await rec.ready;
   }
 
+  /**
+   * Stops an actor (its pending work finished) and forgets it: the next spawn of its name starts a
+   * fresh one. Only on the thread that opened the system.
+   */
+  async despawn(ref: ActorRef): Promise<void> {
+    this.assertOpen();
+    const local = this.assertLocal('despawn');
+    const rec = local.actors.get(ref.actorId);
+    if (!rec) return;
+    await rec.ready.catch(() => undefined);
+    if (rec.host?.live) await this.waitFor(rec.host, rec.actorId, { t: 'stop', actorId: rec.actorId });
+    local.actors.delete(rec.actorId);
+    if (local.byName.get(`${rec.kind}\0${rec.name}`) === rec) local.byName.delete(`${rec.kind}\0${rec.name}`);
+  }
+
   /** The index of the host an actor is on (or being started on). */
   hostOf(ref: ActorRef): number {
     if (this.remote) return this.remote.record(ref.actorId).hostIndex;

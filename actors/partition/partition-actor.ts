@@ -19,9 +19,9 @@ import { Subscription } from './subscription.js';
 import { PartitionMaintenance } from './maintenance.js';
 import {
   ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW,
-  OP_INTERNAL_STATS, OP_LAST_POSITION, OP_MAINTAIN, OP_PRODUCER_CLOSE, OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS,
+  OP_DELETE, OP_INTERNAL_STATS, OP_LAST_POSITION, OP_MAINTAIN, OP_SUBSCRIPTION_ADMIN, OP_PRODUCER_CLOSE, OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS,
   OP_SUBSCRIBE, OP_UNSUBSCRIBE, READ_ENTRY_HEADER, READ_REQUEST_BYTES,
-  type InternalStats, type PartitionStats, type SubscribeRequest,
+  type InternalStats, type PartitionStats, type SubscribeRequest, type SubscriptionAdminRequest,
 } from './partition-protocol.js';
 
 /** What a partition actor is spawned with. */
@@ -91,6 +91,7 @@ class PartitionActor implements Actor {
   readonly maintenance: PartitionMaintenance;
   private stopTimer: (() => void) | undefined;
   private stopped = false;
+  private deleted = false;
 
   constructor(
     private readonly ctx: ActorContext,
@@ -137,6 +138,7 @@ class PartitionActor implements Actor {
   }
 
   handle(op: number, body: Uint8Array, reply: Reply): void {
+    if (this.deleted) return reply.fail(new MillraceError('TOPIC_NOT_FOUND', `${this.ml.name} was deleted`));
     switch (op) {
       case OP_APPEND: return this.append(body, reply);
       case OP_READ: return this.read(body, reply);
@@ -173,6 +175,8 @@ class PartitionActor implements Actor {
         }, (e: unknown) => reply.fail(e));
         return;
       }
+      case OP_SUBSCRIPTION_ADMIN: return void this.subscriptionAdmin(unpack(body) as SubscriptionAdminRequest).then(() => reply.ok(), (e: unknown) => reply.fail(e));
+      case OP_DELETE: return void this.deleteAll((unpack(body) as { force?: boolean }).force === true).then(() => reply.ok(), (e: unknown) => reply.fail(e));
       case OP_INTERNAL_STATS: return void this.internalStats().then((s) => reply.ok(pack(s)), (e: unknown) => reply.fail(e));
       default:
         reply.fail(new MillraceError('INVALID_ARGUMENT', `partition actor has no op ${op}`));
@@ -364,6 +368,59 @@ class PartitionActor implements Actor {
     found.sub.pump();
   }
 
+  /** Resets, skips or clears a subscription from outside (admin), consumers connected or not. */
+  private async subscriptionAdmin(req: SubscriptionAdminRequest): Promise<void> {
+    const sub = this.subscriptions.get(req.subscription);
+    if (!sub) throw new MillraceError('SUBSCRIPTION_NOT_FOUND', `${this.ml.name} has no subscription ${String(req.subscription)}`);
+    const last = this.ml.lastConfirmed;
+    const end: Position = last ? { ledgerId: last.ledgerId, entryId: last.entryId + 1 } : { ledgerId: 0, entryId: 0 };
+    if (req.action === 'clear') {
+      await sub.skipBefore(end);
+    } else if (req.action === 'skip') {
+      if (!Number.isSafeInteger(req.messages) || req.messages < 1) throw new MillraceError('INVALID_ARGUMENT', `skip takes a number of messages >= 1, got ${String(req.messages)}`);
+      // Whole entries from the first unacked one on, until at least `messages` are passed.
+      let from = sub.cursor.firstUnacked();
+      let left = req.messages;
+      while (from && left > 0) {
+        const rs = await this.ml.readRange(from, { maxEntries: 256 });
+        if (rs.length === 0) break;
+        for (const r of rs) {
+          if (left <= 0) break;
+          left -= r.entry[10]! | (r.entry[11]! << 8);
+          from = { ledgerId: r.position.ledgerId, entryId: r.position.entryId + 1 };
+        }
+      }
+      if (from) await sub.skipBefore(from);
+    } else if (req.action === 'reset') {
+      let target: Position;
+      if (req.to === 'earliest') target = { ledgerId: 0, entryId: 0 };
+      else if (req.to === 'latest') target = end;
+      else if (typeof req.publishTimeMs === 'number') target = (await this.ml.findByTime(req.publishTimeMs)) ?? end;
+      else target = { ledgerId: Math.max(0, req.ledgerId ?? 0), entryId: Math.max(0, req.entryId ?? 0) };
+      await sub.seek(target);
+      sub.pump();
+    } else {
+      throw new MillraceError('INVALID_ARGUMENT', `unknown subscription action ${String((req as { action: unknown }).action)}`);
+    }
+  }
+
+  /** Deletes the partition's data (topic deletion); the broker stops the actor afterwards. */
+  private async deleteAll(force: boolean): Promise<void> {
+    const consumers = [...this.subscriptions.values()].reduce((n, s) => n + s.consumerCount, 0);
+    if (!force && (this.producers.size > 0 || consumers > 0)) {
+      throw new MillraceError('TOPIC_BUSY', `${this.ml.name} has ${this.producers.size} producer(s) and ${consumers} consumer(s) connected`);
+    }
+    this.deleted = true;
+    this.release(new MillraceError('TOPIC_NOT_FOUND', `${this.ml.name} was deleted`));
+    for (const sub of this.subscriptions.values()) {
+      sub.stop();
+      await sub.delete();
+    }
+    this.subscriptions.clear();
+    await this.ml.deleteAll();
+    await this.ctx.store.settle(this.ctx.store.topics.remove(['dedup', this.ml.name]));
+  }
+
   private async internalStats(): Promise<InternalStats> {
     const cursors: InternalStats['cursors'] = {};
     for (const sub of this.subscriptions.values()) {
@@ -407,16 +464,25 @@ class PartitionActor implements Actor {
     for (const [name, owner] of [...this.producers]) if (owner.startsWith(`${clientId}:`)) this.producers.delete(name);
   }
 
-  async stop(): Promise<void> {
+  /** Answers what waits (held appends fail, long-poll reads end empty) and stops the timers. */
+  private release(why: MillraceError): void {
     this.stopped = true;
     this.stopTimer?.();
     for (const h of this.held) {
       h.cancel();
-      h.reply.fail(new MillraceError('CLOSED', `${this.ml.name} stopped while the append was held by its backlog quota`));
+      h.reply.fail(why);
     }
     this.held = [];
-    for (const w of this.waitingReads) w.cancel();
+    for (const w of this.waitingReads) {
+      w.cancel();
+      w.reply.ok(encodeEntries([]));
+    }
     this.waitingReads.clear();
+  }
+
+  async stop(): Promise<void> {
+    if (this.deleted) return;
+    this.release(new MillraceError('CLOSED', `${this.ml.name} stopped while the append was held by its backlog quota`));
     for (const s of this.subscriptions.values()) s.stop();
     await this.ml.close();
     await this.dedup.snapshot().catch(() => undefined);

@@ -24,6 +24,11 @@
  * MAINTAIN (19): request msgpack { offloadNow? } or empty: run a housekeeping pass now (policies
  *   re-read); reply msgpack OffloadStatus once the pass is done.
  * INTERNAL_STATS (20): empty request; reply msgpack InternalStats.
+ * SUBSCRIPTION_ADMIN (21): request msgpack SubscriptionAdminRequest (reset, skip, clear a
+ *   subscription without a consumer of its own); reply empty.
+ * DELETE (22): request msgpack { force }: delete the partition's log, cursors and dedup state;
+ *   TOPIC_BUSY when producers or consumers are connected and not force. The actor then refuses
+ *   every request until the broker stops it.
  *
  * Events (actor to the consumer's client thread):
  * DELIVER (kind 1): kind u8 | rsv u8 | count u16 | consumerId u32 | ledgerId f64 | entryId f64 |
@@ -54,6 +59,14 @@ export const OP_FIND_TIME = 17;
 export const OP_LAST_POSITION = 18;
 export const OP_MAINTAIN = 19;
 export const OP_INTERNAL_STATS = 20;
+export const OP_SUBSCRIPTION_ADMIN = 21;
+export const OP_DELETE = 22;
+
+/** SUBSCRIPTION_ADMIN's request. */
+export type SubscriptionAdminRequest =
+  | { action: 'reset'; subscription: string; ledgerId?: number; entryId?: number; publishTimeMs?: number; to?: 'earliest' | 'latest' }
+  | { action: 'skip'; subscription: string; messages: number }
+  | { action: 'clear'; subscription: string };
 
 export const APPEND_REPLY_BYTES = 28;
 export const READ_REQUEST_BYTES = 28;

@@ -494,6 +494,21 @@ export class ManagedLedger {
     return done;
   }
 
+  /**
+   * Deletes the whole log (topic deletion): every ledger, open ones included, locally and in the
+   * object store, then closes. The ledger ID high-water mark stays, so IDs are never reused even if
+   * a topic of the same name comes back.
+   */
+  async deleteAll(): Promise<void> {
+    this.assertOpen();
+    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+    if (this.current) this.seal(this.current, this.options.now());
+    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+    const last = this.list[this.list.length - 1];
+    if (last) await this.trimBefore({ ledgerId: last.ledgerId + 1, entryId: 0 });
+    this.closed = true;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Tiered storage
 

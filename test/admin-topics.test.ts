@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { MessageId } from '../index.js';
+import { bytes, drain, isCode, range, sendAll, text, topicName, withBroker } from './util/messaging.js';
+import { removeDir, tempDir } from './util/tmp.js';
+
+test('admin - deleteTopic refuses a busy topic, then deletes data, subscriptions, policies and offloaded objects; a new topic of that name starts empty with fresh IDs', async () => {
+  const offloadDir = tempDir('millrace-offload');
+  try {
+    await withBroker(async ({ broker }) => {
+      const topic = topicName('del');
+      await broker.admin.createTopic(topic, { partitions: 2 });
+      await broker.admin.setPolicies(topic, { offloadThresholdBytes: 0, offloadDeletionLagMs: 0 });
+      const c = await broker.subscribe({ topic, subscription: 's', type: 'shared', initialPosition: 'earliest' });
+      const p = await broker.createProducer({ topic, batching: { maxMessages: 1 } });
+      await sendAll(p, range(40));
+      const maxLedger = new Map<number, number>();
+      for (const m of await drain(c, 40)) maxLedger.set(m.id.partition, Math.max(maxLedger.get(m.id.partition) ?? 0, m.id.ledgerId));
+      await broker.admin.runMaintenance(topic);
+      assert.ok(readdirSync(offloadDir).length > 0, 'something was offloaded');
+      await assert.rejects(broker.admin.deleteTopic(topic), isCode('TOPIC_BUSY'));
+      assert.equal((await broker.admin.stats(topic)).msgInCounter, 40, 'a refused delete deletes nothing');
+      await p.close();
+      await c.close();
+      await broker.admin.deleteTopic(topic);
+      assert.ok(!broker.admin.listTopics().includes(topic));
+      await assert.rejects(broker.admin.stats(topic), isCode('TOPIC_NOT_FOUND'));
+      assert.deepEqual(broker.admin.getPolicies(topic), {});
+      assert.deepEqual(readdirSync(offloadDir).flatMap((d) => readdirSync(`${offloadDir}/${d}`)), []);
+      await assert.rejects(broker.admin.deleteTopic(topic), isCode('TOPIC_NOT_FOUND'));
+      // Same name again: nothing of the old topic shows, and IDs are never reused.
+      await broker.admin.createTopic(topic, { partitions: 2 });
+      assert.deepEqual(await broker.admin.subscriptions(topic), []);
+      const r = await broker.createReader({ topic, startMessageId: MessageId.earliest });
+      assert.equal(await r.readNext({ timeoutMs: 300 }), null);
+      const p2 = await broker.createProducer({ topic, routing: 'single' });
+      const id = await p2.send({ value: bytes('new') });
+      assert.ok(id.ledgerId > maxLedger.get(id.partition)!, `${id} after ledger ${maxLedger.get(id.partition)}`);
+      // force: deletes with clients connected.
+      await broker.admin.deleteTopic(topic, { force: true });
+      assert.ok(!broker.admin.listTopics().includes(topic));
+    }, { ledger: { maxEntries: 5 }, maintenanceIntervalMs: 60_000, tieredStorage: { driver: 'filesystem', path: offloadDir } });
+  } finally {
+    removeDir(offloadDir);
+  }
+});
+
+test('admin - subscriptions are listed, reset (earliest, latest, time, ID) and skipped (n, all), connected or not', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('subs');
+    const c = await broker.subscribe({ topic, subscription: 'a', type: 'exclusive', initialPosition: 'earliest' });
+    const other = await broker.subscribe({ topic, subscription: 'b', type: 'shared', initialPosition: 'earliest' });
+    await other.close();
+    assert.deepEqual(await broker.admin.subscriptions(topic), ['a', 'b']);
+    const p = await broker.createProducer({ topic, batching: { maxMessages: 1 } });
+    for (const v of range(10)) await p.send({ value: bytes(v) });
+    const first = await drain(c, 10);
+    await c.ackCumulative(first[9]!);
+    // Reset by time: back to the first message published at or after m4's publish time.
+    await broker.admin.resetSubscription(topic, 'a', first[4]!.publishTime);
+    const again = (await drain(c, 10, { idleMs: 500 })).map(text);
+    assert.equal(again.at(-1), 'm9');
+    assert.ok(again.includes('m4') && again.length <= 6, again.join());
+    await broker.admin.resetSubscription(topic, 'a', 'latest');
+    assert.equal((await broker.admin.stats(topic)).subscriptions['a']!.msgBacklog, 0);
+    await broker.admin.resetSubscription(topic, 'a', first[7]!.id);
+    assert.deepEqual((await drain(c, 10, { idleMs: 500 })).map(text), ['m7', 'm8', 'm9']);
+    // 'b' has no consumer: skip 3, then clear the rest.
+    await broker.admin.skipMessages(topic, 'b', 3);
+    assert.equal((await broker.admin.stats(topic)).subscriptions['b']!.msgBacklog, 7);
+    await broker.admin.skipMessages(topic, 'b', 'all');
+    assert.equal((await broker.admin.stats(topic)).subscriptions['b']!.msgBacklog, 0);
+    await broker.admin.resetSubscription(topic, 'b', 'earliest');
+    assert.equal((await broker.admin.stats(topic)).subscriptions['b']!.msgBacklog, 10);
+    await assert.rejects(broker.admin.skipMessages(topic, 'nope', 1), isCode('SUBSCRIPTION_NOT_FOUND'));
+    await assert.rejects(broker.admin.skipMessages(topic, 'b', 0), isCode('INVALID_ARGUMENT'));
+  });
+});
