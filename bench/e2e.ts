@@ -16,7 +16,7 @@ const VALUE_BYTES = 100;
 const WINDOW = 20_000;
 
 /** Sends `total` messages made by `make` through a sliding window of in-flight sends. */
-async function sendWindowed(producer: { send(m: { value: Uint8Array }): Promise<unknown>; flush(): Promise<void> }, total: number, make: () => Uint8Array): Promise<number> {
+export async function sendWindowed(producer: { send(m: { value: Uint8Array }): Promise<unknown>; flush(): Promise<void> }, total: number, make: () => Uint8Array): Promise<number> {
   const window: (Promise<unknown> | undefined)[] = new Array(WINDOW);
   let failed = 0;
   for (let i = 0; i < total; i++) {
@@ -37,7 +37,8 @@ function stampedValue(): Uint8Array {
 }
 
 async function withBroker<T>(ctx: BenchContext, durability: Durability, fn: (b: Broker) => Promise<T>): Promise<T> {
-  const broker = await Broker.open({ dataDir: ctx.tmpDir('e2e'), durability });
+  // Every message kept: these workloads read back what they wrote, whatever the housekeeping does.
+  const broker = await Broker.open({ dataDir: ctx.tmpDir('e2e'), durability, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
   try {
     return await fn(broker);
   } finally {
