@@ -6,6 +6,7 @@ import { scenarios as log } from './log.js';
 import { scenarios as actor } from './actor.js';
 import { scenarios as e2e } from './e2e.js';
 import { scenarios as queue } from './queue.js';
+import { scenarios as offload } from './offload.js';
 import { scenarios as tiered } from './tiered.js';
 
-export const scenarios: Scenario[] = [...frame, ...ring, ...log, ...actor, ...e2e, ...queue, ...tiered];
+export const scenarios: Scenario[] = [...frame, ...ring, ...log, ...actor, ...e2e, ...queue, ...offload, ...tiered];

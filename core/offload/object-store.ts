@@ -63,8 +63,13 @@ export interface ObjectStoreOptions {
    * @default 8 * 1024 * 1024
    */
   partSizeBytes?: number;
-  /** S3: time limit for one HTTP request (connect included); a dead endpoint fails within this. @default 10_000 */
+  /**
+   * S3: time limit for one whole HTTP request and response (an 8 MiB part needs about 1 Mbit/s to make
+   * the default). @default 120_000
+   */
   requestTimeoutMs?: number;
+  /** S3: a request whose connection stays silent this long fails: a hung server is noticed in seconds. @default 10_000 */
+  idleTimeoutMs?: number;
   /** S3: time limit for the TCP connect. @default 2_000 */
   connectTimeoutMs?: number;
   /** S3: attempts per request, the first included (the SDK retries 5xx and network errors with backoff). @default 3 */
@@ -75,6 +80,7 @@ export interface ObjectStoreOptions {
 export interface ResolvedObjectStoreOptions {
   partSizeBytes: number;
   requestTimeoutMs: number;
+  idleTimeoutMs: number;
   connectTimeoutMs: number;
   maxAttempts: number;
 }
@@ -114,7 +120,8 @@ function resolveObjectStoreOptions(o: ObjectStoreOptions): ResolvedObjectStoreOp
   return {
     // 1 byte parts are allowed so tests can exercise multipart cheaply; real S3 refuses parts < 5 MiB.
     partSizeBytes: int(o.partSizeBytes, DEFAULT_PART_SIZE_BYTES, 1, 'partSizeBytes'),
-    requestTimeoutMs: int(o.requestTimeoutMs, 10_000, 1, 'requestTimeoutMs'),
+    requestTimeoutMs: int(o.requestTimeoutMs, 120_000, 1, 'requestTimeoutMs'),
+    idleTimeoutMs: int(o.idleTimeoutMs, 10_000, 1, 'idleTimeoutMs'),
     connectTimeoutMs: int(o.connectTimeoutMs, 2_000, 1, 'connectTimeoutMs'),
     maxAttempts: int(o.maxAttempts, 3, 1, 'maxAttempts'),
   };

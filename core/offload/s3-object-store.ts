@@ -6,9 +6,9 @@
  * succeeds). A body up to `partSizeBytes` goes up as one PUT; a larger one as a multipart upload of
  * `partSizeBytes` parts, aborted on any failure so no orphaned parts are billed.
  *
- * The client is bounded: a connect timeout, a request timeout and a few attempts, so an unreachable
- * endpoint fails with OBJECT_STORE_UNAVAILABLE in seconds rather than hanging on SDK defaults
- * (no request timeout at all). Flexible checksums are sent only when an operation requires them: many
+ * The client is bounded: a connect timeout, an idle timeout, a whole-request timeout and a few
+ * attempts, so an unreachable or hung endpoint fails with OBJECT_STORE_UNAVAILABLE in seconds rather
+ * than hanging on the SDK defaults (no request timeout at all). Flexible checksums are sent only when an operation requires them: many
  * S3-compatible servers reject the newer checksum headers, and every offloaded object carries its own
  * checksums (ledger-object.ts).
  *
@@ -206,7 +206,10 @@ export class S3ObjectStore implements ObjectStore {
       forcePathStyle: c.forcePathStyle ?? c.endpoint !== undefined,
       ...(c.credentials !== undefined ? { credentials: { ...c.credentials } } : {}),
       maxAttempts: o.maxAttempts,
-      requestHandler: { connectionTimeout: o.connectTimeoutMs, requestTimeout: o.requestTimeoutMs },
+      // Without throwOnRequestTimeout the handler only logs a warning when the request timeout passes, and waits on.
+      requestHandler: {
+        connectionTimeout: o.connectTimeoutMs, requestTimeout: o.requestTimeoutMs, throwOnRequestTimeout: true, socketTimeout: o.idleTimeoutMs,
+      },
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
