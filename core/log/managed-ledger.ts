@@ -385,6 +385,7 @@ export class ManagedLedger {
       const lastEntry = l.ledgerId === end.ledgerId ? end.entryId : l.lastEntryId;
       if (startEntry > lastEntry) continue;
       if (l.state === 'offloaded') {
+        if (out.length >= maxEntries || bytes >= maxBytes) return out;
         const reader = await this.offloadedReader(l);
         const got = await reader.readRange(startEntry, { maxEntries: maxEntries - out.length, maxBytes: Math.max(1, maxBytes - bytes) });
         for (const { entryId, entry } of got) {
