@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { MessageId, type Broker, type BrokerOptions, type Message } from '../index.js';
 import { bytes, drain, isCode, range, text, topicName, withBroker } from './util/messaging.js';
 import { removeDir, tempDir } from './util/tmp.js';
+import { BUCKET, CREDENTIALS, TestS3 } from './offload-fixtures.js';
 
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
@@ -191,4 +192,40 @@ test('tiered storage - an offload policy without tieredStorage reports ERROR and
     assert.equal((await replay(broker, topic, 25)).length, 25);
   }, { ledger: { maxEntries: 10 }, maintenanceIntervalMs: 60_000 });
   await assert.rejects(withBroker(async () => undefined, { tieredStorage: { driver: 'ftp' } as never }), isCode('INVALID_ARGUMENT'));
+});
+
+test('tiered storage - S3: offloads go to a real S3 server and read back; while it is away offload reports ERROR, publishing goes on and nothing local is deleted; when it is back the offload completes', async () => {
+  const s3 = await TestS3.start();
+  try {
+    await withBroker(async ({ broker }) => {
+      const topic = topicName('s3');
+      await broker.admin.createTopic(topic);
+      await broker.admin.setPolicies(topic, { ...INFINITE, offloadThresholdBytes: 0, offloadDeletionLagMs: 0 });
+      await publish(broker, topic, range(30));
+      await broker.admin.runMaintenance(topic);
+      assert.equal((await ledgers(broker, topic)).filter((l) => l.state === 'offloaded').length, 2);
+      const before = await replay(broker, topic, 30);
+      assert.deepEqual(before.map((m) => m.value), range(30));
+      await s3.stop();
+      // The store is away: publishing goes on, the offload fails and is retried, nothing local goes.
+      await publish(broker, topic, range(30, 'later'));
+      const failed = await broker.admin.offload(topic);
+      assert.equal(failed.status, 'ERROR');
+      assert.ok(failed.lastError, 'the error is reported');
+      const during = await ledgers(broker, topic);
+      assert.equal(during.filter((l) => l.state === 'sealed' && !l.offload?.complete).length, 3, JSON.stringify(during.map((l) => [l.state, l.offload?.complete])));
+      assert.equal((await broker.admin.offloadStatus(topic)).status, 'ERROR');
+      await s3.restart();
+      await broker.admin.runMaintenance(topic);
+      assert.equal((await broker.admin.offloadStatus(topic)).status, 'SUCCESS');
+      assert.equal((await ledgers(broker, topic)).filter((l) => l.state === 'offloaded').length, 5);
+      const all = await replay(broker, topic, 60);
+      assert.deepEqual(all.map((m) => m.value), [...range(30), ...range(30, 'later')]);
+    }, {
+      ledger: { maxEntries: 10 }, maintenanceIntervalMs: 60_000,
+      tieredStorage: { driver: 's3', bucket: BUCKET, prefix: 'brokers/a', endpoint: s3.endpoint, credentials: CREDENTIALS },
+    });
+  } finally {
+    await s3.close();
+  }
 });

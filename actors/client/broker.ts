@@ -4,6 +4,7 @@
  * producers, consumers and readers.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { MillraceError } from '../../core/errors.js';
 import { Store, type Durability } from '../../core/storage/store.js';
 import { parseTopicName, partitionTopicName } from '../../core/topic/index.js';
@@ -154,7 +155,12 @@ export class Broker implements AsyncDisposable {
       throw new MillraceError('INVALID_ARGUMENT', `offloadCacheBytes must be an integer >= 0, got ${String(options.offloadCacheBytes)}`);
     }
     // Checked here so a bad configuration fails open, not every partition's first offload.
-    if (options.tieredStorage !== undefined) await createObjectStore(options.tieredStorage).close();
+    if (options.tieredStorage !== undefined) {
+      // The embedded default is a directory beside the data: create it (the store itself refuses a
+      // missing root, so an unmounted share never fills the local disk unnoticed once running).
+      if (options.tieredStorage?.driver === 'filesystem' && typeof options.tieredStorage.path === 'string') mkdirSync(options.tieredStorage.path, { recursive: true });
+      await createObjectStore(options.tieredStorage).close();
+    }
     const store = Store.open(options.dataDir, options.durability === undefined ? {} : { durability: options.durability });
     let system: ActorSystem;
     try {
