@@ -83,12 +83,14 @@ test('actors - bad input gets a typed error and the host keeps serving', async (
   }
 });
 
+// Keeps what it stores: a restart's recovery seals the ledger, which default retention would trim.
+const KEEP_ALL_CONFIG = { policies: { retention: { timeMs: -1, sizeBytes: -1 } } };
+
 test('actors - moving an actor to another host keeps its ledger and its IDs', async () => {
   const dir = tempDir();
   try {
     const sys = track(await ActorSystem.open({ dataDir: dir, workers: 2 }));
-    // Keeps what it stores: the move's recovery seals the ledger, which default retention would trim.
-    const p = await PartitionClient.spawn(sys, 'mover', { policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
+    const p = await PartitionClient.spawn(sys, 'mover', KEEP_ALL_CONFIG);
     const a = await p.append(batch('before'));
     const from = sys.hostOf(p.ref);
     await sys.move(p.ref, 1 - from);
@@ -107,7 +109,7 @@ for (const how of ['exit', 'throw'] as const) {
     const dir = tempDir();
     try {
       const sys = track(await ActorSystem.open({ dataDir: dir, workers: 2 }));
-      const p = await PartitionClient.spawn(sys, 'victim');
+      const p = await PartitionClient.spawn(sys, 'victim', KEEP_ALL_CONFIG);
       const acked: { position: Position; tag: string }[] = [];
       let died = 0;
       let i = 0;

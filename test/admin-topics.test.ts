@@ -59,9 +59,10 @@ test('admin - subscriptions are listed, reset (earliest, latest, time, ID) and s
     await c.ackCumulative(first[9]!);
     // Reset by time: back to the first message published at or after m4's publish time.
     await broker.admin.resetSubscription(topic, 'a', first[4]!.publishTime);
-    const again = (await drain(c, 10, { idleMs: 500 })).map(text);
-    assert.equal(again.at(-1), 'm9');
-    assert.ok(again.includes('m4') && again.length <= 6, again.join());
+    const again = await drain(c, 10, { idleMs: 500 });
+    // From the first message published at or after m4's time (an earlier one of the same millisecond may come too).
+    assert.deepEqual(again.map(text).slice(-6), range(10).slice(4));
+    assert.ok(again.every((m) => m.publishTime >= first[4]!.publishTime), again.map(text).join());
     await broker.admin.resetSubscription(topic, 'a', 'latest');
     assert.equal((await broker.admin.stats(topic)).subscriptions['a']!.msgBacklog, 0);
     await broker.admin.resetSubscription(topic, 'a', first[7]!.id);
