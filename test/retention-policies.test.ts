@@ -4,7 +4,7 @@ import { MessageId, validatePolicies, type Broker } from '../index.js';
 import { bytes, drain, isCode, range, sleep, text, topicName, withBroker } from './util/messaging.js';
 
 // Small ledgers (10 entries) and one message per entry, so trimming is visible ledger by ledger.
-const SMALL = { ledger: { maxEntries: 10 }, maintenanceIntervalMs: 60_000 };
+const SMALL = { ledger: { maxEntries: 10 }, maintenanceIntervalMs: 60_000, policies: {} };
 
 async function publish(broker: Broker, topic: string, values: string[]): Promise<void> {
   const p = await broker.createProducer({ topic, batching: { maxMessages: 1 } });
