@@ -61,6 +61,7 @@ export class Admin {
     private readonly defaults: TopicPolicies | undefined,
     /** Stops a deleted topic's partition actors and forgets them. */
     private readonly forget: (topic: string) => Promise<void>,
+    private readonly log: (level: 'info' | 'warn', obj: Record<string, unknown>, msg: string) => void = () => undefined,
   ) {}
 
   /** `tenant/namespace` or a full topic name, as the key policies are stored under. */
@@ -89,6 +90,7 @@ export class Admin {
       checkQuotaWithinRetention(resolvePolicies(this.defaults, this.store.topics.get(['policies', ns]) as TopicPolicies | undefined, merged));
     }
     await this.store.settle(this.store.topics.put(['policies', key], merged));
+    this.log('info', { target: key, policies: given }, 'policies set');
     await Promise.all((await this.loaded(key)).map((c) => c.maintain().catch(() => undefined)));
   }
 
@@ -163,6 +165,7 @@ export class Admin {
     await this.forget(name);
     await this.store.settle(Promise.all([this.store.topics.remove(['topic', name]), this.store.topics.remove(['policies', name])]));
     this.lastSample.delete(name);
+    this.log('info', { topic: name, force }, 'topic deleted');
   }
 
   /** The topic's subscriptions (durable ones, connected or not), sorted. */
@@ -242,6 +245,7 @@ export class Admin {
       throw new MillraceError('TOPIC_EXISTS', `topic ${name} exists already with ${existing?.partitions ?? '?'} partitions`);
     }
     await this.store.settle(Promise.resolve(created));
+    this.log('info', { topic: name, partitions }, 'topic created');
   }
 
   /** Topic names, sorted. */

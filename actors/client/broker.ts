@@ -13,6 +13,7 @@ import { SUBSCRIPTION_TYPES } from '../../core/dispatch/index.js';
 import type { ManagedLedgerOptions } from '../../core/log/index.js';
 import { validatePolicies, type TopicPolicies } from '../../core/topic/index.js';
 import { createObjectStore, type TieredStorageConfig } from '../../core/offload/object-store.js';
+import { isLogger, silentLogger, writeLog, type Logger } from '../../core/observability/logger.js';
 import { ActorSystem, type SystemHandle } from '../host/actor-system.js';
 import { PartitionClient, type ConsumerSink } from './partition-client.js';
 import type { SubscribeRequest } from '../partition/partition-protocol.js';
@@ -44,6 +45,12 @@ export interface BrokerOptions {
   maintenanceIntervalMs?: number;
   /** Bytes of each worker thread's cache of offloaded ledger blocks. @default 64 MiB */
   offloadCacheBytes?: number;
+  /**
+   * Where the broker logs (pino-compatible: `debug`, `info`, `warn`, `error` taking `(obj, msg)`;
+   * a pino logger works as it is). Records of partition actors come from every worker thread.
+   * @default silent
+   */
+  logger?: Logger;
 }
 
 /** The options a partition actor is spawned with that come from the broker's. */
@@ -91,7 +98,7 @@ export class Broker implements AsyncDisposable {
 
   private constructor(private readonly store: Store, private readonly system: ActorSystem, private readonly options: BrokerOptions) {
     this.admin = new Admin(store, (name) => this.partitionClients(name), (key) => this.loadedPartitions(key), options.policies,
-      (topic) => this.forgetTopic(topic));
+      (topic) => this.forgetTopic(topic), (level, obj, msg) => this.log(level, obj, msg));
   }
 
   /**
@@ -148,6 +155,7 @@ export class Broker implements AsyncDisposable {
   static async open(options: BrokerOptions): Promise<Broker> {
     if (options === null || typeof options !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'Broker.open takes { dataDir, ... }');
     if (options.policies !== undefined) validatePolicies(options.policies);
+    if (options.logger !== undefined && !isLogger(options.logger)) throw new MillraceError('INVALID_ARGUMENT', 'logger must have debug, info, warn and error methods (pino-compatible)');
     if (options.maintenanceIntervalMs !== undefined && (!Number.isInteger(options.maintenanceIntervalMs) || options.maintenanceIntervalMs < 10)) {
       throw new MillraceError('INVALID_ARGUMENT', `maintenanceIntervalMs must be an integer >= 10, got ${String(options.maintenanceIntervalMs)}`);
     }
@@ -164,12 +172,22 @@ export class Broker implements AsyncDisposable {
     const store = Store.open(options.dataDir, options.durability === undefined ? {} : { durability: options.durability });
     let system: ActorSystem;
     try {
-      system = await ActorSystem.open({ dataDir: options.dataDir, ...(options.workers === undefined ? {} : { workers: options.workers }), durability: store.durability });
+      system = await ActorSystem.open({
+        dataDir: options.dataDir, ...(options.workers === undefined ? {} : { workers: options.workers }), durability: store.durability,
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
     } catch (err) {
       await store.close();
       throw err;
     }
-    return new Broker(store, system, options);
+    const broker = new Broker(store, system, options);
+    broker.log('info', { dataDir: store.dataDir, workers: system.workers, durability: store.durability, tieredStorage: options.tieredStorage?.driver ?? null }, 'broker open');
+    return broker;
+  }
+
+  /** @internal Writes to the broker's logger (silent unless one was given). */
+  log(level: 'debug' | 'info' | 'warn' | 'error', obj: Record<string, unknown>, msg: string): void {
+    writeLog(this.options.logger ?? silentLogger, level, obj, msg);
   }
 
   private assertOpen(): void {
@@ -395,6 +413,7 @@ export class Broker implements AsyncDisposable {
     await Promise.all([...this.closables].map((c) => c.close().catch(() => undefined)));
     await this.system.close();
     await this.store.close();
+    this.log('info', { dataDir: this.store.dataDir }, 'broker closed');
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

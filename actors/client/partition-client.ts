@@ -9,6 +9,7 @@ import type { AppendBatch, AppendResult, ReadEntry, ReadRangeOptions, Position }
 import { DEFAULTS } from '../../core/defaults.js';
 import { MillraceError } from '../../core/errors.js';
 import { encodeInto, encodedSize } from '../../wasm/index.js';
+import { appendLatency } from '../../core/observability/histogram.js';
 import type { ActorRef, ActorSystem } from '../host/actor-system.js';
 import type { PartitionActorConfig } from '../partition/partition-actor.js';
 import {
@@ -63,9 +64,11 @@ export class PartitionClient {
   async append(batch: AppendBatch): Promise<AppendResult> {
     const frame = { publishTime: 0, producerName: batch.producerName ?? null, messages: batch.messages };
     const size = encodedSize(frame);
+    const t0 = performance.now();
     const reply = await this.system.request(this.ref, OP_APPEND, size, (bytes, offset) => {
       encodeInto(frame, bytes, offset);
     });
+    appendLatency.record((performance.now() - t0) / 1000);
     if (reply.length !== APPEND_REPLY_BYTES) throw new MillraceError('INVALID_ARGUMENT', `append reply of ${reply.length} bytes`);
     const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
     return {

@@ -26,6 +26,7 @@ import { ClientEndpoint, type BodyWriter, type EventHandler } from './client-end
 import { ConnectServer } from './connect-server.js';
 import { ConnectClient } from './connect-client.js';
 import { deferred } from './deferred.js';
+import { silentLogger, writeLog, type Logger } from '../../core/observability/logger.js';
 
 export type { BodyWriter, EventHandler } from './client-endpoint.js';
 export type { SystemHandle } from './control.js';
@@ -41,6 +42,8 @@ export interface ActorSystemOptions {
   ringBytes?: number;
   /** Extra actor kinds: name -> module URL whose default export is an ActorFactory. */
   kinds?: Record<string, string>;
+  /** Where actors' log records go (pino-compatible). @default silent */
+  logger?: Logger;
 }
 
 /** A handle on a spawned actor. Requests follow it when it moves or restarts. */
@@ -79,7 +82,8 @@ const BUILTIN_KINDS: Record<string, string> = {
 /** The opening thread's part: the pool, the hosts and the actors' placement. */
 interface Local {
   pool: Piscina;
-  options: Required<Omit<ActorSystemOptions, 'kinds'>>;
+  options: Required<Omit<ActorSystemOptions, 'kinds' | 'logger'>>;
+  logger: Logger;
   kinds: Record<string, string>;
   hosts: Host[];
   actors: Map<number, ActorRecord>;
@@ -123,6 +127,7 @@ export class ActorSystem {
     const local: Local = {
       pool, options: { dataDir, workers, durability: options.durability ?? 'durable', ringBytes },
       kinds: { ...BUILTIN_KINDS, ...(options.kinds ?? {}) }, hosts: [], actors: new Map(), byName: new Map(), server: undefined,
+      logger: options.logger ?? silentLogger,
     };
     const system = new ActorSystem(local, undefined);
     for (let i = 0; i < workers; i++) local.hosts.push(system.startHost(i, 0));
@@ -228,6 +233,9 @@ export class ActorSystem {
       case 'event':
         if (m.clientId === MAIN_CLIENT_ID) this.endpoint.deliverRecord(m.record);
         else this.local!.server?.broadcast({ t: 'event', clientId: m.clientId, record: m.record });
+        return;
+      case 'log':
+        writeLog(this.local!.logger, m.level, m.obj, m.msg);
         return;
       case 'shutdown-done':
         return;

@@ -5,6 +5,7 @@
  * It holds nothing that storage does not also hold, so the host can restart it anywhere.
  */
 import type { Store } from '../../core/storage/store.js';
+import type { LogLevel } from '../../core/observability/logger.js';
 
 /** Answers one request. Call exactly one of the two, once. */
 export interface Reply {
@@ -30,6 +31,8 @@ export interface ActorContext {
    * false when the client is gone.
    */
   emit(clientId: number, length: number, write: (bytes: Uint8Array, offset: number) => void): boolean;
+  /** Writes a log record to the broker's logger (on the thread that opened it; cold path, plain data only). */
+  log(level: LogLevel, obj: Record<string, unknown>, msg: string): void;
 }
 
 export interface Actor {

@@ -41,6 +41,8 @@
  *    until the main broker closes (the hosts then skip its consumers: emitting to it fails). There
  *    is deliberately no heartbeat: liveness must not depend on how long a handler runs (G10).
  */
+import type { LogLevel } from '../../core/observability/logger.js';
+
 /** A host's control port, main thread to host. */
 export type ControlToHost =
   | { t: 'attach'; clientId: number; requests: SharedArrayBuffer; replies: SharedArrayBuffer; bell: SharedArrayBuffer }
@@ -60,6 +62,7 @@ export type HostToControl =
   | { t: 'stopped'; actorId: number }
   | { t: 'reply'; clientId: number; requestId: number; status: number; body: Uint8Array }
   | { t: 'event'; clientId: number; record: Uint8Array }
+  | { t: 'log'; level: LogLevel; obj: Record<string, unknown>; msg: string }
   | { t: 'shutdown-done' };
 
 /** What `ActorSystem.handle()` returns: plain data and SharedArrayBuffers, postable as it is. */

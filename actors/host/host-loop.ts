@@ -256,6 +256,7 @@ export class HostLoop {
       const actor = await factory({
         actorId, name, store: this.store,
         emit: (clientId, length, fill) => this.emit(actorId, clientId, length, fill),
+        log: (level, obj, msg) => this.post({ t: 'log', level, obj: { actor: name, ...obj }, msg }),
         setTimer: (ms, fn) => {
           const t = setTimeout(() => {
             timers.delete(t);

@@ -20,6 +20,11 @@ import type { Store } from '../../core/storage/store.js';
 import { parseTopicName, resolvePolicies, type ResolvedPolicies, type TopicPolicies } from '../../core/topic/index.js';
 import { entryPublishTime } from '../../wasm/index.js';
 import type { Subscription } from './subscription.js';
+import type { LogLevel } from '../../core/observability/logger.js';
+
+type Log = (level: LogLevel, obj: Record<string, unknown>, msg: string) => void;
+const errorFields = (err: unknown): Record<string, unknown> =>
+  err instanceof MillraceError ? { code: err.code, err: err.message } : { err: err instanceof Error ? err.message : String(err) };
 
 /** What `admin.offloadStatus` reports (Pulsar's OffloadProcessStatus). */
 export interface OffloadStatus {
@@ -64,6 +69,7 @@ export class PartitionMaintenance {
     private readonly subscriptions: () => Iterable<Subscription>,
     private readonly defaults: TopicPolicies | undefined,
     private readonly tiered: boolean,
+    private readonly log: Log = () => undefined,
     private readonly now: () => number = Date.now,
   ) {
     this.policies = readPolicies(store, ml.name, defaults);
@@ -108,7 +114,9 @@ export class PartitionMaintenance {
     const ttl = this.policies.ttlMs;
     if (ttl <= 0) return;
     const cutoff = await this.firstAtOrAfter(this.now() - ttl);
-    for (const sub of this.subscriptions()) await sub.skipBefore(cutoff);
+    for (const sub of this.subscriptions()) {
+      if (await sub.skipBefore(cutoff)) this.log('info', { subscription: sub.name, before: cutoff, ttlMs: ttl }, 'messages past their TTL acked');
+    }
   }
 
   /** The first position whose publish time is >= t, or the position after the last entry. */
@@ -151,14 +159,18 @@ export class PartitionMaintenance {
     for (const sub of this.subscriptions()) {
       const b = await this.backlogOf(sub);
       if (q.policy === 'consumer_backlog_eviction') {
-        if (limitAgeMs >= 0 && b.ageMs > limitAgeMs) await sub.skipBefore(await this.firstAtOrAfter(this.now() - limitAgeMs));
-        if (limitBytes >= 0 && b.bytes > limitBytes) await sub.skipBefore(this.positionLeaving(limitBytes));
+        let evicted = false;
+        if (limitAgeMs >= 0 && b.ageMs > limitAgeMs) evicted = await sub.skipBefore(await this.firstAtOrAfter(this.now() - limitAgeMs));
+        if (limitBytes >= 0 && b.bytes > limitBytes) evicted = (await sub.skipBefore(this.positionLeaving(limitBytes))) || evicted;
+        if (evicted) this.log('warn', { subscription: sub.name, backlogBytes: b.bytes, oldestMs: b.ageMs, limitBytes, limitAgeMs }, 'backlog quota: oldest messages evicted');
         continue;
       }
       if (limitBytes >= 0 && b.bytes > limitBytes) exceeded = `subscription ${sub.name} has a backlog of ${b.bytes} bytes, over its quota of ${limitBytes}`;
       else if (limitAgeMs >= 0 && b.ageMs > limitAgeMs) exceeded = `subscription ${sub.name} has an unacked message ${b.ageMs} ms old, over its quota of ${limitAgeMs} ms`;
       if (exceeded) break;
     }
+    if (exceeded !== undefined && this.quotaExceeded === undefined) this.log('warn', { policy: q.policy, reason: exceeded }, 'backlog quota exceeded');
+    if (exceeded === undefined && this.quotaExceeded !== undefined) this.log('info', { policy: q.policy }, 'backlog back within quota');
     this.quotaExceeded = exceeded;
   }
 
@@ -217,12 +229,14 @@ export class PartitionMaintenance {
       this.offload = { ...this.offload, status: 'RUNNING' };
       try {
         for (const l of todo) {
-          await this.ml.offloadLedger(l.ledgerId);
+          const rec = await this.ml.offloadLedger(l.ledgerId);
           this.offload.offloadedLedgers++;
+          this.log('info', { ledgerId: l.ledgerId, entries: l.entries, bytes: rec.size, key: rec.key }, 'ledger offloaded');
         }
         this.offload = { status: 'SUCCESS', offloadedLedgers: this.offload.offloadedLedgers };
       } catch (err) {
         this.offload = { status: 'ERROR', lastError: err instanceof Error ? err.message : String(err), offloadedLedgers: this.offload.offloadedLedgers };
+        this.log('warn', errorFields(err), 'offload failed; it is retried on the next pass');
       }
     } else if (force && this.offload.status === 'NOT_RUN') {
       this.offload = { ...this.offload, status: 'SUCCESS' };
@@ -234,8 +248,10 @@ export class PartitionMaintenance {
       if (later - (l.offload.completedAt ?? later) < p.offloadDeletionLagMs) continue;
       try {
         await this.ml.deleteLocalCopy(l.ledgerId);
+        this.log('debug', { ledgerId: l.ledgerId }, 'local copy of an offloaded ledger deleted');
       } catch (err) {
         this.offload = { ...this.offload, status: 'ERROR', lastError: err instanceof Error ? err.message : String(err) };
+        this.log('warn', { ledgerId: l.ledgerId, ...errorFields(err) }, 'local copy kept: its offload did not verify');
         return;
       }
     }
@@ -270,7 +286,10 @@ export class PartitionMaintenance {
       total -= l.bytes;
       through = l;
     }
-    if (through) await this.ml.trimBefore({ ledgerId: through.ledgerId, entryId: through.lastEntryId + 1 });
+    if (through) {
+      const deleted = await this.ml.trimBefore({ ledgerId: through.ledgerId, entryId: through.lastEntryId + 1 });
+      if (deleted.length > 0) this.log('info', { ledgers: deleted }, 'ledgers trimmed by retention');
+    }
   }
 }
 

@@ -100,7 +100,7 @@ class PartitionActor implements Actor {
     private readonly partitionIndex: number,
     private readonly config: PartitionActorConfig,
   ) {
-    this.maintenance = new PartitionMaintenance(ctx.store, ml, () => this.subscriptions.values(), config.policies, config.tieredStorage !== undefined);
+    this.maintenance = new PartitionMaintenance(ctx.store, ml, () => this.subscriptions.values(), config.policies, config.tieredStorage !== undefined, ctx.log);
   }
 
   /** Opens every durable subscription (housekeeping needs their cursors) and starts the timer. */
