@@ -5,7 +5,8 @@
  *
  * Exactly-once publishing: a named producer resumes its sequence IDs after the last one persisted,
  * and a batch that fails because its partition's worker died (WORKER_DIED, retriable) is sent again
- * with the same IDs, in order; the partition drops whatever it already stored (deduplication).
+ * with the same IDs, in order; the partition drops the IDs it already stored (deduplication by exact
+ * ranges, so a resend is stored even if a later batch got there first).
  */
 import { MillraceError } from '../../core/errors.js';
 import { createRouter, keyHashPartition, MessageId, type MessageRouter, type RoutingMode } from '../../core/topic/index.js';
@@ -77,9 +78,10 @@ interface Lane {
   chain: Promise<void>;
   /**
    * Appends of this lane that failed (their worker died) and are not yet resent. Until they land,
-   * new batches go out one at a time after it: a batch issued now would reach the restarted actor
-   * before the resend, and deduplication (which drops sequence IDs at or below the highest stored)
-   * would then drop the resent batch as a duplicate, losing it.
+   * new batches go out one at a time after them: a batch issued now would reach the restarted actor
+   * before the resend and be stored before it. Nothing would be lost (deduplication keeps exact
+   * ranges, so the resend is still stored), but the partition would hold this producer's messages
+   * out of order; Pulsar keeps a producer's order per partition, and so does this.
    */
   failed: number;
   /** Batches held back (not yet issued) behind a resend. */
@@ -164,6 +166,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
 
   private sendNow(message: ProducerMessage<T>): Promise<MessageId> {
     let frame: FrameMessage;
+    const seqBefore = this.seq;
     try {
       if (message === null || typeof message !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'send takes { value, key?, properties?, ... }');
       frame = this.toFrame(message);
@@ -175,6 +178,11 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     }
     const partition = this.partitionFor(frame);
     const lane = this.lanes[partition]!;
+    // A resent ID (at or below one already used: a replay after a reopen) travels in a batch of its
+    // own. The partition drops the IDs it holds and stores the rest; alone, a message is stored or
+    // dropped whole, so its reply tells which, where a mixed batch's reply (a count) could not.
+    const resend = frame.sequenceId! <= seqBefore;
+    if (resend) this.flushLane(partition);
     this.pendingCount++;
     const size = (frame.value?.length ?? 0) + (frame.key?.length ?? 0) + (frame.properties?.length ?? 0);
     const prev = lane.batch.messages[lane.batch.messages.length - 1];
@@ -184,7 +192,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     const promise = new Promise<MessageId>((resolve, reject) => b.pending.push({ resolve, reject }));
     b.messages.push(frame);
     b.bytes += size;
-    if (!this.batching.enabled || b.messages.length >= this.batching.maxMessages || b.bytes >= this.batching.maxBytes) {
+    if (resend || !this.batching.enabled || b.messages.length >= this.batching.maxMessages || b.bytes >= this.batching.maxBytes) {
       this.flushLane(partition);
     } else if (!b.timer) {
       b.timer = setTimeout(() => this.flushLane(partition), this.batching.maxDelayMs);
@@ -277,8 +285,10 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
       try {
         const r = await attempt;
         const p = this.partitioned ? partition : -1;
-        // The partition drops the messages it already holds (a resend): they are a prefix of the
-        // batch, as IDs increase, and the entry stored only the rest, renumbered from batch index 0.
+        // The partition drops the messages it already holds (a resend) and the entry stores only the
+        // rest, renumbered from batch index 0. This producer's batches are stored or dropped whole
+        // (resent IDs travel alone, see sendNow); should a count come back short anyway, the dropped
+        // ones are taken as the first (IDs increase, and an older ID is the likelier stored).
         // A dropped message resolves with Pulsar's duplicate ID (-1:-1).
         const dropped = r.position.ledgerId < 0 ? b.pending.length : b.pending.length - r.count;
         b.pending.forEach((w, i) => w.resolve(i < dropped

@@ -218,7 +218,7 @@ class PartitionActor implements Actor {
     if (check.verdict === 'partial') {
       // A resend that overlaps what is stored: keep only the new messages (rare; off the hot path).
       const d = decodeEntry(entry);
-      const keep = d.messages.filter((m) => (m.sequenceId ?? -1) > check.highest);
+      const keep = d.messages.filter((m) => this.dedup.isNew(check.producer, m.sequenceId ?? -1));
       entry = jsFramer.frame({ publishTime: 0, producerName: d.producerName, messages: keep.map((m) => ({ value: m.value, key: m.key, properties: m.properties, eventTime: m.eventTime, deliverAt: m.deliverAt, sequenceId: m.sequenceId })) });
     }
     this.dedup.accept(entry);

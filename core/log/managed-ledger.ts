@@ -193,6 +193,10 @@ export class ManagedLedger {
     if (store.isClosed) throw new MillraceError('CLOSED', 'the store is closed');
     const resolved = resolveManagedLedgerOptions(options);
     const framer = resolved.framer === 'wasm' ? loadWasmFramer() : jsFramer;
+    // lmdb-js reuses one read snapshot per thread until its next timer tick: on a thread that read
+    // a moment ago, recovery could miss entries another (since dead) thread committed and acked, seal
+    // the ledger before them and so hide them for good. Recover from the latest commit.
+    store.root.resetReadTxn();
     const mlId = store.managedLedgerId(name);
     const list: LedgerInfo[] = [];
     for (const { key, value } of store.ledgers.getRange({ start: [mlId, 0], end: [mlId, Number.MAX_SAFE_INTEGER] })) {
