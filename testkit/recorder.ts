@@ -8,7 +8,7 @@
  * written there at once, one JSON line each, so a process killed with SIGKILL leaves behind
  * everything it recorded; {@link readHistoryFile} reads it back.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Consumer, Message, MessageId, Producer, ProducerMessage, Reader } from '../index.js';
 import { MillraceError } from '../core/errors.js';
 import type { HistoryEvent, SubscriptionKind } from './history.js';
@@ -97,10 +97,13 @@ export class HistoryRecorder {
 export class RecordedProducer<T> {
   constructor(readonly inner: Producer<T>, private readonly rec: HistoryRecorder, readonly label: string, private readonly nextSeq: () => number) {}
 
-  /** Sends and records the call, then the outcome (`ok` with the ID, or `failed` with the error code). */
+  /**
+   * Sends and records the call, then the outcome (`ok` with the ID, or `failed` with the error code).
+   * The call order recorded is the message's explicit `sequenceId` when it has one.
+   */
   async send(message: ProducerMessage<T>): Promise<MessageId> {
     const value = this.rec.identify(message.value);
-    const base = { type: 'send' as const, value, key: keyOf(message.key), producer: this.label, seq: this.nextSeq() };
+    const base = { type: 'send' as const, value, key: keyOf(message.key), producer: this.label, seq: message.sequenceId ?? this.nextSeq() };
     this.rec.record({ ...base, outcome: 'unknown' });
     try {
       const id = await this.inner.send(message);
@@ -215,9 +218,13 @@ export function fileSink(path: string, options: { fsync?: boolean } = {}): ((eve
   return Object.assign(sink, { close: () => closeSync(fd) });
 }
 
-/** Reads a history written by {@link fileSink}; a torn last line (a kill mid-write) is skipped. */
+/**
+ * Reads a history written by {@link fileSink} (none yet: empty); a torn last line (a kill
+ * mid-write) is skipped.
+ */
 export function readHistoryFile(path: string): HistoryEvent[] {
   const out: HistoryEvent[] = [];
+  if (!existsSync(path)) return out;
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (line === '') continue;
     try {
