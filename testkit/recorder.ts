@@ -10,6 +10,7 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Consumer, Message, MessageId, Producer, ProducerMessage, Reader } from '../index.js';
+import { createHash } from 'node:crypto';
 import { MillraceError } from '../core/errors.js';
 import type { HistoryEvent, SubscriptionKind } from './history.js';
 
@@ -23,17 +24,21 @@ export interface RecorderOptions {
   keep?: boolean;
   /**
    * A message's identity in the history, unique per logical message. @default the value as UTF-8
-   * text for bytes, the string itself, or JSON for other values
+   * text for bytes, the string itself, or JSON for other values; a SHA-1 of it past 256 characters
    */
   identify?: (value: unknown) => string;
   /** First call number of this recorder's sends (a restarted process continues the order). @default 0 */
   seqStart?: number;
 }
 
+// Longer identities are hashed: a history keeps one per event, and whole 4 KiB values would make
+// the recorder, not the code under test, the memory hog. The hash still tells a changed payload.
+const MAX_IDENTITY = 256;
+
 function defaultIdentify(value: unknown): string {
-  if (value instanceof Uint8Array) return utf8.decode(value);
-  if (typeof value === 'string') return value;
-  return JSON.stringify(value);
+  const s = value instanceof Uint8Array ? utf8.decode(value) : typeof value === 'string' ? value : JSON.stringify(value);
+  if (s.length <= MAX_IDENTITY) return s;
+  return `sha1:${createHash('sha1').update(value instanceof Uint8Array ? value : s).digest('hex')}`;
 }
 
 const keyOf = (key: string | Uint8Array | undefined): string | undefined =>
