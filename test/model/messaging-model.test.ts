@@ -275,8 +275,9 @@ class BrokerRestart extends Cmd {
 function commands(type: SubscriptionType): fc.Arbitrary<Iterable<fc.AsyncCommand<World, World>>> {
   const slot = fc.nat({ max: MAX_CONSUMERS - 1 });
   const cumulative = type === 'exclusive' || type === 'failover' ? fc.boolean() : fc.constant(false);
+  const send = fc.tuple(fc.nat({ max: KEYS.length }), fc.integer({ min: 1, max: 6 })).map(([k, n]) => new Send(k, n));
   const arbs: fc.Arbitrary<fc.AsyncCommand<World, World>>[] = [
-    fc.tuple(fc.nat({ max: KEYS.length }), fc.integer({ min: 1, max: 6 })).map(([k, n]) => new Send(k, n)),
+    send, send, send,
     slot.map((s) => new Receive(s)),
     slot.map((s) => new Receive(s)),
     slot.map((s) => new Receive(s)),
@@ -290,7 +291,8 @@ function commands(type: SubscriptionType): fc.Arbitrary<Iterable<fc.AsyncCommand
     fc.integer({ min: 1, max: 3 }).map((n) => new ProducerRestart(n)),
     fc.constant(new BrokerRestart()),
   ];
-  return fc.commands(arbs, { maxCommands: 30 });
+  // size 'max': sequences up to maxCommands long (the default size makes them a handful).
+  return fc.commands(arbs, { maxCommands: 30, size: 'max' });
 }
 
 /** Closes the consumers, then drains the subscription with a fresh consumer and checks everything. */
@@ -324,7 +326,7 @@ for (const type of ['exclusive', 'failover', 'shared', 'key_shared'] as const) {
           removeDir(dir);
         }
       }),
-      { seed, numRuns: runs(Number(process.env.GU_RUNS ?? 12), 400), verbose: 1 },
+      { seed, numRuns: runs(8, 400), verbose: 1 },
     ).catch((err: unknown) => {
       throw new Error(`messaging model (${type}) failed with seed ${seed} (rerun: MILLRACE_SEED=${seed})\n${String(err)}`);
     });
