@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { MillraceError } from '../errors.js';
 import { LOG_FILE, prepareDataDir } from './data-dir.js';
+import { faultsFromEnv, installFaults } from './faults.js';
 
 /**
  * When an append (or ack) resolves.
@@ -55,6 +56,9 @@ export class Store {
     this.meta = root.openDB<unknown, (string | number)[]>('meta', { encoding: 'msgpack' });
     this.cursors = root.openDB<Buffer, [number, string]>('cursors', { encoding: 'binary' });
     this.topics = root.openDB<unknown, (string | number)[]>('topics', { encoding: 'msgpack' });
+    // Tests only (MILLRACE_FAULTS): failing or slow writes. Unset, nothing is wrapped.
+    const faults = faultsFromEnv();
+    if (faults) installFaults({ entries: this.entries, cursors: this.cursors, ledgers: this.ledgers, meta: this.meta, topics: this.topics }, faults);
   }
 
   /** Opens (creating when new) the data directory's store. Safe to call from several threads. */
