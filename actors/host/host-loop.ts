@@ -251,6 +251,10 @@ export class HostLoop {
 
   private async spawn(actorId: number, kind: string, name: string, config: unknown): Promise<void> {
     try {
+      // lmdb-js keeps a per-thread read snapshot until its next tick: an actor restarted here after
+      // its host died must start from the latest commit (its ledger, cursors, dedup state), not from
+      // what this thread read a moment ago.
+      this.store.root.resetReadTxn();
       const factory = await this.factory(kind);
       const timers = new Set<NodeJS.Timeout>();
       const actor = await factory({
