@@ -16,7 +16,7 @@ async function openWithFaults(dir: string, faults: FaultSpec[] | undefined): Pro
   if (faults) process.env[FAULTS_ENV] = JSON.stringify(faults);
   try {
     // One worker: the fault counters are per thread, so the window of failing writes is exact.
-    return await Broker.open({ dataDir: dir, workers: 1 });
+    return await Broker.open({ dataDir: dir, workers: 1, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
   } finally {
     delete process.env[FAULTS_ENV];
   }
@@ -33,14 +33,12 @@ async function drainAcking(c: ReturnType<HistoryRecorder['consumer']>, idleMs = 
   return { got, ackErrors };
 }
 
-// KNOWN OPEN BUG in core/log/managed-ledger.ts (reported to its owner, fix pending): a failed append
-// rolls `info.bytes` back but leaves its sparse-index entry, so every later append to that ledger
-// fails ("sparse index add: entries must come in order") until the ledger rolls over; and when the
-// entry's put fails before its ledger row's write settles, that rejection goes unhandled and kills
-// the worker. These two run as `todo` until then (they pass with both fixed).
-const ENTRY_FAULTS_TODO = 'core/log: a failed append leaves its sparse-index entry behind (fix pending)';
+// These found two bugs in the managed ledger's failure path: a failed append rolled the ledger's
+// byte count back under its sparse-index entry, so every later append to the ledger failed ("sparse
+// index add: entries must come in order"); and an entry put failing before its ledger row's write
+// settled was an unhandled rejection, which killed the worker.
 for (const error of ['ENOSPC', 'EIO'] as const) {
-  test(`faults - entry writes failing with ${error}: those sends fail with STORAGE_WRITE_FAILED, none is read, every acknowledged one is delivered, the log reads back whole after a restart`, { todo: ENTRY_FAULTS_TODO }, async () => {
+  test(`faults - entry writes failing with ${error}: those sends fail with STORAGE_WRITE_FAILED, none is read, every acknowledged one is delivered, the log reads back whole after a restart`, async () => {
     const dir = tempDir('millrace-faults');
     const topic = topicName('faults');
     const rec = new HistoryRecorder();

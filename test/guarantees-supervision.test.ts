@@ -25,7 +25,7 @@ for (const how of SOAK ? ['exit', 'throw'] as const : ['exit'] as const) {
     const dir = tempDir('millrace-guar-sup');
     let broker: Broker | undefined;
     try {
-      broker = await Broker.open({ dataDir: dir, workers: 2, ledger: { maxEntries: 20 } });
+      broker = await Broker.open({ dataDir: dir, workers: 2, ledger: { maxEntries: 20 }, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
       const topic = topicName('gsup');
       await broker.admin.createTopic(topic, { partitions: 2 });
       const rec = new HistoryRecorder();

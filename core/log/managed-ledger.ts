@@ -139,6 +139,8 @@ const OFFLOAD_CHUNK_ENTRIES = 256;
 interface OpenLedger {
   info: LedgerInfo;
   index: SparseIndex;
+  /** Bytes appended to this ledger so far, failed writes included: the sparse index's positions. */
+  indexBytes: number;
   /** First append to this ledger writes its list row in the same commit. */
   rowWrite: Promise<unknown> | undefined;
 }
@@ -287,13 +289,19 @@ export class ManagedLedger {
     if (info.entries === 0) info.firstPublishTime = publishTime;
     info.entries += 1;
     info.messages += count;
-    ledger.index.add(position.entryId, info.bytes, publishTime, size);
+    // The index takes byte positions from its own counter: a failed write gives its bytes back to the
+    // ledger's figures, but the index must keep moving forward (it refuses a position twice).
+    ledger.index.add(position.entryId, ledger.indexBytes, publishTime, size);
+    ledger.indexBytes += size;
     info.bytes += size;
     info.lastPublishTime = publishTime;
 
     const rowWrite = ledger.rowWrite;
     ledger.rowWrite = undefined;
     const put = this.store.entries.put([this.mlId, position.ledgerId, position.entryId], entry as Buffer);
+    // Handled below through settle(), possibly only after the row write settles: mark it handled now,
+    // or a put that fails first is an unhandled rejection (which kills a worker thread).
+    put.catch(() => undefined);
     // The entry's put is queued after its ledger row, so its commit's flush covers the row too.
     const done = (rowWrite ? rowWrite.then(() => this.store.settle(put)) : this.store.settle(put)).then(
       () => {
@@ -331,7 +339,7 @@ export class ManagedLedger {
       this.store.meta.put(['next-ledger', this.mlId], this.nextLedgerId),
       this.store.ledgers.put([this.mlId, info.ledgerId], { ...info }),
     ]);
-    const next: OpenLedger = { info, index: new SparseIndex({ intervalBytes: o.indexIntervalBytes }), rowWrite };
+    const next: OpenLedger = { info, index: new SparseIndex({ intervalBytes: o.indexIntervalBytes }), indexBytes: 0, rowWrite };
     this.current = next;
     return next;
   }

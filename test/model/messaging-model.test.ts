@@ -260,7 +260,7 @@ class BrokerRestart extends Cmd {
   async run(w: World): Promise<void> {
     w.story.push(this.toString());
     await w.broker.close();
-    w.broker = await Broker.open({ dataDir: w.dir, workers: 1 });
+    w.broker = await Broker.open({ dataDir: w.dir, workers: 1, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
     w.producer = await openProducer(w);
     for (const [i, s] of w.slots.entries()) {
       if (!s) continue;
@@ -312,7 +312,7 @@ for (const type of ['exclusive', 'failover', 'shared', 'key_shared'] as const) {
       fc.asyncProperty(commands(type), async (cmds) => {
         const dir = tempDir('millrace-msg-model');
         const w: World = {
-          type, dir, topic: 'persistent://public/default/model', broker: await Broker.open({ dataDir: dir, workers: 1 }),
+          type, dir, topic: 'persistent://public/default/model', broker: await Broker.open({ dataDir: dir, workers: 1, policies: { retention: { timeMs: -1, sizeBytes: -1 } } }),
           rec: new HistoryRecorder(), producer: undefined as unknown as RecordedProducer<Uint8Array>, slots: [], sent: [], nextValue: 0, story: [],
         };
         try {
