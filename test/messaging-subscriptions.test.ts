@@ -64,7 +64,9 @@ test('key_shared - per-key order holds while consumers join and leave', async ()
     await r1;
     await c1.close();
     await sendRound();
-    await sleep(800);
+    // Until every key has all its messages (or 15 s: a loaded machine is slow, a loss never catches up).
+    const complete = () => keys.every((k) => new Set(got.get(k) ?? []).size === n);
+    for (const until = Date.now() + 15_000; !complete() && Date.now() < until;) await sleep(50);
     s2.v = true; s3.v = true;
     await Promise.all([r2, r3]);
     for (const k of keys) {
