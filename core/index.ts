@@ -17,3 +17,5 @@ export {
 export { createObjectStore, type ObjectStore, type TieredStorageConfig } from './offload/object-store.js';
 export { Schemas, schemaOf, checkSchemaCompatible, encodeProperties, decodeProperties, type Schema, type SchemaType } from './schema/index.js';
 export { ManagedCursor, type CursorAckState } from './cursor/index.js';
+export { silentLogger, type Logger, type LogLevel } from './observability/logger.js';
+export { Histogram, LATENCY_BUCKETS_S, type HistogramSnapshot } from './observability/histogram.js';

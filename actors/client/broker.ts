@@ -14,6 +14,7 @@ import type { ManagedLedgerOptions } from '../../core/log/index.js';
 import { validatePolicies, type TopicPolicies } from '../../core/topic/index.js';
 import { createObjectStore, type TieredStorageConfig } from '../../core/offload/object-store.js';
 import { isLogger, silentLogger, writeLog, type Logger } from '../../core/observability/logger.js';
+import { Metrics, type MeterLike } from './metrics.js';
 import { ActorSystem, type SystemHandle } from '../host/actor-system.js';
 import { PartitionClient, type ConsumerSink } from './partition-client.js';
 import type { SubscribeRequest } from '../partition/partition-protocol.js';
@@ -51,6 +52,11 @@ export interface BrokerOptions {
    * @default silent
    */
   logger?: Logger;
+  /**
+   * An OpenTelemetry Meter (`metrics.getMeter('millrace')` from `@opentelemetry/api`, an optional
+   * peer dependency) to report the broker's metrics to. `broker.metrics.prometheus()` works without it.
+   */
+  meter?: MeterLike;
 }
 
 /** The options a partition actor is spawned with that come from the broker's. */
@@ -90,6 +96,8 @@ const RESUBSCRIBE_ATTEMPTS = 500;
 export class Broker implements AsyncDisposable {
   /** Topic administration and statistics. */
   readonly admin: Admin;
+  /** Metrics of the loaded topics: `collect()`, `prometheus()` (text exposition format). */
+  readonly metrics: Metrics;
   private readonly partitions = new Map<string, Promise<PartitionClient>>();
   private nextConsumerId = 1;
   private nextProducerId = 1;
@@ -99,6 +107,18 @@ export class Broker implements AsyncDisposable {
   private constructor(private readonly store: Store, private readonly system: ActorSystem, private readonly options: BrokerOptions) {
     this.admin = new Admin(store, (name) => this.partitionClients(name), (key) => this.loadedPartitions(key), options.policies,
       (topic) => this.forgetTopic(topic), (level, obj, msg) => this.log(level, obj, msg));
+    this.metrics = new Metrics(async () => {
+      const out = [];
+      for (const [name, client] of [...this.partitions]) {
+        try {
+          out.push({ topic: parseTopicName(parseTopicName(name).baseName).toString(), stats: await (await client).stats() });
+        } catch {
+          // a partition restarting or deleted right now: its figures come with the next collection
+        }
+      }
+      return out;
+    });
+    if (options.meter) this.metrics.registerWith(options.meter);
   }
 
   /**
@@ -156,6 +176,9 @@ export class Broker implements AsyncDisposable {
     if (options === null || typeof options !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'Broker.open takes { dataDir, ... }');
     if (options.policies !== undefined) validatePolicies(options.policies);
     if (options.logger !== undefined && !isLogger(options.logger)) throw new MillraceError('INVALID_ARGUMENT', 'logger must have debug, info, warn and error methods (pino-compatible)');
+    if (options.meter !== undefined && (typeof options.meter !== 'object' || options.meter === null || typeof options.meter.addBatchObservableCallback !== 'function')) {
+      throw new MillraceError('INVALID_ARGUMENT', 'meter must be an OpenTelemetry Meter (metrics.getMeter(name) from @opentelemetry/api)');
+    }
     if (options.maintenanceIntervalMs !== undefined && (!Number.isInteger(options.maintenanceIntervalMs) || options.maintenanceIntervalMs < 10)) {
       throw new MillraceError('INVALID_ARGUMENT', `maintenanceIntervalMs must be an integer >= 10, got ${String(options.maintenanceIntervalMs)}`);
     }
