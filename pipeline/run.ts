@@ -22,7 +22,7 @@ export interface PipelineOptions {
   seed: number;
   /** @default 2 */
   featureWorkers?: number;
-  /** @default 0.03: slow enough that later epochs still gain (the run shows learning, not one pass converging) */
+  /** @default 0.02: slow enough that later epochs still gain (the run shows learning, not one pass converging) */
   learningRate?: number;
 }
 
@@ -76,7 +76,7 @@ function startMonitor(broker: Broker, topics: PipelineTopics, state: LiveState):
 export async function runPipeline(options: PipelineOptions, observer: PipelineObserver): Promise<PipelineSummary> {
   const started = Date.now();
   const workers = options.featureWorkers ?? 2;
-  const learningRate = options.learningRate ?? 0.03;
+  const learningRate = options.learningRate ?? 0.02;
   checkOffloadDir(options.offloadDir);
   // The broker checks the data directory before it writes anything; the object store's directory
   // is made only after, so a refused data directory leaves nothing behind.

@@ -102,4 +102,4 @@ export class SyntheticWorld {
 }
 
 /** Events held out of training, to measure accuracy on data the model never learned from. */
-export const isHoldout = (eventId: number): boolean => eventId % 10 === 0;
+export const isHoldout = (eventId: number): boolean => eventId % 5 === 0;

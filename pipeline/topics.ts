@@ -25,7 +25,7 @@ const FEATURE_MESSAGE_BYTES = 110;
 /** Ledger rollover for a run of `events` events (broker-wide: the broker opens with it). */
 export function ledgerOptions(events: number): NonNullable<BrokerOptions['ledger']> {
   const perPartition = (events * FEATURE_MESSAGE_BYTES) / PARTITIONS;
-  return { maxEntries: 1000, maxBytes: Math.max(16 * 1024, Math.round(perPartition / 12)), maxAgeMs: 3600_000 };
+  return { maxEntries: 1000, maxBytes: Math.max(4 * 1024, Math.round(perPartition / 12)), maxAgeMs: 3600_000 };
 }
 
 /** The run's topic policies: keep everything (epochs replay from the earliest), offload early. */
@@ -35,7 +35,7 @@ export function topicPolicies(events: number): TopicPolicies {
     // Pulsar's default retention deletes what every subscription acked; the epochs' Readers are
     // not subscriptions, so without this the features could go before the last epoch reads them.
     retention: { timeMs: -1, sizeBytes: -1 },
-    offloadThresholdBytes: Math.max(32 * 1024, Math.round(perPartition / 3)),
+    offloadThresholdBytes: Math.max(8 * 1024, Math.round(perPartition / 3)),
     offloadDeletionLagMs: 0,
   };
 }

@@ -51,6 +51,7 @@ export class LiveView {
   private timer: NodeJS.Timeout | undefined;
   private drawn = 0;
   private lastPlain = 0;
+  private stopped = false;
 
   constructor(private readonly state: LiveState, private readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
     private readonly tty = out.isTTY === true) {}
@@ -74,6 +75,8 @@ export class LiveView {
 
   /** Draws the final state (on a terminal) and stops refreshing. */
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (this.tty) {
