@@ -12,6 +12,12 @@
  * show that working, every `retryEvery`-th event is published twice on purpose; the duplicate must
  * come back dropped (MessageId -1:-1), and the parent counts how many did.
  *
+ * The limit of this scheme: deduplication is per producer name, so a source event that a dying
+ * worker published but never acked, redelivered to the *other* worker, is published again under
+ * that worker's name and stored twice (and one the other worker already passed in sequence IDs
+ * would be dropped). Closing that gap needs the publish and the ack in one transaction, as Pulsar
+ * does; in a run without worker deaths no event is redelivered, and the run checks the counts.
+ *
  * Messages to the parent: `ready`, then `progress` every 100 ms and `done` after `stop`, each with
  * this worker's counts; `error` with a one-line message if anything fails.
  */
