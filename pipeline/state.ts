@@ -34,7 +34,7 @@ export interface EpochResult {
   scoreMs: number;
 }
 
-/** Storage of one topic: ledgers by state and bytes by tier. */
+/** Storage of one topic: ledgers (those with a complete offload) and bytes by tier. */
 export interface TopicStorage {
   ledgers: number;
   offloadedLedgers: number;

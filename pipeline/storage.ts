@@ -10,7 +10,8 @@ export async function topicStorage(admin: Admin, topic: string): Promise<TopicSt
   const out: TopicStorage = { ledgers: 0, offloadedLedgers: 0, localBytes: 0, offloadedBytes: 0 };
   for (const p of Object.values(await admin.internalStats(topic))) {
     out.ledgers += p.ledgers.length;
-    out.offloadedLedgers += p.ledgers.filter((l) => l.state === 'offloaded').length;
+    // Counted as the bytes are: complete offloads, whether or not the local copy is deleted yet.
+    out.offloadedLedgers += p.ledgers.filter((l) => l.offload?.complete === true).length;
     out.localBytes += p.localSize;
     out.offloadedBytes += p.offloadedSize;
   }
