@@ -9,7 +9,7 @@ export {
   type ConsumerSlot, type DispatchResult, type Dispatcher, type DispatcherOptions, type MessageRef, type SubscriptionType,
 } from './dispatch/index.js';
 export {
-  parseTopicName, parseNamespace, partitionTopicName, TopicName, NamespaceName, MessageId, compareMessageIds,
+  parseTopicName, parseNamespace, partitionTopicName, TopicName, NamespaceName, MessageId, compareMessageIds, MAX_TOPIC_NAME_BYTES,
   createRouter, keyHash, murmur3_32, type MessageRouter, type RoutingMode,
   validatePolicies, resolvePolicies, DEFAULT_POLICIES, BACKLOG_QUOTA_POLICIES,
   type TopicPolicies, type ResolvedPolicies, type RetentionPolicy, type BacklogQuota, type BacklogQuotaPolicy,
