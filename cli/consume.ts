@@ -46,10 +46,11 @@ is not an error (exit 0; the count is on stderr).`)
       const topic = fullName(given); // checked before anything is opened
       await withBroker(o, false, async ({ broker, out, signal }) => {
         const consumer = await broker.subscribe({ topic, subscription: o.subscription, type: o.type, initialPosition: o.initialPosition });
+        if (o.timeoutMs === undefined) out.note(`consuming ${topic} on subscription ${o.subscription}${o.count === 0 ? '' : ` until ${o.count} message(s)`}; Ctrl-C to stop`);
         let received = 0;
         let acks: Promise<void>[] = [];
         try {
-          while (o.count === 0 || received < o.count) {
+          while ((o.count === 0 || received < o.count) && !signal.aborted) {
             const m = await consumer.receive({ signal, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) });
             if (!m) break;
             received++;

@@ -1,7 +1,9 @@
 /** `millrace offload`: offloads a topic's sealed ledgers to the tiered storage now, or shows how offloads went. */
+import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
+import { MillraceError } from '../core/errors.js';
 import { usageError } from './errors.js';
-import { commonOptions, fullName, withBroker, type CommonOptions } from './session.js';
+import { commonOptions, fullName, tieredStorage, withBroker, type CommonOptions } from './session.js';
 
 export function registerOffload(program: Command): void {
   commonOptions(program.command('offload')
@@ -20,6 +22,9 @@ ledger needs the same --tiered-storage on later commands (read, consume).`)
       const topic = fullName(given); // checked before anything is opened
       if (!o.tieredStorage) throw usageError('offload needs --tiered-storage <dir|s3://bucket/prefix> (or MILLRACE_TIERED_STORAGE)');
       await withBroker(o, false, async ({ broker, out }) => {
+        // A directory store's root must exist (as a bucket must); offload makes it, other commands only read.
+        const ts = tieredStorage(o)!;
+        if (ts.driver === 'filesystem' && !o.status) mkdirSync(ts.path, { recursive: true });
         const status = o.status ? await broker.admin.offloadStatus(topic) : await broker.admin.offload(topic);
         // offloadedLedgers counts this process's offloads; the ledger list tells what is offloaded at all.
         let ledgers = 0;
@@ -32,7 +37,7 @@ ledger needs the same --tiered-storage on later commands (read, consume).`)
         out.document({ topic, ...status, ledgers, offloaded, offloadedStorageSize, localStorageSize },
           () => `${topic}: ${status.status}; ${offloaded} of ${ledgers} ledger(s) offloaded (${status.offloadedLedgers} now), ` +
             `${offloadedStorageSize} bytes offloaded, ${localStorageSize} bytes local${status.lastError ? `; last error: ${status.lastError}` : ''}`);
-        if (status.status === 'ERROR') process.exitCode = 1;
+        if (status.status === 'ERROR') throw new MillraceError('OFFLOAD_FAILED', `offload of ${topic} failed: ${status.lastError ?? 'see topics stats --internal'}`);
       });
     });
 }
