@@ -3,12 +3,13 @@
  * durable before the command exits), until `--count` messages, `--timeout-ms` without one, or a
  * signal.
  */
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { SubscriptionType } from '../core/dispatch/index.js';
 import { SUBSCRIPTION_TYPES } from '../core/dispatch/index.js';
 import { integer, oneOf } from './parse.js';
 import { encodeValue, messageRecord, VALUE_ENCODINGS, type ValueEncoding } from './output.js';
-import { commonOptions, fullName, withBroker, type CommonOptions } from './session.js';
+import { commonOptions, fullName, stdoutClosed, withBroker, type CommonOptions } from './session.js';
 
 interface ConsumeOptions extends CommonOptions {
   subscription: string;
@@ -55,6 +56,10 @@ is not an error (exit 0; the count is on stderr).`)
             if (!m) break;
             received++;
             out.record(messageRecord(m, o.encoding), `${m.id.toString()}\t${encodeValue(m.data, o.encoding)}`);
+            // A write to a closed stdout fails on a later tick: let it surface before acking, so a
+            // message that reached nobody (`consume ... | head -1`) is not acked, and comes again.
+            await yieldToEvents();
+            if (stdoutClosed()) break;
             acks.push(consumer.ack(m));
             if (acks.length >= ACK_WINDOW) {
               await Promise.all(acks);

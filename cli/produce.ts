@@ -43,7 +43,7 @@ Every stdin line is one message, empty lines included. The topic must exist (mil
       const topic = fullName(given); // checked before anything is opened
       // Checked before the data dir is opened, so a malformed property writes nothing.
       const props = properties(o.properties ?? []);
-      await withBroker(o, false, async ({ broker, out }) => {
+      await withBroker(o, false, async ({ broker, out, signal }) => {
         await warnIfRetentionDropsIt(broker, topic, out);
         const producer = await broker.createProducer({ topic, ...(o.name ? { name: o.name } : {}) });
         const pending: Promise<MessageId>[] = [];
@@ -71,10 +71,19 @@ Every stdin line is one message, empty lines included. The topic must exist (mil
         };
         try {
           if (o.message) {
-            for (const m of o.message) await send(m);
+            for (const m of o.message) {
+              if (signal.aborted) break;
+              await send(m);
+            }
           } else {
             if (process.stdin.isTTY) out.note('reading messages from stdin, one per line; end with Ctrl-D');
-            for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) await send(line);
+            const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
+            // On a signal, stop reading: what was sent is flushed and its IDs printed.
+            signal.addEventListener('abort', () => rl.close(), { once: true });
+            for await (const line of rl) {
+              if (signal.aborted) break;
+              await send(line);
+            }
           }
           while (head < pending.length) await printOldest();
         } finally {

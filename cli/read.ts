@@ -2,6 +2,7 @@
  * `millrace read`: a non-durable reader from a position or a time. By default it prints what the
  * topic holds from there to its end and stops; `--follow` keeps waiting for new messages.
  */
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { MessageId } from '../core/topic/index.js';
 import { integer, oneOf, position, time } from './parse.js';
@@ -60,6 +61,8 @@ Output as for consume. A topic without subscriptions keeps its messages only if 
             if (!m) break;
             read++;
             out.record(messageRecord(m, o.encoding), `${m.id.toString()}\t${encodeValue(m.data, o.encoding)}`);
+            // Buffered messages resolve without a turn of the event loop; give a closed stdout's error one.
+            if (read % 256 === 0) await yieldToEvents();
           }
         } finally {
           await reader.close();

@@ -63,13 +63,18 @@ export function tieredStorage(o: CommonOptions): TieredStorageConfig | undefined
 export interface Session {
   broker: Broker;
   out: Output;
-  /** Aborted by SIGINT or SIGTERM: waiting commands stop, print what they have, and the CLI exits 130/143. */
+  /** Aborted by SIGINT, SIGTERM or a closed stdout: commands stop, and the CLI exits 130, 143 or 141. */
   signal: AbortSignal;
 }
 
 let interruptedExitCode: number | undefined;
 
-/** The exit code a signal asked for (130 SIGINT, 143 SIGTERM), once one arrived. */
+/** Whether stdout was closed by its reader (a write failed). */
+export function stdoutClosed(): boolean {
+  return interruptedExitCode === 141;
+}
+
+/** The exit code a signal asked for (130 SIGINT, 143 SIGTERM, 141 stdout closed), once one arrived. */
 export function interruption(): number | undefined {
   return interruptedExitCode;
 }
@@ -93,8 +98,15 @@ export async function withBroker<T>(o: CommonOptions, create: boolean, fn: (s: S
     interruptedExitCode = signal === 'SIGTERM' ? 143 : EXIT.INTERRUPTED;
     abort.abort();
   };
+  // stdout closed early (`millrace read t | head`): stop as a signal would, exit 141 (128 + SIGPIPE)
+  // quietly instead of dying on the unhandled EPIPE with the lock file left behind.
+  const onStdoutError = (): void => {
+    interruptedExitCode ??= 141;
+    abort.abort();
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.stdout.on('error', onStdoutError);
   let broker: Broker | undefined;
   try {
     const ts = tieredStorage(o);
@@ -107,6 +119,8 @@ export async function withBroker<T>(o: CommonOptions, create: boolean, fn: (s: S
       lock.release();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      // Later writes to a broken stdout still report errors; they stay swallowed.
+      if (!abort.signal.aborted) process.stdout.off('error', onStdoutError);
     }
   }
 }
