@@ -4,9 +4,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, removeDir } from './util/tmp.js';
-import { cli, jsonLines, lines, oneLineError } from './cli-helpers.js';
+import { CLI, cli, jsonLines, lines, oneLineError } from './cli-helpers.js';
 
 const ID = /^\d+:\d+:-?\d+:\d+$/;
 
@@ -114,6 +116,26 @@ describe('cli messages', { concurrency: true }, () => {
       assert.equal(bad.code, 2);
       assert.match(oneLineError(bad), /^millrace: USAGE: .*key=value/);
       assert.equal((await cli(['read', 't', ...d])).stdout, '');
+    } finally {
+      removeDir(root);
+    }
+  });
+  test('cli read - a reader that closes stdout early (| head) ends the command with exit 141 and the lock released', async () => {
+    const root = tempDir('millrace-cli');
+    const dir = join(root, 'data');
+    try {
+      await cli(['topics', 'create', 'long', '--retention', 'infinite', '--data-dir', dir]);
+      const input = Array.from({ length: 20_000 }, (_, i) => `line ${i}`).join('\n');
+      assert.equal((await cli(['produce', 'long', '--data-dir', dir], { input })).code, 0);
+      const child = spawn(process.execPath, [CLI, 'read', 'long', '--data-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      // As head does: take the first chunk, then close the pipe.
+      child.stdout.once('data', () => child.stdout.destroy());
+      const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+      assert.equal(code, 141, stderr);
+      assert.doesNotMatch(stderr, /EPIPE|Error/);
+      assert.equal(existsSync(join(dir, 'MILLRACE.lock')), false);
     } finally {
       removeDir(root);
     }
