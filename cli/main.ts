@@ -25,8 +25,8 @@ function version(): string {
   }
 }
 
-/** The program with every command; exported for the help text's tests and for embedding. */
-export function buildProgram(): Command {
+/** The program with every command. */
+function buildProgram(): Command {
   const program = new Command('millrace')
     .description('Millrace, an embeddable Pulsar-style message broker: work on a data directory from the shell')
     .version(version(), '-V, --version')
