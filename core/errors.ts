@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   // Data directory
   DATA_DIR_INVALID: 'the directory exists but is not a Millrace data directory',
   DATA_DIR_VERSION_UNSUPPORTED: 'the data directory was written by a newer Millrace format version',
+  DATA_DIR_LOCKED: 'another live process has the data directory open (its pid is in the lock file)',
   // Storage
   ENTRY_CORRUPT: 'a stored entry failed its checksum or bounds checks',
   ENTRY_NOT_FOUND: 'no entry exists at that position (never written, or trimmed)',
