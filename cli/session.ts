@@ -10,7 +10,7 @@ import { Option, type Command } from 'commander';
 import { Broker } from '../actors/client/broker.js';
 import type { TieredStorageConfig } from '../core/offload/object-store.js';
 import { MillraceError } from '../core/errors.js';
-import { lockDataDir, MARKER_FILE } from '../core/storage/data-dir.js';
+import { MARKER_FILE } from '../core/storage/data-dir.js';
 import { parseTopicName } from '../core/topic/index.js';
 import { EXIT } from './errors.js';
 import { integer } from './parse.js';
@@ -80,7 +80,8 @@ export function interruption(): number | undefined {
 }
 
 /**
- * Opens the data directory under its lock, runs `fn`, then closes the broker and releases the lock.
+ * Opens the data directory (Broker.open takes its process lock), runs `fn`, then closes the broker
+ * (which releases the lock).
  * `create: false` (most commands) refuses a directory that is missing or not a Millrace data
  * directory before anything is written; `create: true` (topics create, bench, demo) makes a new one.
  */
@@ -91,7 +92,6 @@ export async function withBroker<T>(o: CommonOptions, create: boolean, fn: (s: S
       ? `${dir} is not a Millrace data directory (it has no ${MARKER_FILE} marker)`
       : `${dir} does not exist; create a topic there first (millrace topics create <topic> --data-dir ${o.dataDir})`);
   }
-  const lock = lockDataDir(dir);
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     if (abort.signal.aborted) process.exit(interruptedExitCode ?? EXIT.INTERRUPTED); // a second Ctrl-C: stop now
@@ -116,7 +116,6 @@ export async function withBroker<T>(o: CommonOptions, create: boolean, fn: (s: S
     try {
       await broker?.close();
     } finally {
-      lock.release();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       // Later writes to a broken stdout still report errors; they stay swallowed.

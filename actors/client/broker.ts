@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { MillraceError } from '../../core/errors.js';
 import { Store, type Durability } from '../../core/storage/store.js';
+import { lockDataDir, type DataDirLock } from '../../core/storage/data-dir.js';
 import { parseTopicName, partitionTopicName } from '../../core/topic/index.js';
 import { checkSchemaCompatible, Schemas, type Schema, type SchemaType } from '../../core/schema/index.js';
 import { SUBSCRIPTION_TYPES } from '../../core/dispatch/index.js';
@@ -104,7 +105,9 @@ export class Broker implements AsyncDisposable {
   private readonly closables = new Set<{ close(): Promise<void> }>();
   private closed = false;
 
-  private constructor(private readonly store: Store, private readonly system: ActorSystem, private readonly options: BrokerOptions) {
+  private constructor(private readonly store: Store, private readonly system: ActorSystem, private readonly options: BrokerOptions,
+    /** The data directory's process lock, held by the broker that opened it (not by connected ones). */
+    private readonly lock?: DataDirLock) {
     this.admin = new Admin(store, (name) => this.partitionClients(name), (key) => this.loadedPartitions(key), options.policies,
       (topic) => this.forgetTopic(topic), (level, obj, msg) => this.log(level, obj, msg));
     this.metrics = new Metrics(async () => {
@@ -192,7 +195,15 @@ export class Broker implements AsyncDisposable {
       if (options.tieredStorage?.driver === 'filesystem' && typeof options.tieredStorage.path === 'string') mkdirSync(options.tieredStorage.path, { recursive: true });
       await createObjectStore(options.tieredStorage).close();
     }
-    const store = Store.open(options.dataDir, options.durability === undefined ? {} : { durability: options.durability });
+    // One process per data directory: a second broker's recovery would seal this one's open ledgers.
+    const lock = lockDataDir(options.dataDir);
+    let store: Store;
+    try {
+      store = Store.open(options.dataDir, options.durability === undefined ? {} : { durability: options.durability });
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
     let system: ActorSystem;
     try {
       system = await ActorSystem.open({
@@ -201,9 +212,10 @@ export class Broker implements AsyncDisposable {
       });
     } catch (err) {
       await store.close();
+      lock.release();
       throw err;
     }
-    const broker = new Broker(store, system, options);
+    const broker = new Broker(store, system, options, lock);
     broker.log('info', { dataDir: store.dataDir, workers: system.workers, durability: store.durability, tieredStorage: options.tieredStorage?.driver ?? null }, 'broker open');
     return broker;
   }
@@ -436,6 +448,7 @@ export class Broker implements AsyncDisposable {
     await Promise.all([...this.closables].map((c) => c.close().catch(() => undefined)));
     await this.system.close();
     await this.store.close();
+    this.lock?.release();
     this.log('info', { dataDir: this.store.dataDir }, 'broker closed');
   }
 

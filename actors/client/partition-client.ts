@@ -81,7 +81,8 @@ export class PartitionClient {
 
   /** Reads durable entries from `from` on; with `waitMs`, waits that long for the next append when there is none. */
   async readRange(from: Position, options: ReadRangeOptions & { waitMs?: number } = {}): Promise<ReadEntry[]> {
-    const reply = await this.system.request(this.ref, OP_READ, READ_REQUEST_BYTES, (bytes, offset) => {
+    const longPoll = (options.waitMs ?? 0) > 0;
+    const request = this.system.request(this.ref, OP_READ, READ_REQUEST_BYTES, (bytes, offset) => {
       const v = new DataView(bytes.buffer, bytes.byteOffset + offset, READ_REQUEST_BYTES);
       v.setFloat64(0, from.ledgerId, true);
       v.setFloat64(8, from.entryId, true);
@@ -89,6 +90,8 @@ export class PartitionClient {
       v.setUint32(20, Math.min(options.maxBytes ?? DEFAULTS.readMaxBytes, 0xffffffff), true);
       v.setUint32(24, Math.max(0, Math.min(options.waitMs ?? 0, 0xffffffff)), true);
     });
+    // A long poll may wait for an append that never comes: closing the system need not wait for it.
+    const reply = longPoll ? await this.system.parked(request) : await request;
     const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
     const count = v.getUint32(0, true);
     const out: ReadEntry[] = [];

@@ -170,9 +170,11 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
     if (this.size > 0) return true;
     for (const p of this.parts) {
       const last = await p.client.lastPosition();
+      // A fetch may have landed during the await: what it moved past `next` is in the buffer now.
+      if (this.size > 0) return true;
       if (last && (last.ledgerId > p.next.ledgerId || (last.ledgerId === p.next.ledgerId && last.entryId >= p.next.entryId))) return true;
     }
-    return false;
+    return this.size > 0;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Message<T>> {

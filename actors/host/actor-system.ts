@@ -407,6 +407,21 @@ export class ActorSystem {
     return rec;
   }
 
+  private parkedCount = 0;
+
+  /**
+   * Marks a request as a long poll (a read waiting for the next append) until it settles: `close()`
+   * does not wait for such requests, their actors answer them as they stop.
+   */
+  async parked<T>(request: Promise<T>): Promise<T> {
+    this.parkedCount++;
+    try {
+      return await request;
+    } finally {
+      this.parkedCount--;
+    }
+  }
+
   /**
    * Sends one request to an actor and resolves with the reply body (a copy). `bodyLength` bytes are
    * written in place into the ring by `write` (no intermediate buffer); a body too large for a ring
@@ -475,9 +490,10 @@ export class ActorSystem {
       return;
     }
     const local = this.local!;
-    // Let in-flight requests finish first (bounded: a dead host fails its own).
+    // Let in-flight requests finish first (bounded: a dead host fails its own). Long polls are not
+    // waited for: the hosts' shutdown answers them (empty) when it stops their actors.
     const deadline = Date.now() + 10_000;
-    while (this.endpoint.inflightCount > 0 && Date.now() < deadline) await immediate();
+    while (this.endpoint.inflightCount > this.parkedCount && Date.now() < deadline) await immediate();
     local.server?.close();
     await Promise.all(local.hosts.map(async (h) => {
       this.send(h, { t: 'shutdown' });
