@@ -188,15 +188,25 @@ export class Broker implements AsyncDisposable {
     if (options.offloadCacheBytes !== undefined && (!Number.isInteger(options.offloadCacheBytes) || options.offloadCacheBytes < 0)) {
       throw new MillraceError('INVALID_ARGUMENT', `offloadCacheBytes must be an integer >= 0, got ${String(options.offloadCacheBytes)}`);
     }
-    // Checked here so a bad configuration fails open, not every partition's first offload.
-    if (options.tieredStorage !== undefined) {
-      // The embedded default is a directory beside the data: create it (the store itself refuses a
-      // missing root, so an unmounted share never fills the local disk unnoticed once running).
-      if (options.tieredStorage?.driver === 'filesystem' && typeof options.tieredStorage.path === 'string') mkdirSync(options.tieredStorage.path, { recursive: true });
-      await createObjectStore(options.tieredStorage).close();
-    }
+    const ts = options.tieredStorage;
+    const fsStore = ts !== undefined && ts !== null && ts.driver === 'filesystem' && typeof ts.path === 'string';
+    // Checked here so a bad configuration fails open, not every partition's first offload. (A
+    // filesystem store is checked after the data dir: its directory is created, and a refused data
+    // dir must leave nothing behind.)
+    if (ts !== undefined && !fsStore) await createObjectStore(ts).close();
     // One process per data directory: a second broker's recovery would seal this one's open ledgers.
     const lock = lockDataDir(options.dataDir);
+    if (fsStore) {
+      try {
+        // The embedded default is a directory beside the data: create it (the store itself refuses
+        // a missing root, so an unmounted share never fills the local disk unnoticed once running).
+        mkdirSync(ts.path, { recursive: true });
+        await createObjectStore(ts).close();
+      } catch (err) {
+        lock.release();
+        throw err;
+      }
+    }
     let store: Store;
     try {
       store = Store.open(options.dataDir, options.durability === undefined ? {} : { durability: options.durability });
