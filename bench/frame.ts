@@ -10,8 +10,9 @@
  *   sequence IDs), for both WASM and JS. Before that date `frame.100B` meant the object form below.
  * - `frame.objects.100B`: one object per message (`frame`), the API the ledger and partition actor use.
  * The columns are built once, outside the timed loop, as a batching producer would accumulate them.
- * WASM and JS rounds alternate (js, wasm, js, wasm...) so that load from other processes on this
- * shared machine falls on both sides alike; each figure is the median of its rounds.
+ * WASM and JS rounds alternate (js, wasm, js, wasm..., 21 rounds of 250 ms each) so that load from
+ * other processes on this shared machine falls on both sides alike; each figure is the median of its
+ * rounds.
  *
  * Where a 100-message batch's time goes (scratch scripts, 2026-11-25, ~13.6 KB entry, best rounds):
  * - both: taking the result from the output slab costs 0.6-1.1 us, almost all of it first writes to
@@ -105,6 +106,10 @@ function pair(name: string, unit: string, perOp: number, bytesPerOp: number, js:
 async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const ms = ctx.quick ? 150 : 1000;
   const rounds = ctx.quick ? 3 : 5;
+  // WASM-vs-JS pairs: shorter rounds, more of them, alternating (same ~10 s per pair), so that a load
+  // burst of a few seconds from other processes lands on both sides rather than on one.
+  const pairMs = ctx.quick ? 100 : 250;
+  const pairRounds = ctx.quick ? 5 : 21;
   const wasm: Framer = loadWasmFramer();
   const batch = makeBatch();
   const columns = toColumns(batch);
@@ -116,16 +121,16 @@ async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
 
   ctx.log(`  frame: ${MESSAGES} x ${VALUE_BYTES} B messages, ${entry.length} B entries; frame.100B = columns, frame.objects.100B = one object per message`);
-  const cols = opsPerSecondPair(() => jsFramer.frameColumns(columns), () => wasm.frameColumns(columns), ms, rounds);
+  const cols = opsPerSecondPair(() => jsFramer.frameColumns(columns), () => wasm.frameColumns(columns), pairMs, pairRounds);
   results.push(...pair('frame.100B', 'msg/s', MESSAGES, entry.length, cols.js, cols.wasm, { ...params, input: 'columns' }));
-  const objs = opsPerSecondPair(() => jsFramer.frame(batch), () => wasm.frame(batch), ms, rounds);
+  const objs = opsPerSecondPair(() => jsFramer.frame(batch), () => wasm.frame(batch), pairMs, pairRounds);
   results.push(...pair('frame.objects.100B', 'msg/s', MESSAGES, entry.length, objs.js, objs.wasm, { ...params, input: 'objects' }));
 
-  const val = opsPerSecondPair(() => jsFramer.validate(entry), () => wasm.validate(entry), ms, rounds);
+  const val = opsPerSecondPair(() => jsFramer.validate(entry), () => wasm.validate(entry), pairMs, pairRounds);
   results.push(...pair('validate.100B', 'msg/s', MESSAGES, entry.length, val.js, val.wasm, params));
 
   const block = new Uint8Array(16 * 1024).map((_, i) => (i * 7) & 0xff);
-  const sum = opsPerSecondPair(() => jsFramer.checksum(block, 0, block.length), () => wasm.checksum(block, 0, block.length), ms, rounds);
+  const sum = opsPerSecondPair(() => jsFramer.checksum(block, 0, block.length), () => wasm.checksum(block, 0, block.length), pairMs, pairRounds);
   results.push(...pair('checksum.16KiB', 'B/s', block.length, block.length, sum.js, sum.wasm, { bytes: block.length }));
 
   // Sparse index search: 65,536 slots (1 MiB), one slot every 32 KiB of a 2 GiB ledger.

