@@ -10,6 +10,9 @@ mkdirSync(new URL('../dist/wasm/', import.meta.url), { recursive: true });
 const r = spawnSync(process.execPath, [asc, 'wasm/assembly/index.ts',
   '--outFile', 'dist/wasm/millrace.wasm',
   '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert',
+  // 16-byte vector copies in frameColumns (wasm/assembly/columns.ts); Node 20's V8 has wasm SIMD on
+  // every platform it supports.
+  '--enable', 'simd',
   // The module never allocates (fixed regions, see wasm/assembly/memory.ts): no GC, no runtime exports.
   '--runtime', 'stub',
   // Fixed memory: growth would detach every view the loader holds (design notes, pitfalls).

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   jsFramer, loadWasmFramer, encodedSize, encodeInto, decodeEntry, EntryStatus, xxhash32, OFF_CHECKSUM, CHECKSUM_FROM,
-  type FrameBatch,
+  toColumns, type FrameBatch, type FrameColumns,
 } from '../wasm/index.js';
-import { batchArb, check, sameBytes } from './wasm-helpers.js';
+import { batchArb, check, padColumns, sameBytes } from './wasm-helpers.js';
 
 const wasm = loadWasmFramer();
 
@@ -181,4 +181,96 @@ test('wasm-differential - WASM and JS throw the same error for each batch-level 
   const big = { publishTime: 1, messages: [{ value: new Uint8Array(500) }, { value: 'x' }] };
   assert.equal(outcome(wasm, big, 100), outcome(jsFramer, big, 100));
   assert.match(outcome(wasm, big, 100), /INVALID_ARGUMENT/);
+});
+
+/** Column junk: what a reused buffer's spare slots might hold. */
+const junkArb = fc.constantFrom(-1, 0, 7, -100_000, 2 ** 31 - 1);
+
+test('wasm-differential - WASM and JS frame random batches given as columns to the bytes frame gives', () => {
+  const fallbacks = wasm.referenceFallbacks();
+  check(fc.property(batchArb, fc.nat(5), junkArb, (batch, spare, junk) => {
+    const expected = jsFramer.frame(batch);
+    const cols = padColumns(toColumns(batch), spare, junk);
+    assert.ok(sameBytes(jsFramer.frameColumns(cols), expected), 'JS columns differ from JS objects');
+    assert.ok(sameBytes(wasm.frameColumns(cols), expected), 'WASM columns differ from JS objects');
+  }), 300);
+  // Valid batches are framed by the module itself, not handed to the reference.
+  assert.equal(wasm.referenceFallbacks(), fallbacks);
+});
+
+/** One change to valid columns: most break a rule, a few leave them valid. */
+type Mutation = (c: FrameColumns, i: number, x: number) => FrameColumns;
+const mutations: Record<string, Mutation> = {
+  count: (c, _i, x) => ({ ...c, count: [0, c.count + 1, 65_536, 1.5, -1, Number.NaN, c.count - 1][x % 7]! }),
+  publishTime: (c, _i, x) => ({ ...c, publishTime: [-1, 1.5, 2 ** 53, Number.NaN][x % 4]! }),
+  producerName: (c, _i, x) => ({ ...c, producerName: (x % 2 === 0 ? 'p' : new Uint8Array(65_536)) as unknown as Uint8Array }),
+  payloadType: (c) => ({ ...c, payload: Array.from(c.payload) as unknown as Uint8Array }),
+  payloadLength: (c, _i, x) => ({ ...c, payload: x % 2 === 0 ? c.payload.subarray(0, Math.max(0, c.payload.length - 1)) : Uint8Array.of(...c.payload, 9) }),
+  columnType: (c, _i, x) => {
+    const name = (['keyLengths', 'propertiesLengths', 'valueLengths', 'sequenceIds', 'eventTimes', 'deliverAt'] as const)[x % 6];
+    const a = c[name] ?? new Float64Array(c.count);
+    const wrong = x % 12 < 6 ? (a instanceof Int32Array ? Float64Array.from(a) : Int32Array.from(a)) : a.subarray(0, c.count - 1);
+    return { ...c, [name]: wrong } as FrameColumns;
+  },
+  keyLength: (c, i, x) => withLength(c, 'keyLengths', i, [-2, 65_536, 65_535, c.keyLengths[i]! + 1, -1, 2 ** 31 - 1][x % 6]!, x),
+  propertiesLength: (c, i, x) => withLength(c, 'propertiesLengths', i, [-1, c.propertiesLengths[i]! + 1, -(2 ** 31), 70_000][x % 4]!, x),
+  valueLength: (c, i, x) => withLength(c, 'valueLengths', i, [-2, c.valueLengths[i]! + 1, -1, 2 ** 31 - 1, 0][x % 5]!, x),
+  sequenceId: (c, i, x) => {
+    const s = c.sequenceIds ?? new Float64Array(c.count).map((_, j) => 10 + j);
+    const prev = i > 0 ? s[i - 1]! : 0;
+    return { ...c, sequenceIds: patchFloat(s, i, [Number.NaN, -1, prev, prev + 2 ** 32 + 1, 2 ** 53, 0.5, s[0]! + 2 ** 32][x % 7]!) };
+  },
+  eventTime: (c, i, x) => ({ ...c, eventTimes: patchFloat(c.eventTimes ?? new Float64Array(c.count).fill(-1), i, [-2, 1.5, Number.NaN, 2 ** 53, -0, 2 ** 53 - 1][x % 6]!) }),
+  deliverAt: (c, i, x) => ({ ...c, deliverAt: patchFloat(c.deliverAt ?? new Float64Array(c.count).fill(-1), i, [-2, 1.5, Number.NaN, 2 ** 53, Infinity][x % 5]!) }),
+  notAnObject: (_c, _i, x) => [null, 7, 'x'][x % 3] as unknown as FrameColumns,
+};
+
+/**
+ * Sets one length; for half the cases (by `x`) the payload grows or shrinks at its end to match, so
+ * that only the length rule itself is at stake (a 65536-byte key with 65536 bytes behind it).
+ */
+function withLength(c: FrameColumns, name: 'keyLengths' | 'propertiesLengths' | 'valueLengths', i: number, v: number, x: number): FrameColumns {
+  const lengths = patchInt(c[name], i, v);
+  if ((x >> 4) % 2 === 0 || Math.abs(v) > 100_000) return { ...c, [name]: lengths };
+  const delta = Math.max(0, lengths[i]!) - Math.max(0, c[name][i]!);
+  const payload = new Uint8Array(Math.max(0, c.payload.length + delta));
+  payload.set(delta >= 0 ? c.payload : c.payload.subarray(0, payload.length));
+  return { ...c, [name]: lengths, payload };
+}
+
+function patchInt(a: Int32Array, i: number, v: number): Int32Array {
+  const b = a.slice();
+  b[i] = v;
+  return b;
+}
+
+function patchFloat(a: Float64Array, i: number, v: number): Float64Array {
+  const b = a.slice();
+  b[i] = v;
+  return b;
+}
+
+test('wasm-differential - WASM and JS frameColumns throw the same error (code and message) for the same broken columns', () => {
+  const seen = new Map<string, number>();
+  check(fc.property(batchArb, fc.constantFrom(...Object.keys(mutations)), fc.nat(), fc.nat(), fc.nat(3), junkArb, fc.option(fc.integer({ min: 16, max: 5000 }), { nil: undefined }),
+    (batch, name, at, x, spare, junk, max) => {
+      const cols = padColumns(toColumns(batch), spare, junk);
+      const broken = mutations[name]!(cols, at % cols.count, x);
+      const outcome = (f: typeof jsFramer): string => {
+        try {
+          return `ok:${Buffer.from(f.frameColumns(broken, max === undefined ? undefined : Math.max(max, 48))).toString('hex')}`;
+        } catch (err) {
+          return `err:${(err as { code?: string }).code}:${(err as Error).message}`;
+        }
+      };
+      const js = outcome(jsFramer);
+      assert.equal(outcome(wasm), js);
+      const kind = js.startsWith('ok:') ? 'ok' : js.split(':')[1]!;
+      seen.set(kind, (seen.get(kind) ?? 0) + 1);
+    }), 1000);
+  // The mutations must mostly break the batch, and reach every error code frameColumns has.
+  for (const code of ['INVALID_ARGUMENT', 'BATCH_EMPTY', 'SEQUENCE_INVALID', 'ENTRY_TOO_LARGE', 'ok']) {
+    assert.ok((seen.get(code) ?? 0) > 0, `no case ended in ${code}: ${JSON.stringify([...seen])}`);
+  }
+  assert.ok((seen.get('ok') ?? 0) < 500, `too few cases broke the batch: ${JSON.stringify([...seen])}`);
 });

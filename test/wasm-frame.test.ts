@@ -6,7 +6,7 @@ import {
   jsFramer, loadWasmFramer, encodedSize, encodeInto, decodeEntry, EntryStatus, entryStatusMessage, xxhash32,
   entryLength, entryCount, entryPublishTime, entryBaseSequenceId, entryLastSequenceId,
   OFF_CHECKSUM, OFF_VERSION, OFF_FLAGS, OFF_PUBLISH_TIME, OFF_BASE_SEQUENCE, ENTRY_HEADER_SIZE, CHECKSUM_FROM,
-  type FrameBatch, type Framer,
+  toColumns, type FrameBatch, type FrameColumns, type Framer,
 } from '../wasm/index.js';
 import { sameBytes } from './wasm-helpers.js';
 
@@ -70,6 +70,55 @@ for (const [name, f] of framers) {
     assert.equal(m0!.value!.buffer, entry.buffer);
     assert.deepEqual([entryLength(entry), entryCount(entry), entryPublishTime(entry), entryBaseSequenceId(entry), entryLastSequenceId(entry)],
       [entry.length, 3, b.publishTime, 40, 2 ** 32 + 39]);
+  });
+
+  test(`wasm-frame - ${name} frameColumns of the sample written as columns gives frame's bytes`, () => {
+    // Written out by hand (not with toColumns), so toColumns is checked against it too.
+    const cols: FrameColumns = {
+      publishTime: 1_764_000_000_123,
+      producerName: enc.encode('producer-a'),
+      count: 3,
+      payload: new Uint8Array([...enc.encode('k1'), 0x80, ...enc.encode('hello')]),
+      keyLengths: Int32Array.of(2, 0, -1),
+      propertiesLengths: Int32Array.of(1, 0, 0),
+      valueLengths: Int32Array.of(5, -1, 0),
+      sequenceIds: Float64Array.of(40, 41, 2 ** 32 + 39),
+      eventTimes: Float64Array.of(17, -1, 0),
+      deliverAt: Float64Array.of(-1, 2 ** 53 - 1, 5),
+    };
+    const entry = f.frameColumns(cols);
+    assert.ok(sameBytes(entry, f.frame(sample())));
+    assert.deepEqual(toColumns(sample()), cols);
+    assert.ok(entry.buffer instanceof ArrayBuffer && !(entry.buffer instanceof SharedArrayBuffer));
+  });
+
+  test(`wasm-frame - ${name} frameColumns refuses each bad input with its error code`, () => {
+    const ok = (): FrameColumns => ({ ...toColumns(sample()) });
+    const code = (c: unknown, max?: number): string | undefined => {
+      try {
+        f.frameColumns(c as FrameColumns, max);
+        return undefined;
+      } catch (err) {
+        assert.ok(isMillraceError(err), String(err));
+        return err.code;
+      }
+    };
+    assert.equal(code(null), 'INVALID_ARGUMENT');
+    assert.equal(code({ ...ok(), count: 0 }), 'BATCH_EMPTY');
+    assert.equal(code({ ...ok(), count: 4 }), 'INVALID_ARGUMENT'); // columns hold 3
+    assert.equal(code({ ...ok(), publishTime: -1 }), 'INVALID_ARGUMENT');
+    assert.equal(code({ ...ok(), keyLengths: [2, 0, -1] }), 'INVALID_ARGUMENT');
+    assert.equal(code({ ...ok(), keyLengths: Int32Array.of(2, -2, -1) }), 'INVALID_ARGUMENT');
+    assert.equal(code({ ...ok(), valueLengths: Int32Array.of(4, -1, 0) }), 'INVALID_ARGUMENT'); // payload 1 byte longer
+    assert.equal(code({ ...ok(), eventTimes: Float64Array.of(17, -1, 0.5) }), 'INVALID_ARGUMENT');
+    assert.equal(code({ ...ok(), sequenceIds: Float64Array.of(40, 40, 41) }), 'SEQUENCE_INVALID');
+    assert.equal(code({ ...ok(), sequenceIds: Float64Array.of(40, 41, 2 ** 32 + 41) }), 'SEQUENCE_INVALID');
+    assert.equal(code(ok(), 60), 'ENTRY_TOO_LARGE');
+    // The largest key the format holds, with its bytes behind it, and one byte more.
+    const one = (keyLen: number): FrameColumns => ({ publishTime: 1, count: 1, payload: new Uint8Array(keyLen), keyLengths: Int32Array.of(keyLen), propertiesLengths: Int32Array.of(0), valueLengths: Int32Array.of(0) });
+    assert.equal(code(one(65_535)), undefined);
+    assert.equal(code(one(65_536)), 'INVALID_ARGUMENT');
+    assert.equal(code(ok()), undefined);
   });
 
   test(`wasm-frame - ${name} frame of a batch without sequence IDs stores base -1`, () => {
@@ -193,6 +242,35 @@ test('wasm-frame - an entry above the WASM region (10 MiB) falls back to the JS 
   assert.ok(sameBytes(entry, jsFramer.frame(b, max)));
   assert.equal(w.validate(entry), EntryStatus.OK);
   assert.equal(w.checksum(entry, 8, entry.length), new DataView(entry.buffer, entry.byteOffset, entry.length).getUint32(OFF_CHECKSUM, true));
+});
+
+test('wasm-frame - frameColumns up to the WASM region (10 MiB) moves the payload in place; one byte more falls back, same bytes', () => {
+  // The payload is staged at the region's end and moved down, message by message: at exactly the
+  // region size the last messages' staged and final bytes overlap, which is the case to get right.
+  const REGION = 10 * 1024 * 1024; // wasm/assembly/memory.ts ENTRY_CAP
+  const w = loadWasmFramer();
+  const max = 12 * 1024 * 1024;
+  for (const extra of [0, 1]) {
+    const messages = [];
+    const count = 160;
+    let size = ENTRY_HEADER_SIZE;
+    for (let i = 0; i < count; i++) {
+      const eventTime = i % 3 === 0 ? 1_764_000_000_000 + i : undefined;
+      size += 16 + (eventTime === undefined ? 0 : 8) + 16 + 3;
+      messages.push({ value: new Uint8Array(0), key: new Uint8Array(16).fill(i), properties: Uint8Array.of(i, 1, 2), eventTime, sequenceId: 5 + i * 7 });
+    }
+    // Spread the remaining bytes over the values, with the rest in the last one.
+    const rest = REGION + extra - size;
+    const each = Math.floor(rest / count);
+    messages.forEach((m, i) => { m.value = new Uint8Array(i === count - 1 ? rest - each * (count - 1) : each).map((_, j) => (i * 31 + j * 7) & 0xff); });
+    const b: FrameBatch = { publishTime: 77, messages };
+    const before = w.referenceFallbacks();
+    const entry = w.frameColumns(toColumns(b), max);
+    assert.equal(entry.length, REGION + extra);
+    assert.equal(w.referenceFallbacks() - before, extra, extra === 0 ? 'an entry of exactly the region size is framed in WASM' : 'a larger one goes to the reference');
+    assert.ok(sameBytes(entry, jsFramer.frame(b, max)));
+    assert.equal(w.validate(entry), EntryStatus.OK);
+  }
 });
 
 test('wasm-frame - encodeInto refuses a target too small, a bad offset and a non-Uint8Array', () => {

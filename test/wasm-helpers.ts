@@ -5,7 +5,7 @@
  * case with MILLRACE_SEED=<seed>.
  */
 import fc from 'fast-check';
-import type { FrameBatch, FrameMessage } from '../wasm/index.js';
+import type { FrameBatch, FrameColumns, FrameMessage } from '../wasm/index.js';
 
 export const SEED = process.env.MILLRACE_SEED !== undefined ? Number(process.env.MILLRACE_SEED) : 20261125;
 export const SOAK = process.env.MILLRACE_SOAK === '1';
@@ -71,4 +71,31 @@ export const batchArb: fc.Arbitrary<FrameBatch> = fc
 /** Byte-wise equality with a readable failure. */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+}
+
+/**
+ * Columns with spare capacity: each column (and a copy of the payload inside a larger buffer) longer
+ * than needed, as a producer reusing its buffers would pass them; the spare slots hold junk that must
+ * never be read.
+ */
+export function padColumns(c: FrameColumns, spare: number, junk: number): FrameColumns {
+  const pad = <T extends Int32Array | Float64Array>(a: T | null | undefined, make: (n: number) => T): T | null => {
+    if (a === null || a === undefined) return null;
+    const b = make(a.length + spare);
+    b.fill(junk);
+    b.set(a);
+    return b;
+  };
+  const buf = new Uint8Array(c.payload.length + 2 * spare).fill(junk & 0xff);
+  buf.set(c.payload, spare);
+  return {
+    ...c,
+    payload: buf.subarray(spare, spare + c.payload.length),
+    keyLengths: pad(c.keyLengths, (n) => new Int32Array(n))!,
+    propertiesLengths: pad(c.propertiesLengths, (n) => new Int32Array(n))!,
+    valueLengths: pad(c.valueLengths, (n) => new Int32Array(n))!,
+    sequenceIds: pad(c.sequenceIds, (n) => new Float64Array(n)),
+    eventTimes: pad(c.eventTimes, (n) => new Float64Array(n)),
+    deliverAt: pad(c.deliverAt, (n) => new Float64Array(n)),
+  };
 }

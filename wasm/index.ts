@@ -3,7 +3,8 @@
  * sealing, zero-copy decoding, xxhash32, and the sparse ledger index. The entry layout is drawn in
  * entry-format.ts; validation status codes in entry-status.ts.
  */
-export type { FrameMessage, FrameBatch, Framer } from './types.js';
+export type { FrameMessage, FrameBatch, FrameColumns, Framer } from './types.js';
+export { toColumns } from './columns.js';
 export { DEFAULT_MAX_ENTRY_BYTES } from './types.js';
 export { EntryStatus, entryStatusMessage, type EntryStatusCode } from './status.js';
 export { jsFramer } from './reference.js';

@@ -7,11 +7,12 @@ import { MillraceError } from '../core/errors.js';
 import { CHECKSUM_FROM, OFF_CHECKSUM, OFF_PUBLISH_TIME } from './entry-format.js';
 import { STATUS_BAD_PUBLISH_TIME, STATUS_OK } from './entry-status.js';
 import { planBatch, resolveMaxEntryBytes } from './batch.js';
+import { planColumns, writeColumns } from './columns.js';
 import { setU64, writeEntry } from './encode.js';
 import { checkEntry, isPublishTime } from './validate.js';
 import { xxhash32 } from './xxhash32.js';
 import { outputSlab } from './output-slab.js';
-import type { FrameBatch, Framer } from './types.js';
+import type { FrameBatch, FrameColumns, Framer } from './types.js';
 
 /** Throws INVALID_ARGUMENT unless `bytes` is a Uint8Array (the only non-status failure of seal/validate). */
 export function requireBytes(bytes: unknown, what: string): asserts bytes is Uint8Array {
@@ -33,6 +34,16 @@ export const jsFramer: Framer = {
     writeEntry(batch, plan, out, 0);
     const dv = new DataView(out.buffer, out.byteOffset, plan.size);
     setU64(dv, OFF_PUBLISH_TIME, batch.publishTime);
+    dv.setUint32(OFF_CHECKSUM, xxhash32(out, CHECKSUM_FROM, plan.size), true);
+    return out;
+  },
+
+  frameColumns(columns: FrameColumns, maxEntryBytes?: number): Uint8Array {
+    const plan = planColumns(columns, resolveMaxEntryBytes(maxEntryBytes), true);
+    const out = outputSlab.take(plan.size);
+    writeColumns(columns, plan, out, 0);
+    const dv = new DataView(out.buffer, out.byteOffset, plan.size);
+    setU64(dv, OFF_PUBLISH_TIME, columns.publishTime);
     dv.setUint32(OFF_CHECKSUM, xxhash32(out, CHECKSUM_FROM, plan.size), true);
     return out;
   },

@@ -9,6 +9,7 @@
  *  +----------+---------------------------+-------------------------+--------------------+
  *  | static   | ENTRY: the entry being    | DESC: per-message       | INDEX: 16-byte     |
  *  | data     | framed / validated        | descriptors (40 B each) | sparse index slots |
+ *  |          |                           | or columns (COL_*)      |                    |
  *  +----------+---------------------------+-------------------------+--------------------+
  * ```
  */
@@ -31,6 +32,18 @@ export const DESC_BASE: usize = ENTRY_BASE + ENTRY_CAP;
 export const DESC_STRIDE: usize = 40;
 /** 65535 messages (the format's maximum) * 40 bytes fit. */
 export const DESC_CAP: usize = 2560 * 1024;
+
+/**
+ * `frameColumns` reads a batch's columns from the DESC region instead (the two never run at once):
+ * one array per column, each with room for the format's 65535 messages. 36 * 65536 bytes fit.
+ */
+export const COL_SLOTS: usize = 65536;
+export const COL_KEY: usize = DESC_BASE; // i32 per message
+export const COL_PROPS: usize = COL_KEY + 4 * COL_SLOTS; // i32
+export const COL_VALUE: usize = COL_PROPS + 4 * COL_SLOTS; // i32
+export const COL_SEQ: usize = COL_VALUE + 4 * COL_SLOTS; // f64, 8-aligned (DESC_BASE is)
+export const COL_EVENT_TIME: usize = COL_SEQ + 8 * COL_SLOTS; // f64
+export const COL_DELIVER_AT: usize = COL_EVENT_TIME + 8 * COL_SLOTS; // f64
 
 /** Sparse index slots (16 bytes each, the SparseIndex body layout): 196,608 slots, about 6 GiB of ledger. */
 export const INDEX_BASE: usize = DESC_BASE + DESC_CAP;
