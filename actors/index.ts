@@ -10,6 +10,6 @@ export { Consumer, type ConsumerOptions } from './client/consumer.js';
 export { Reader, type ReaderOptions } from './client/reader.js';
 export { Admin, type TopicStats, type TopicMetadata } from './client/admin.js';
 export type { OffloadStatus } from './partition/maintenance.js';
-export { Metrics, type MetricsSnapshot, type TopicMetrics, type MeterLike } from './client/metrics.js';
+export { Metrics, type MetricsSnapshot, type MeterLike } from './client/metrics.js';
 export type { InternalStats } from './partition/partition-protocol.js';
 export type { Message } from './client/message.js';

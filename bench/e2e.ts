@@ -134,15 +134,21 @@ async function replay(ctx: BenchContext): Promise<BenchResult> {
     const producer = await broker.createProducer({ topic, maxPendingMessages: WINDOW * 2 });
     const value = new Uint8Array(VALUE_BYTES);
     await sendWindowed(producer, total, () => value);
-    const rss = rssSampler();
-    const reader = await broker.createReader({ topic, startMessageId: MessageId.earliest, receiverQueueSize: 10_000 });
-    const t0 = performance.now();
-    let n = 0;
-    while (n < total && (await reader.readNext({ timeoutMs: 5000 }))) n++;
-    const s = (performance.now() - t0) / 1000;
-    await reader.close();
-    return { name: 'e2e.replay.100B', unit: 'msg/s', value: n / s, messages: n, rss_mb: rss.stop() };
+    const r = await replayFromEarliest(broker, topic, total);
+    return { name: 'e2e.replay.100B', unit: 'msg/s', value: r.rate, messages: r.n, rss_mb: r.rss };
   });
+}
+
+/** A reader reads `total` messages of `topic` from the earliest: its rate, count and peak RSS (MB). */
+export async function replayFromEarliest(broker: Broker, topic: string, total: number): Promise<{ rate: number; n: number; rss: number }> {
+  const rss = rssSampler();
+  const reader = await broker.createReader({ topic, startMessageId: MessageId.earliest, receiverQueueSize: 10_000 });
+  const t0 = performance.now();
+  let n = 0;
+  while (n < total && (await reader.readNext({ timeoutMs: 5000 }))) n++;
+  const s = (performance.now() - t0) / 1000;
+  await reader.close();
+  return { rate: n / s, n, rss: rss.stop() };
 }
 
 function idleRss(): BenchResult {

@@ -9,23 +9,11 @@
  * and, offloaded, many objects; the offloaded replay starts with a cold block cache. An unmeasured
  * replay runs first, so the JIT warm-up counts against neither.
  */
-import { Broker, MessageId } from '../index.js';
+import { Broker } from '../index.js';
 import type { BenchContext, BenchResult, Scenario } from './harness.js';
-import { rssSampler } from './harness.js';
-import { sendWindowed } from './e2e.js';
+import { replayFromEarliest, sendWindowed } from './e2e.js';
 
 const VALUE_BYTES = 100;
-
-async function replayAll(broker: Broker, topic: string, total: number): Promise<{ rate: number; n: number; rss: number }> {
-  const rss = rssSampler();
-  const reader = await broker.createReader({ topic, startMessageId: MessageId.earliest, receiverQueueSize: 10_000 });
-  const t0 = performance.now();
-  let n = 0;
-  while (n < total && (await reader.readNext({ timeoutMs: 5000 }))) n++;
-  const s = (performance.now() - t0) / 1000;
-  await reader.close();
-  return { rate: n / s, n, rss: rss.stop() };
-}
 
 async function tiered(ctx: BenchContext): Promise<BenchResult[]> {
   const total = ctx.quick ? 200_000 : 1_000_000;
@@ -42,8 +30,8 @@ async function tiered(ctx: BenchContext): Promise<BenchResult[]> {
     await sendWindowed(producer, total, () => value);
     await producer.close();
     // One unmeasured pass first, so neither measured replay pays the JIT warm-up.
-    await replayAll(broker, topic, total);
-    const local = await replayAll(broker, topic, total);
+    await replayFromEarliest(broker, topic, total);
+    const local = await replayFromEarliest(broker, topic, total);
     ctx.log(`  local replay ${Math.round(local.rate).toLocaleString('en-US')} msg/s`);
     const t0 = performance.now();
     // Setting the policies runs the partition's housekeeping pass at once: that pass is the offload.
@@ -53,7 +41,7 @@ async function tiered(ctx: BenchContext): Promise<BenchResult[]> {
     const st = await broker.admin.stats(topic);
     const ledgers = Object.values(await broker.admin.internalStats(topic))[0]!.ledgers;
     const offloaded = ledgers.filter((l) => l.state === 'offloaded').length;
-    const offloadedRun = await replayAll(broker, topic, total);
+    const offloadedRun = await replayFromEarliest(broker, topic, total);
     return [
       { name: 'replay.local.100B', unit: 'msg/s', value: local.rate, messages: local.n, ledgers: ledgers.length, rss_mb: local.rss },
       {

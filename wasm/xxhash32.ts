@@ -1,12 +1,13 @@
 /** xxHash32 in plain JS: the reference for the WASM checksum (wasm/assembly/xxhash32.ts). */
 
-const P1 = 2654435761;
-const P2 = 2246822519;
-const P3 = 3266489917;
-const P4 = 668265263;
-const P5 = 374761393;
+/** xxHash32's primes (shared with the streaming form in core/offload). */
+export const P1 = 2654435761;
+export const P2 = 2246822519;
+export const P3 = 3266489917;
+export const P4 = 668265263;
+export const P5 = 374761393;
 
-function rotl(x: number, r: number): number {
+export function rotl(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
 }
 
@@ -40,7 +41,14 @@ export function xxhash32(bytes: Uint8Array, start: number, end: number, seed = 0
   } else {
     h = (seed + P5) | 0;
   }
-  h = (h + len) | 0;
+  return xxhash32Tail((h + len) | 0, bytes, dv, p, end);
+}
+
+/**
+ * The end of xxHash32: the last (< 16) bytes bytes[p, end) mixed into `h` (which already holds the
+ * length term), then the avalanche. `dv` views the same memory as `bytes`.
+ */
+export function xxhash32Tail(h: number, bytes: Uint8Array, dv: DataView, p: number, end: number): number {
   while (p + 4 <= end) {
     h = Math.imul(rotl((h + Math.imul(dv.getUint32(p, true), P3)) | 0, 17), P4);
     p += 4;

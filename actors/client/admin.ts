@@ -268,34 +268,7 @@ export class Admin {
   async stats(topic: string): Promise<TopicStats> {
     const name = parseTopicName(topic).toString();
     if (!this.metadata(name)) throw new MillraceError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`);
-    const parts: PartitionStats[] = await Promise.all((await this.clients(name)).map((p) => p.client.stats()));
-    const out: TopicStats = {
-      msgRateIn: 0, msgRateOut: 0, msgThroughputIn: 0, msgThroughputOut: 0,
-      msgInCounter: 0, bytesInCounter: 0, msgOutCounter: 0, bytesOutCounter: 0, storageSize: 0, localStorageSize: 0, offloadedStorageSize: 0,
-      publishers: [], subscriptions: {},
-    };
-    const publishers = new Set<string>();
-    for (const p of parts) {
-      out.msgInCounter += p.msgInCounter;
-      out.bytesInCounter += p.bytesInCounter;
-      out.msgOutCounter += p.msgOutCounter;
-      out.bytesOutCounter += p.bytesOutCounter;
-      out.storageSize += p.storageSize;
-      out.localStorageSize += p.localStorageSize;
-      out.offloadedStorageSize += p.offloadedStorageSize;
-      for (const name of p.publishers) publishers.add(name);
-      for (const [sub, s] of Object.entries(p.subscriptions)) {
-        const agg = out.subscriptions[sub] ??= { type: s.type, msgBacklog: 0, unackedMessages: 0, consumers: [] };
-        agg.msgBacklog += s.msgBacklog;
-        agg.unackedMessages += s.unackedMessages;
-        for (const c of s.consumers) {
-          const mine = agg.consumers.find((x) => x.consumerName === c.consumerName);
-          if (mine) mine.unackedMessages += c.unackedMessages;
-          else agg.consumers.push({ consumerName: c.consumerName, unackedMessages: c.unackedMessages });
-        }
-      }
-    }
-    out.publishers = [...publishers].map((producerName) => ({ producerName }));
+    const out = sumPartitionStats(await Promise.all((await this.clients(name)).map((p) => p.client.stats())));
     const now = Date.now();
     const prev = this.lastSample.get(name);
     if (prev && now > prev.at) {
@@ -308,6 +281,38 @@ export class Admin {
     this.lastSample.set(name, { at: now, msgIn: out.msgInCounter, bytesIn: out.bytesInCounter, msgOut: out.msgOutCounter, bytesOut: out.bytesOutCounter });
     return out;
   }
+}
+
+/** A topic's statistics from its partitions' (rates left at 0: they need two samples). */
+export function sumPartitionStats(parts: readonly PartitionStats[]): TopicStats {
+  const out: TopicStats = {
+    msgRateIn: 0, msgRateOut: 0, msgThroughputIn: 0, msgThroughputOut: 0,
+    msgInCounter: 0, bytesInCounter: 0, msgOutCounter: 0, bytesOutCounter: 0, storageSize: 0, localStorageSize: 0, offloadedStorageSize: 0,
+    publishers: [], subscriptions: {},
+  };
+  const publishers = new Set<string>();
+  for (const p of parts) {
+    out.msgInCounter += p.msgInCounter;
+    out.bytesInCounter += p.bytesInCounter;
+    out.msgOutCounter += p.msgOutCounter;
+    out.bytesOutCounter += p.bytesOutCounter;
+    out.storageSize += p.storageSize;
+    out.localStorageSize += p.localStorageSize;
+    out.offloadedStorageSize += p.offloadedStorageSize;
+    for (const name of p.publishers) publishers.add(name);
+    for (const [sub, s] of Object.entries(p.subscriptions)) {
+      const agg = out.subscriptions[sub] ??= { type: s.type, msgBacklog: 0, unackedMessages: 0, consumers: [] };
+      agg.msgBacklog += s.msgBacklog;
+      agg.unackedMessages += s.unackedMessages;
+      for (const c of s.consumers) {
+        const mine = agg.consumers.find((x) => x.consumerName === c.consumerName);
+        if (mine) mine.unackedMessages += c.unackedMessages;
+        else agg.consumers.push({ consumerName: c.consumerName, unackedMessages: c.unackedMessages });
+      }
+    }
+  }
+  out.publishers = [...publishers].map((producerName) => ({ producerName }));
+  return out;
 }
 
 /** One status for a topic from its partitions': an error wins, then running, then success. */

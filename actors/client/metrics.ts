@@ -7,22 +7,12 @@
  */
 import { appendLatency, type HistogramSnapshot } from '../../core/observability/histogram.js';
 import type { PartitionStats } from '../partition/partition-protocol.js';
-
-/** One topic's figures, summed over its loaded partitions. */
-export interface TopicMetrics {
-  msgInCounter: number;
-  bytesInCounter: number;
-  msgOutCounter: number;
-  bytesOutCounter: number;
-  localStorageBytes: number;
-  offloadedStorageBytes: number;
-  producers: number;
-  subscriptions: Record<string, { backlog: number; unacked: number; consumers: number }>;
-}
+import { sumPartitionStats, type TopicStats } from './admin.js';
 
 /** What {@link Metrics.collect} returns. */
 export interface MetricsSnapshot {
-  topics: Record<string, TopicMetrics>;
+  /** Per loaded topic, its statistics as `admin.stats` gives them (rates excepted). */
+  topics: Record<string, TopicStats>;
   /** Append round trips of this thread's producers (per batch), seconds. */
   appendLatency: HistogramSnapshot;
 }
@@ -56,26 +46,14 @@ export class Metrics {
 
   /** The figures of every loaded topic now. */
   async collect(): Promise<MetricsSnapshot> {
-    const topics: Record<string, TopicMetrics> = {};
-    for (const { topic, stats: s } of await this.source()) {
-      const t = topics[topic] ??= {
-        msgInCounter: 0, bytesInCounter: 0, msgOutCounter: 0, bytesOutCounter: 0,
-        localStorageBytes: 0, offloadedStorageBytes: 0, producers: 0, subscriptions: {},
-      };
-      t.msgInCounter += s.msgInCounter;
-      t.bytesInCounter += s.bytesInCounter;
-      t.msgOutCounter += s.msgOutCounter;
-      t.bytesOutCounter += s.bytesOutCounter;
-      t.localStorageBytes += s.localStorageSize;
-      t.offloadedStorageBytes += s.offloadedStorageSize;
-      t.producers = Math.max(t.producers, s.publishers.length);
-      for (const [name, sub] of Object.entries(s.subscriptions)) {
-        const m = t.subscriptions[name] ??= { backlog: 0, unacked: 0, consumers: 0 };
-        m.backlog += sub.msgBacklog;
-        m.unacked += sub.unackedMessages;
-        m.consumers = Math.max(m.consumers, sub.consumers.length);
-      }
+    const byTopic = new Map<string, PartitionStats[]>();
+    for (const { topic, stats } of await this.source()) {
+      const list = byTopic.get(topic);
+      if (list) list.push(stats);
+      else byTopic.set(topic, [stats]);
     }
+    const topics: Record<string, TopicStats> = {};
+    for (const [topic, parts] of byTopic) topics[topic] = sumPartitionStats(parts);
     return { topics, appendLatency: appendLatency.snapshot() };
   }
 
@@ -90,19 +68,19 @@ export class Metrics {
     }
     out.push('# HELP millrace_storage_bytes Bytes stored for the topic, by tier.', '# TYPE millrace_storage_bytes gauge');
     for (const [topic, t] of topics) {
-      out.push(`millrace_storage_bytes{topic="${esc(topic)}",tier="local"} ${t.localStorageBytes}`);
-      out.push(`millrace_storage_bytes{topic="${esc(topic)}",tier="offloaded"} ${t.offloadedStorageBytes}`);
+      out.push(`millrace_storage_bytes{topic="${esc(topic)}",tier="local"} ${t.localStorageSize}`);
+      out.push(`millrace_storage_bytes{topic="${esc(topic)}",tier="offloaded"} ${t.offloadedStorageSize}`);
     }
     out.push('# HELP millrace_producers Producers connected to the topic.', '# TYPE millrace_producers gauge');
-    for (const [topic, t] of topics) out.push(`millrace_producers{topic="${esc(topic)}"} ${t.producers}`);
-    for (const [name, field, help] of [
-      ['millrace_subscription_backlog_messages', 'backlog', 'Messages not yet acked on the subscription'],
-      ['millrace_subscription_unacked_messages', 'unacked', 'Messages delivered to consumers and not yet acked'],
-      ['millrace_subscription_consumers', 'consumers', 'Consumers connected to the subscription'],
+    for (const [topic, t] of topics) out.push(`millrace_producers{topic="${esc(topic)}"} ${t.publishers.length}`);
+    for (const [name, read, help] of [
+      ['millrace_subscription_backlog_messages', (m: Sub) => m.msgBacklog, 'Messages not yet acked on the subscription'],
+      ['millrace_subscription_unacked_messages', (m: Sub) => m.unackedMessages, 'Messages delivered to consumers and not yet acked'],
+      ['millrace_subscription_consumers', (m: Sub) => m.consumers.length, 'Consumers connected to the subscription'],
     ] as const) {
       out.push(`# HELP ${name} ${help}.`, `# TYPE ${name} gauge`);
       for (const [topic, t] of topics) {
-        for (const [sub, m] of Object.entries(t.subscriptions)) out.push(`${name}{topic="${esc(topic)}",subscription="${esc(sub)}"} ${m[field]}`);
+        for (const [sub, m] of Object.entries(t.subscriptions)) out.push(`${name}{topic="${esc(topic)}",subscription="${esc(sub)}"} ${read(m)}`);
       }
     }
     const h = snap.appendLatency;
@@ -133,11 +111,11 @@ export class Metrics {
       const snap = await this.collect();
       for (const [topic, t] of Object.entries(snap.topics)) {
         for (const [o, field] of counters) result.observe(o, t[field], { topic });
-        result.observe(storage, t.localStorageBytes, { topic, tier: 'local' });
-        result.observe(storage, t.offloadedStorageBytes, { topic, tier: 'offloaded' });
+        result.observe(storage, t.localStorageSize, { topic, tier: 'local' });
+        result.observe(storage, t.offloadedStorageSize, { topic, tier: 'offloaded' });
         for (const [subscription, m] of Object.entries(t.subscriptions)) {
-          result.observe(backlog, m.backlog, { topic, subscription });
-          result.observe(unacked, m.unacked, { topic, subscription });
+          result.observe(backlog, m.msgBacklog, { topic, subscription });
+          result.observe(unacked, m.unackedMessages, { topic, subscription });
         }
       }
       result.observe(latencyCount, snap.appendLatency.count);
@@ -145,6 +123,8 @@ export class Metrics {
     }, [...counters.map(([o]) => o), storage, backlog, unacked, latencyCount, latencySum]);
   }
 }
+
+type Sub = TopicStats['subscriptions'][string];
 
 /** Escapes a Prometheus label value. */
 function esc(v: string): string {

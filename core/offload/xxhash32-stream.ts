@@ -4,17 +4,9 @@
  * written as a stream, so it needs the running form. Differential-tested against wasm/xxhash32.ts.
  */
 import { endianness } from 'node:os';
+import { P1, P2, P5, rotl, xxhash32Tail } from '../../wasm/xxhash32.js';
 
-const P1 = 2654435761;
-const P2 = 2246822519;
-const P3 = 3266489917;
-const P4 = 668265263;
-const P5 = 374761393;
 const LE = endianness() === 'LE';
-
-function rotl(x: number, r: number): number {
-  return (x << r) | (x >>> (32 - r));
-}
 
 /** Incremental xxHash32: `update` any number of times, then `digest` once. */
 export class XxHash32Stream {
@@ -25,6 +17,7 @@ export class XxHash32Stream {
   private total = 0;
   /** Bytes of an unfinished 16-byte stripe carried to the next update. */
   private readonly carry = new Uint8Array(16);
+  private readonly carryView = new DataView(this.carry.buffer);
   private carryLen = 0;
 
   update(bytes: Uint8Array): void {
@@ -57,24 +50,7 @@ export class XxHash32Stream {
     }
     // The length term is the total modulo 2^32, as the reference's `(h + len) | 0`.
     h = (h + (this.total % 0x1_0000_0000)) | 0;
-    const b = this.carry;
-    const end = this.carryLen;
-    let p = 0;
-    while (p + 4 <= end) {
-      const w = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
-      h = Math.imul(rotl((h + Math.imul(w, P3)) | 0, 17), P4);
-      p += 4;
-    }
-    while (p < end) {
-      h = Math.imul(rotl((h + Math.imul(b[p]!, P5)) | 0, 11), P1);
-      p++;
-    }
-    h ^= h >>> 15;
-    h = Math.imul(h, P2);
-    h ^= h >>> 13;
-    h = Math.imul(h, P3);
-    h ^= h >>> 16;
-    return h >>> 0;
+    return xxhash32Tail(h, this.carry, this.carryView, 0, this.carryLen);
   }
 
   /** Hashes whole stripes of bytes[start, end) ((end - start) % 16 === 0). */
