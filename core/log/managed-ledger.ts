@@ -133,6 +133,8 @@ export interface TieredStorage {
   cache: BlockCache;
 }
 
+// Offloaded ledgers a sequential read opens ahead of where it is (their objects' index and first blocks).
+const PREFETCH_LEDGERS = 2;
 // Entries per chunk when streaming a ledger to the object store.
 const OFFLOAD_CHUNK_ENTRIES = 256;
 
@@ -157,6 +159,8 @@ export class ManagedLedger {
   private closed = false;
   private tiered: TieredStorage | undefined;
   private readonly offloadedReaders = new Map<number, Promise<OffloadedLedgerReader>>();
+  /** Offloaded ledgers whose first blocks were fetched ahead of a sequential reader (prefetchAfter). */
+  private readonly prefetched = new Set<number>();
   /** Per-entry message counts of offloaded ledgers (the cursor's backlog needs them), loaded lazily. */
   private readonly offloadedCounts = new Map<number, Uint16Array>();
 
@@ -399,6 +403,9 @@ export class ManagedLedger {
       if (l.state === 'offloaded') {
         if (out.length >= maxEntries || bytes >= maxBytes) return out;
         const reader = await this.offloadedReader(l);
+        // Reached: its own prefetch is spent (a later pass may need one again), the next one's is due.
+        this.prefetched.delete(l.ledgerId);
+        this.prefetchAfter(l);
         const got = await reader.readRange(startEntry, { maxEntries: maxEntries - out.length, maxBytes: Math.max(1, maxBytes - bytes) });
         for (const { entryId, entry } of got) {
           if (entryId > lastEntry) break;
@@ -500,6 +507,7 @@ export class ManagedLedger {
       this.list.splice(this.list.indexOf(l), 1);
       this.sealedIndexes.delete(l.ledgerId);
       this.offloadedReaders.delete(l.ledgerId);
+      this.prefetched.delete(l.ledgerId);
       this.offloadedCounts.delete(l.ledgerId);
       done.push(l.ledgerId);
       if (l.offload && this.tiered) await this.tiered.objects.delete(l.offload.key).catch(() => undefined);
@@ -534,6 +542,22 @@ export class ManagedLedger {
   private requireTiered(): TieredStorage {
     if (!this.tiered) throw new MillraceError('OFFLOAD_NOT_CONFIGURED', `${this.name} has offloaded ledgers but the broker has no tieredStorage configured`);
     return this.tiered;
+  }
+
+  /**
+   * A read is in offloaded ledger `l`: open the next offloaded ledgers' objects and fetch their first
+   * blocks now (index, then data with read-ahead), once each, so a sequential reader does not wait
+   * for them when it gets there. Read-ahead inside an object does not cross to the next one by itself.
+   */
+  private prefetchAfter(l: LedgerInfo): void {
+    const at = this.list.indexOf(l);
+    for (let i = at + 1; i <= at + PREFETCH_LEDGERS && i < this.list.length; i++) {
+      const next = this.list[i]!;
+      if (next.state !== 'offloaded') return;
+      if (next.entries === 0 || this.prefetched.has(next.ledgerId)) continue;
+      this.prefetched.add(next.ledgerId);
+      this.offloadedReader(next).then((r) => r.readRange(r.firstEntryId, { maxEntries: 1, maxBytes: 1 })).catch(() => undefined);
+    }
   }
 
   private offloadedReader(l: LedgerInfo): Promise<OffloadedLedgerReader> {

@@ -87,8 +87,9 @@ export class FsObjectStore implements ObjectStore {
     try {
       fh = await open(p, 'r');
       if (range === undefined) return new Uint8Array(await fh.readFile());
-      const size = (await fh.stat()).size;
-      const n = Math.max(0, Math.min(range.length, size - range.offset));
+      // No stat first: a read past the end comes back short, which is the answer (one file system
+      // round trip fewer per ranged read, which is most of an offloaded replay's waiting).
+      const n = range.length;
       const out = new Uint8Array(n);
       let done = 0;
       while (done < n) {
