@@ -158,3 +158,18 @@ test('unsubscribe - deletes the subscription: a new one starts from its initial 
     assert.deepEqual((await drain(again, 5, { idleMs: 400 })).map(text), ['a', 'b']);
   });
 });
+
+test('message - topic names the partition a message came from on a partitioned topic (Pulsar\'s getTopicName), the topic itself otherwise', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('msgtopic');
+    const plain = topicName('msgplain');
+    await broker.admin.createTopic(topic, { partitions: 3 });
+    const c = await broker.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    const cp = await broker.subscribe({ topic: plain, subscription: 's', initialPosition: 'earliest' });
+    const p = await broker.createProducer({ topic, routing: 'round-robin', batching: { maxMessages: 1 } });
+    for (let i = 0; i < 6; i++) await p.send({ value: bytes(`v${i}`) });
+    await (await broker.createProducer({ topic: plain })).send({ value: bytes('x') });
+    for (const m of await drain(c, 6)) assert.equal(m.topic, `${topic}-partition-${m.id.partition}`);
+    assert.equal((await drain(cp, 1))[0]!.topic, plain);
+  });
+});

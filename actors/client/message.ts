@@ -2,7 +2,7 @@
  * A message as a consumer or reader sees it: decoded lazily from the entry it arrived in, with no
  * copy of its value (a view into the entry, which belongs to this message's batch).
  */
-import { MessageId } from '../../core/topic/index.js';
+import { MessageId, PARTITION_SUFFIX, partitionTopicName } from '../../core/topic/index.js';
 import { decodeProperties, type Schema } from '../../core/schema/index.js';
 import type { EntryView } from './entry-view.js';
 
@@ -11,6 +11,7 @@ const utf8 = new TextDecoder();
 /** A received message. `value` is decoded with the consumer's schema (bytes by default). */
 export interface Message<T = Uint8Array> {
   readonly id: MessageId;
+  /** The topic it was published to: for a partitioned topic, the partition's (`name-partition-i`), as in Pulsar. */
   readonly topic: string;
   /** The key as a string (UTF-8), undefined when the message has none. */
   readonly key: string | undefined;
@@ -73,7 +74,7 @@ export class EntryMessage<T> implements Message<T> {
   private dataCache: Uint8Array | undefined;
 
   constructor(
-    readonly topic: string,
+    /** @internal The topic subscribed to or read (for a partitioned topic, the base name). */ private readonly baseTopic: string,
     /** @internal */ readonly partition: number,
     /** @internal */ readonly entry: EntryView,
     /** @internal */ readonly batchIndex: number,
@@ -82,6 +83,12 @@ export class EntryMessage<T> implements Message<T> {
     /** @internal The consumer's record of this message's entry. */ readonly rec: OutEntry,
     /** @internal The consumer it was delivered to. */ readonly owner: object,
   ) {}
+
+  get topic(): string {
+    const t = this.baseTopic;
+    // Subscribed to one partition by name: that is already the topic.
+    return this.partition >= 0 && !t.endsWith(`${PARTITION_SUFFIX}${this.partition}`) ? partitionTopicName(t, this.partition) : t;
+  }
 
   get id(): MessageId {
     return (this.idCache ??= new MessageId(this.rec.ledgerId, this.rec.entryId, this.partition, this.batchIndex));
