@@ -112,7 +112,9 @@ class PartitionActor implements Actor {
       // The type is the first consumer's; until one connects it does not matter (nothing dispatches).
       this.subscriptions.set(name, await Subscription.open(this.ctx, this.ctx.store, this.ml, name, 'exclusive', 'earliest', this.partitionIndex));
     }
-    await this.maintenance.run().catch(() => undefined);
+    // The first pass starts now but is not waited for: an offload of many ledgers left over from
+    // before a restart must not keep the partition from serving.
+    void this.maintenance.run().catch(() => undefined).then(() => this.releaseHeld());
     this.schedule();
   }
 
