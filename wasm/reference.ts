@@ -26,26 +26,28 @@ export function requireRange(bytes: Uint8Array, start: number, end: number): voi
   }
 }
 
+/** Writes the publish time and the checksum into a laid-out entry of `size` bytes; returns it. */
+function stampAndSum(out: Uint8Array, size: number, publishTime: number): Uint8Array {
+  const dv = new DataView(out.buffer, out.byteOffset, size);
+  setU64(dv, OFF_PUBLISH_TIME, publishTime);
+  dv.setUint32(OFF_CHECKSUM, xxhash32(out, CHECKSUM_FROM, size), true);
+  return out;
+}
+
 /** The reference {@link Framer}. */
 export const jsFramer: Framer = {
   frame(batch: FrameBatch, maxEntryBytes?: number): Uint8Array {
     const plan = planBatch(batch, resolveMaxEntryBytes(maxEntryBytes), true);
     const out = outputSlab.take(plan.size);
     writeEntry(batch, plan, out, 0);
-    const dv = new DataView(out.buffer, out.byteOffset, plan.size);
-    setU64(dv, OFF_PUBLISH_TIME, batch.publishTime);
-    dv.setUint32(OFF_CHECKSUM, xxhash32(out, CHECKSUM_FROM, plan.size), true);
-    return out;
+    return stampAndSum(out, plan.size, batch.publishTime);
   },
 
   frameColumns(columns: FrameColumns, maxEntryBytes?: number): Uint8Array {
     const plan = planColumns(columns, resolveMaxEntryBytes(maxEntryBytes), true);
     const out = outputSlab.take(plan.size);
     writeColumns(columns, plan, out, 0);
-    const dv = new DataView(out.buffer, out.byteOffset, plan.size);
-    setU64(dv, OFF_PUBLISH_TIME, columns.publishTime);
-    dv.setUint32(OFF_CHECKSUM, xxhash32(out, CHECKSUM_FROM, plan.size), true);
-    return out;
+    return stampAndSum(out, plan.size, columns.publishTime);
   },
 
   seal(entry: Uint8Array, publishTime: number): number {

@@ -11,7 +11,7 @@ import {
 } from '../../core/topic/index.js';
 import { isSchemaType, type SchemaType } from '../../core/schema/index.js';
 import type { PartitionClient } from './partition-client.js';
-import type { InternalStats, PartitionStats } from '../partition/partition-protocol.js';
+import type { FlowAndStorage, InternalStats, PartitionStats } from '../partition/partition-protocol.js';
 import type { OffloadStatus } from '../partition/maintenance.js';
 
 /** What the broker stores per topic. */
@@ -23,21 +23,11 @@ export interface TopicMetadata {
 }
 
 /** `admin.stats(topic)`: Pulsar's TopicStats fields. Rates are per second since the previous call. */
-export interface TopicStats {
+export interface TopicStats extends FlowAndStorage {
   msgRateIn: number;
   msgRateOut: number;
   msgThroughputIn: number;
   msgThroughputOut: number;
-  msgInCounter: number;
-  bytesInCounter: number;
-  msgOutCounter: number;
-  bytesOutCounter: number;
-  /** Bytes of every ledger, local or offloaded. */
-  storageSize: number;
-  /** Bytes of the ledgers whose local copy exists. */
-  localStorageSize: number;
-  /** Bytes of the ledgers offloaded to the object store (complete offloads). */
-  offloadedStorageSize: number;
   publishers: { producerName: string }[];
   subscriptions: Record<string, {
     type: string;

@@ -90,15 +90,22 @@ export interface SubscribeRequest {
   partitionIndex: number;
 }
 
-/** STATS' reply: one partition's figures (Pulsar's field names where Pulsar has them). */
-export interface PartitionStats {
+/** Counters and storage figures, per partition and summed per topic (Pulsar's field names). */
+export interface FlowAndStorage {
   msgInCounter: number;
   bytesInCounter: number;
   msgOutCounter: number;
   bytesOutCounter: number;
+  /** Bytes of every ledger, local or offloaded. */
   storageSize: number;
+  /** Bytes of the ledgers whose local copy exists. */
   localStorageSize: number;
+  /** Bytes of the ledgers offloaded to the object store (complete offloads). */
   offloadedStorageSize: number;
+}
+
+/** STATS' reply: one partition's figures (Pulsar's field names where Pulsar has them). */
+export interface PartitionStats extends FlowAndStorage {
   entries: number;
   messages: number;
   ledgers: number;
