@@ -203,6 +203,12 @@ export class Admin {
 
   /** @internal */
   metadata(name: string): TopicMetadata | undefined {
+    const found = this.store.topics.get(['topic', name]) as TopicMetadata | undefined;
+    if (found) return found;
+    // lmdb-js keeps this thread's read snapshot until its next tick: a topic another thread (the
+    // broker's, or a connected worker) created a moment ago may not be in it yet. Look once more
+    // from the latest commit before answering "no such topic".
+    this.store.root.resetReadTxn();
     return this.store.topics.get(['topic', name]) as TopicMetadata | undefined;
   }
 
