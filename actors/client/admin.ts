@@ -68,7 +68,9 @@ export class Admin {
    * Sets policies of a namespace (`tenant/namespace`) or a topic, field by field over what was set
    * before (a topic's fields override its namespace's). Invalid values and combinations are refused
    * with POLICY_INVALID, checked against the policies that would result. Every loaded partition
-   * re-reads them at once; the others when they load.
+   * applies them before this resolves (TTL, backlog quota, retention); the offloads they ask for
+   * start right after (`runMaintenance` or `offload` wait for them). Partitions not loaded apply
+   * them when they load.
    */
   async setPolicies(namespaceOrTopic: string, policies: TopicPolicies): Promise<void> {
     const key = this.policyKey(namespaceOrTopic);
@@ -81,7 +83,9 @@ export class Admin {
     }
     await this.store.settle(this.store.topics.put(['policies', key], merged));
     this.log('info', { target: key, policies: given }, 'policies set');
-    await Promise.all((await this.loaded(key)).map((c) => c.maintain().catch(() => undefined)));
+    // The new policies take effect before this resolves (TTL, quotas, retention); offloads they ask
+    // for run right after, unwaited: they can take long.
+    await Promise.all((await this.loaded(key)).map((c) => c.maintain({ light: true }).catch(() => undefined)));
   }
 
   /**

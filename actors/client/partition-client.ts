@@ -110,7 +110,7 @@ export class PartitionClient {
   }
 
   /** Runs a housekeeping pass now (policies re-read; with offloadNow, every sealed ledger offloaded). */
-  async maintain(options: { offloadNow?: boolean } = {}): Promise<OffloadStatus> {
+  async maintain(options: { offloadNow?: boolean; light?: boolean } = {}): Promise<OffloadStatus> {
     return unpack(await this.msgpackOp(OP_MAINTAIN, options)) as OffloadStatus;
   }
 

@@ -79,20 +79,24 @@ export class PartitionMaintenance {
     return { ...this.offload };
   }
 
-  /** Runs a pass now, or right after the one running; resolves when that pass is done. */
-  run(options: { offloadNow?: boolean } = {}): Promise<void> {
+  /**
+   * Runs a pass now, or right after the one running; resolves when that pass is done. A `light`
+   * pass (new policies taking effect) skips the offload step, which can take long; the next pass
+   * does it.
+   */
+  run(options: { offloadNow?: boolean; light?: boolean } = {}): Promise<void> {
     if (options.offloadNow) this.forceOffload = true;
     if (this.running) {
       this.again = true;
-      return this.running.then(() => this.run());
+      return this.running.then(() => this.run(options));
     }
-    this.running = this.pass().finally(() => {
+    this.running = this.pass(options.light === true).finally(() => {
       this.running = undefined;
     });
     return this.running;
   }
 
-  private async pass(): Promise<void> {
+  private async pass(light: boolean): Promise<void> {
     do {
       this.again = false;
       if (this.ml.isClosed) return;
@@ -102,8 +106,9 @@ export class PartitionMaintenance {
       this.policies = readPolicies(this.store, this.ml.name, this.defaults);
       await this.expire();
       await this.checkQuota();
-      await this.offloadLedgers();
+      if (!light || this.forceOffload) await this.offloadLedgers();
       await this.trim();
+      light = false;
     } while (this.again && !this.ml.isClosed);
   }
 

@@ -170,10 +170,12 @@ class PartitionActor implements Actor {
       }
       case OP_LAST_POSITION: return reply.ok(positionReply(this.ml.lastConfirmed));
       case OP_MAINTAIN: {
-        const req = (body.length > 0 ? unpack(body) : {}) as { offloadNow?: boolean };
-        this.maintenance.run({ offloadNow: req.offloadNow === true }).then(() => {
+        const req = (body.length > 0 ? unpack(body) : {}) as { offloadNow?: boolean; light?: boolean };
+        this.maintenance.run({ offloadNow: req.offloadNow === true, light: req.light === true }).then(() => {
           this.releaseHeld();
           reply.ok(pack(this.maintenance.offloadStatus));
+          // New policies took effect; what they ask of offload follows in a full pass, unwaited.
+          if (req.light === true) void this.maintenance.run().catch(() => undefined).then(() => this.releaseHeld());
         }, (e: unknown) => reply.fail(e));
         return;
       }

@@ -21,8 +21,9 @@
  * SEEK (16): request msgpack { consumerId, ledgerId?, entryId?, publishTimeMs? }.
  * FIND_TIME (17): request publishTimeMs f64; reply ledgerId f64 | entryId f64 (-1,-1: none).
  * LAST_POSITION (18): reply ledgerId f64 | entryId f64 of the last confirmed entry (-1,-1: empty).
- * MAINTAIN (19): request msgpack { offloadNow? } or empty: run a housekeeping pass now (policies
- *   re-read); reply msgpack OffloadStatus once the pass is done.
+ * MAINTAIN (19): request msgpack { offloadNow?, light? } or empty: run a housekeeping pass now
+ *   (policies re-read); reply msgpack OffloadStatus once the pass is done. A light pass skips the
+ *   offload step and replies; a full pass follows it unwaited.
  * INTERNAL_STATS (20): empty request; reply msgpack InternalStats.
  * SUBSCRIPTION_ADMIN (21): request msgpack SubscriptionAdminRequest (reset, skip, clear a
  *   subscription without a consumer of its own); reply empty.
