@@ -214,6 +214,12 @@ export class Subscription {
    */
   async ack(slot: number, items: { ref: MessageRef; batchSize: number; cumulative: boolean }[]): Promise<void> {
     this.dirty = true;
+    this.cursor.batch(() => this.applyAcks(slot, items));
+    await this.cursor.persist();
+    this.pump();
+  }
+
+  private applyAcks(slot: number, items: { ref: MessageRef; batchSize: number; cumulative: boolean }[]): void {
     const last = this.ml.lastConfirmed;
     for (const { ref, batchSize, cumulative } of items) {
       if (!last || comparePositions(ref.position, last) > 0) {
@@ -235,8 +241,6 @@ export class Subscription {
         this.cursor.ack(ref.position, ref.batchIndex, batchSize);
       }
     }
-    await this.cursor.persist();
-    this.pump();
   }
 
   /** Moves the subscription so the next message delivered is the first at or after `position`. */

@@ -46,7 +46,19 @@ export interface CursorAckState {
   partial: { position: Position; acked: number[]; batchSize: number }[];
 }
 
-const key = (ledgerId: number, entryId: number): string => `${ledgerId}:${entryId}`;
+// The last key made: the acks of one request are mostly of one entry, and each ack looks it up
+// two or three times (acked, partials, counts).
+let lastL = NaN;
+let lastE = NaN;
+let lastKey = '';
+const key = (ledgerId: number, entryId: number): string => {
+  if (ledgerId !== lastL || entryId !== lastE) {
+    lastL = ledgerId;
+    lastE = entryId;
+    lastKey = `${ledgerId}:${entryId}`;
+  }
+  return lastKey;
+};
 
 /** One subscription's cursor. Open with {@link ManagedCursor.open}. */
 export class ManagedCursor {
@@ -68,6 +80,8 @@ export class ManagedCursor {
   private lastWrite: Promise<void> | undefined;
   private scheduled: Promise<void> | undefined;
   private deleted = false;
+  /** Inside batch(): the view was checked at its start. */
+  private viewHeld = false;
 
   private constructor(
     private readonly store: Store,
@@ -171,10 +185,27 @@ export class ManagedCursor {
    * until then markDelete stops before it, which never acks anything unacked.
    */
   private view(): void {
+    if (this.viewHeld) return;
     this.assertUsable();
     const first = this.list[0];
     if (this.ml.lastConfirmed !== this.confirmed || (first !== undefined && !this.store.ledgers.doesExist([this.mlId, first.ledgerId]))) {
       this.refresh();
+    }
+  }
+
+  /**
+   * Runs `fn` (synchronous: acks, isAcked, redelivery counts of one request) against one view of the
+   * ledger list: the staleness check (an LMDB key lookup) is made once instead of once per call. Safe
+   * because nothing that changes the list (an append settling, a trim) can run until `fn` returns.
+   */
+  batch<T>(fn: () => T): T {
+    if (this.viewHeld) return fn();
+    this.view();
+    this.viewHeld = true;
+    try {
+      return fn();
+    } finally {
+      this.viewHeld = false;
     }
   }
 
@@ -419,6 +450,7 @@ export class ManagedCursor {
   }
 
   private dropCount(ledgerId: number, entryId: number, batchIndex: number): void {
+    if (this.counts.size === 0) return;
     const k = key(ledgerId, entryId);
     const c = this.counts.get(k);
     if (c && c.counts.delete(batchIndex) && c.counts.size === 0) this.counts.delete(k);
