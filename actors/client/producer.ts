@@ -57,14 +57,23 @@ export interface ProducerMessage<T = Uint8Array> {
   sequenceId?: number;
 }
 
-interface Pending {
-  resolve(id: MessageId): void;
-  reject(err: unknown): void;
+/** How a stored batch's messages get their IDs: the first `dropped` were duplicates. */
+interface BatchOutcome {
+  ledgerId: number;
+  entryId: number;
+  partition: number;
+  dropped: number;
 }
 
 interface Batch {
   messages: FrameMessage[];
-  pending: Pending[];
+  /**
+   * Settles once the batch is stored (the IDs per message follow from the reply) or has failed.
+   * One promise per batch; each send derives its own from it (no resolver pair per message).
+   */
+  done: Promise<BatchOutcome> | undefined;
+  settle: ((o: BatchOutcome) => void) | undefined;
+  fail: ((err: unknown) => void) | undefined;
   bytes: number;
   timer: NodeJS.Timeout | undefined;
   /** An append of this batch failed; counted in its lane's `failed` until it completes. */
@@ -189,7 +198,15 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     // Sequence IDs strictly increase inside an entry: a resent (lower) ID starts a new batch.
     if (prev && (lane.batch.bytes + size > this.batching.maxBytes || (prev.sequenceId ?? -1) >= (frame.sequenceId ?? -1))) this.flushLane(partition);
     const b = lane.batch;
-    const promise = new Promise<MessageId>((resolve, reject) => b.pending.push({ resolve, reject }));
+    b.done ??= new Promise<BatchOutcome>((resolve, reject) => {
+      b.settle = resolve;
+      b.fail = reject;
+    });
+    const index = b.messages.length;
+    // A dropped message (a resend the partition holds) resolves with Pulsar's duplicate ID (-1:-1).
+    const promise = b.done.then((o) => (index < o.dropped
+      ? new MessageId(-1, -1, o.partition, -1)
+      : new MessageId(o.ledgerId, o.entryId, o.partition, index - o.dropped)));
     b.messages.push(frame);
     b.bytes += size;
     if (resend || !this.batching.enabled || b.messages.length >= this.batching.maxMessages || b.bytes >= this.batching.maxBytes) {
@@ -290,16 +307,14 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
         // (resent IDs travel alone, see sendNow); should a count come back short anyway, the dropped
         // ones are taken as the first (IDs increase, and an older ID is the likelier stored).
         // A dropped message resolves with Pulsar's duplicate ID (-1:-1).
-        const dropped = r.position.ledgerId < 0 ? b.pending.length : b.pending.length - r.count;
-        b.pending.forEach((w, i) => w.resolve(i < dropped
-          ? new MessageId(-1, -1, p, -1)
-          : new MessageId(r.position.ledgerId, r.position.entryId, p, i - dropped)));
+        const n = b.messages.length;
+        b.settle!({ ledgerId: r.position.ledgerId, entryId: r.position.entryId, partition: p, dropped: r.position.ledgerId < 0 ? n : n - r.count });
         break;
       } catch (err) {
         const retriable = err instanceof MillraceError && (err.code === 'WORKER_DIED' || err.code === 'ACTOR_NOT_FOUND');
         if (!retriable || Date.now() - started > this.sendTimeoutMs) {
           const e = retriable ? new MillraceError('TIMEOUT', `send to ${this.topic} did not complete within ${this.sendTimeoutMs} ms`, { cause: err }) : err;
-          for (const w of b.pending) w.reject(e);
+          b.fail!(e);
           break;
         }
         await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
@@ -311,7 +326,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
       b.failed = false;
       lane.failed--;
     }
-    this.pendingCount -= b.pending.length;
+    this.pendingCount -= b.messages.length;
     this.admitWaiting();
   }
 
@@ -339,5 +354,5 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
 }
 
 function newBatch(): Batch {
-  return { messages: [], pending: [], bytes: 0, timer: undefined };
+  return { messages: [], done: undefined, settle: undefined, fail: undefined, bytes: 0, timer: undefined };
 }
