@@ -105,7 +105,7 @@ test('tiered storage - admin.offload offloads every sealed ledger now; the local
   });
 });
 
-test('tiered storage - a corrupted offloaded object is reported by its checksum (OBJECT_CORRUPT), never served', async () => {
+test('tiered storage - a corrupted offloaded object is reported by its checksum (OBJECT_CORRUPT) to readers and consumers, never served', async () => {
   await withTiered(async (ctx) => {
     const topic = topicName('corrupt');
     await ctx.broker.admin.createTopic(topic);
@@ -128,6 +128,16 @@ test('tiered storage - a corrupted offloaded object is reported by its checksum 
       }
     }, isCode('OBJECT_CORRUPT'));
     await r.close();
+    // A subscription that must dispatch the damaged ledger tells its consumer, instead of stalling.
+    const c = await broker.subscribe({ topic, subscription: 'late', type: 'shared', initialPosition: 'earliest' });
+    await assert.rejects(async () => {
+      for (let i = 0; i < 25; i++) {
+        const m = await c.receive({ timeoutMs: 3000 });
+        assert.ok(m, 'a message or an error, never a silent stall');
+        assert.match(text(m), /^m\d+$/);
+      }
+    }, isCode('OBJECT_CORRUPT'));
+    await c.close();
   });
 });
 

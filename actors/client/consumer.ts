@@ -90,7 +90,9 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   /** Delivered messages not yet received: `queue[queueHead..]` (a shift per receive would move them all). */
   private queue: EntryMessage<T>[] = [];
   private queueHead = 0;
-  private readonly waiters: { resolve(m: Message<T> | null): void }[] = [];
+  private readonly waiters: { resolve(m: Message<T> | null): void; reject(err: unknown): void }[] = [];
+  /** A subscription's dispatch failure no receive has reported yet (see onError). */
+  private failure: MillraceError | undefined;
   private readonly schema: Schema<T>;
   private readonly type: SubscriptionType;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -112,6 +114,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     return {
       deliver: (ledgerId, entryId, entry, items, at, count) => this.onDeliver(i, ledgerId, entryId, entry, items, at, count),
       reset: () => this.onReset(i),
+      error: (err) => this.onError(err),
     };
   }
 
@@ -155,6 +158,17 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
       }
     }
     if (rec.out === 0) this.drop(part, rec);
+  }
+
+  /**
+   * A partition could not dispatch (an entry it must read is corrupt, or its object store is away):
+   * the next receive that would wait (or the one waiting) rejects with the error, once, rather than
+   * waiting in silence. The consumer stays usable; the partition tries again on the next change.
+   */
+  private onError(err: MillraceError): void {
+    const w = this.waiters.shift();
+    if (w) w.reject(err);
+    else this.failure = err;
   }
 
   /** The record of an entry with messages out, made on its first delivery. */
@@ -216,7 +230,9 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
 
   /**
    * The next message, or null when none arrives within `timeoutMs` (or the consumer closes, or the
-   * signal aborts). Without a timeout it waits until a message arrives.
+   * signal aborts). Without a timeout it waits until a message arrives. Rejects (once per failure)
+   * when a partition cannot dispatch, e.g. OBJECT_CORRUPT for a damaged offloaded ledger or
+   * OBJECT_STORE_UNAVAILABLE: a stalled subscription is reported, not silent.
    */
   receive(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Message<T> | null> {
     if (this.closed) return Promise.reject(new MillraceError('CLOSED', `consumer on ${this.topic} (${this.subscription}) is closed`));
@@ -234,13 +250,23 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
       this.consumed(this.parts[m.rec.part]!);
       return Promise.resolve(m);
     }
-    return new Promise((resolve) => {
+    if (this.failure) {
+      const err = this.failure;
+      this.failure = undefined;
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const w = {
         resolve: (v: Message<T> | null) => {
           if (timer) clearTimeout(timer);
           options.signal?.removeEventListener('abort', onAbort);
           resolve(v);
+        },
+        reject: (err: unknown) => {
+          if (timer) clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
+          reject(err);
         },
       };
       const drop = (): void => {

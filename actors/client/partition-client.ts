@@ -10,10 +10,11 @@ import { DEFAULTS } from '../../core/defaults.js';
 import { MillraceError } from '../../core/errors.js';
 import { encodeInto, encodedSize } from '../../wasm/index.js';
 import { appendLatency } from '../../core/observability/histogram.js';
+import { decodeError } from '../host/protocol.js';
 import type { ActorRef, ActorSystem } from '../host/actor-system.js';
 import type { PartitionActorConfig } from '../partition/partition-actor.js';
 import {
-  ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, EVENT_DELIVER, EVENT_RESET,
+  ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET,
   OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW, OP_INTERNAL_STATS, OP_LAST_POSITION, OP_MAINTAIN, OP_PRODUCER_CLOSE, OP_DELETE, OP_SUBSCRIPTION_ADMIN,
   OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS, OP_SUBSCRIBE, OP_UNSUBSCRIBE,
   READ_ENTRY_HEADER, READ_REQUEST_BYTES, type InternalStats, type PartitionStats, type SubscribeRequest, type SubscriptionAdminRequest,
@@ -30,6 +31,8 @@ export interface ConsumerSink {
   deliver(ledgerId: number, entryId: number, entry: Uint8Array, items: DataView, at: number, count: number): void;
   /** The subscription was moved (seek): drop what is buffered and grant permits again. */
   reset(): void;
+  /** The subscription cannot dispatch (e.g. an entry it must read is corrupt). */
+  error(err: MillraceError): void;
 }
 
 /** One message to ack or give back. */
@@ -171,6 +174,7 @@ export class PartitionClient {
     const sink = this.sinks.get(v.getUint32(4, true));
     if (!sink) return;
     if (kind === EVENT_RESET) return sink.reset();
+    if (kind === EVENT_ERROR) return sink.error(decodeError(body.subarray(ERROR_EVENT_HEADER)));
     if (kind !== EVENT_DELIVER) return;
     const count = v.getUint16(2, true);
     const entryAt = DELIVER_HEADER + count * DELIVER_ITEM;

@@ -37,6 +37,9 @@
  *   One event per entry per consumer; the consumer decodes only the batch indexes it was given.
  * RESET (kind 2): kind u8 | rsv | rsv u16 | consumerId u32: drop everything buffered (after a seek)
  *   and grant permits again.
+ * ERROR (kind 3): kind u8 | rsv | rsv u16 | consumerId u32 | the error (as a failed reply's body):
+ *   the subscription cannot dispatch (e.g. an entry it must read is corrupt, or its object store is
+ *   away). At most one a second per subscription; dispatch is tried again on the next change.
  * ```
  * f64 for IDs because ledger and entry IDs are JS safe integers, wider than u32 over a long life.
  */
@@ -77,6 +80,8 @@ export const ACK_ITEM = 24;
 
 export const EVENT_DELIVER = 1;
 export const EVENT_RESET = 2;
+export const EVENT_ERROR = 3;
+export const ERROR_EVENT_HEADER = 8;
 export const DELIVER_HEADER = 24;
 export const DELIVER_ITEM = 8;
 

@@ -14,7 +14,8 @@ import { MillraceError } from '../../core/errors.js';
 import type { Store } from '../../core/storage/store.js';
 import { decodeEntry } from '../../wasm/index.js';
 import type { ActorContext } from '../host/actor.js';
-import { DELIVER_HEADER, DELIVER_ITEM, EVENT_DELIVER, EVENT_RESET } from './partition-protocol.js';
+import { DELIVER_HEADER, DELIVER_ITEM, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET } from './partition-protocol.js';
+import { encodeError } from '../host/protocol.js';
 
 interface ConsumerConn {
   slot: number;
@@ -37,6 +38,8 @@ interface Offer extends MessageRef {
 
 // Messages read ahead of what consumers can take: bounds the actor's memory (G9 on the broker side).
 const READ_AHEAD_MESSAGES = 2_000;
+// At most one ERROR event a second per subscription: a corrupt entry fails every dispatch attempt.
+const ERROR_EVENT_INTERVAL_MS = 1_000;
 // Entries read per pass.
 const READ_BATCH_ENTRIES = 64;
 
@@ -101,6 +104,8 @@ export class Subscription {
    * would otherwise cost O(held) per append.
    */
   private dirty = true;
+  /** When the last ERROR event went out (reportError). */
+  private lastErrorAt = 0;
   /** Messages and bytes delivered to consumers (stats). */
   msgOutCounter = 0;
   bytesOutCounter = 0;
@@ -313,6 +318,27 @@ export class Subscription {
     return true;
   }
 
+  /**
+   * Dispatch failed (an entry that cannot be read: corrupt, or its object store away): tell the
+   * consumers, at most once a second, instead of stalling in silence. The next change (append,
+   * permits, acks) tries again.
+   */
+  private reportError(err: unknown): void {
+    if (err instanceof MillraceError && err.code === 'CLOSED') return;
+    const now = Date.now();
+    if (now - this.lastErrorAt < ERROR_EVENT_INTERVAL_MS) return;
+    this.lastErrorAt = now;
+    const body = encodeError(err);
+    for (const c of this.consumers.values()) {
+      this.ctx.emit(c.clientId, ERROR_EVENT_HEADER + body.length, (bytes, at) => {
+        const v = new DataView(bytes.buffer, bytes.byteOffset + at, ERROR_EVENT_HEADER);
+        v.setUint8(0, EVENT_ERROR);
+        v.setUint32(4, c.consumerId, true);
+        bytes.set(body, at + ERROR_EVENT_HEADER);
+      });
+    }
+  }
+
   /** Something changed (new entries, permits, acks): dispatch what can go. */
   pump(): void {
     if (this.pumping) {
@@ -321,7 +347,7 @@ export class Subscription {
     }
     this.pumping = true;
     this.again = false;
-    void this.pumpLoop().catch(() => undefined).finally(() => {
+    void this.pumpLoop().catch((err: unknown) => this.reportError(err)).finally(() => {
       this.pumping = false;
       // A pump asked for while this one ran: run again now that the flag is down (no lost wake-up).
       if (this.again) this.pump();
