@@ -106,6 +106,11 @@ test('metrics - an OpenTelemetry Meter (the real SDK) observes the broker\'s fig
     const point = messagesIn.dataPoints.find((d) => d.attributes.topic === topic);
     assert.equal(point?.value, 2);
     assert.ok(metrics.some((m) => m.descriptor.name === 'millrace_storage_bytes'));
+    const latency = metrics.find((m) => m.descriptor.name === 'millrace_append_latency');
+    assert.ok(latency, 'the append latency histogram');
+    const h = latency.dataPoints[0]!.value as { count: number; sum: number; buckets: { boundaries: number[] } };
+    assert.ok(h.count >= 2 && h.sum > 0, JSON.stringify(h));
+    assert.equal(h.buckets.boundaries[0], 0.0001);
   } finally {
     await broker.close();
     await provider.shutdown();

@@ -15,7 +15,7 @@ import type { ManagedLedgerOptions } from '../../core/log/index.js';
 import { validatePolicies, type TopicPolicies } from '../../core/topic/index.js';
 import { createObjectStore, type TieredStorageConfig } from '../../core/offload/object-store.js';
 import { isLogger, silentLogger, writeLog, type Logger } from '../../core/observability/logger.js';
-import { Metrics, type MeterLike } from './metrics.js';
+import { Metrics, unregisterMeter, type MeterLike } from './metrics.js';
 import { ActorSystem, type SystemHandle } from '../host/actor-system.js';
 import { PartitionClient, type ConsumerSink } from './partition-client.js';
 import type { SubscribeRequest } from '../partition/partition-protocol.js';
@@ -459,6 +459,7 @@ export class Broker implements AsyncDisposable {
     await this.system.close();
     await this.store.close();
     this.lock?.release();
+    if (this.options.meter) unregisterMeter();
     this.log('info', { dataDir: this.store.dataDir }, 'broker closed');
   }
 

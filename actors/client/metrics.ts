@@ -97,16 +97,19 @@ export class Metrics {
 
   /**
    * Registers the figures with an OpenTelemetry Meter: observable counters and gauges read in one
-   * batch per collection, and the append latency as gauges of its count and sum (OpenTelemetry
-   * histograms are recorded, not observed; a recorded one would need a hook on the hot path).
+   * batch per collection, and the append latency as an OpenTelemetry histogram with the same
+   * bucket bounds, recorded as each batch append completes (one call per batch, not per message).
    */
   registerWith(meter: MeterLike): void {
     const counters = COUNTERS.map(([name, field, description]) => [meter.createObservableCounter(name.replace(/_total$/, ''), { description }), field] as const);
     const storage = meter.createObservableGauge('millrace_storage_bytes', { description: 'Bytes stored for the topic, by tier', unit: 'By' });
     const backlog = meter.createObservableGauge('millrace_subscription_backlog_messages', { description: 'Messages not yet acked on the subscription' });
     const unacked = meter.createObservableGauge('millrace_subscription_unacked_messages', { description: 'Messages delivered and not yet acked' });
-    const latencyCount = meter.createObservableCounter('millrace_append_latency_count', { description: 'Producer batch appends measured' });
-    const latencySum = meter.createObservableCounter('millrace_append_latency_sum', { description: 'Total producer batch append time', unit: 's' });
+    const latency = meter.createHistogram('millrace_append_latency', {
+      description: 'Append round trips of producer batches, until durable', unit: 's',
+      advice: { explicitBucketBoundaries: [...appendLatency.bounds] },
+    });
+    appendLatency.forward = (seconds) => latency.record(seconds);
     meter.addBatchObservableCallback(async (result) => {
       const snap = await this.collect();
       for (const [topic, t] of Object.entries(snap.topics)) {
@@ -118,10 +121,13 @@ export class Metrics {
           result.observe(unacked, m.unackedMessages, { topic, subscription });
         }
       }
-      result.observe(latencyCount, snap.appendLatency.count);
-      result.observe(latencySum, snap.appendLatency.sum);
-    }, [...counters.map(([o]) => o), storage, backlog, unacked, latencyCount, latencySum]);
+    }, [...counters.map(([o]) => o), storage, backlog, unacked]);
   }
+}
+
+/** Stops forwarding append latencies to an OpenTelemetry histogram (the broker closed). */
+export function unregisterMeter(): void {
+  appendLatency.forward = undefined;
 }
 
 type Sub = TopicStats['subscriptions'][string];

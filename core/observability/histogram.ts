@@ -20,6 +20,8 @@ export class Histogram {
   private readonly counts: Float64Array;
   private sum = 0;
   private count = 0;
+  /** Also called with every observation (an OpenTelemetry histogram's `record`), when set. */
+  forward: ((seconds: number) => void) | undefined;
 
   constructor(readonly bounds: readonly number[] = LATENCY_BUCKETS_S) {
     this.counts = new Float64Array(bounds.length + 1);
@@ -33,6 +35,7 @@ export class Histogram {
     this.counts[i]! += 1;
     this.sum += seconds;
     this.count++;
+    this.forward?.(seconds);
   }
 
   snapshot(): HistogramSnapshot {
