@@ -60,7 +60,11 @@ export class PartitionMaintenance {
   quotaExceeded: string | undefined;
   private offload: OffloadStatus = { status: 'NOT_RUN', offloadedLedgers: 0 };
   private running: Promise<void> | undefined;
+  private active = false;
+  /** Asked for while a pass ran: run the loop once more. */
   private again = false;
+  /** A request that wants the offload step (any but a light one) is pending. */
+  private fullWanted = false;
   private forceOffload = false;
 
   constructor(
@@ -80,36 +84,42 @@ export class PartitionMaintenance {
   }
 
   /**
-   * Runs a pass now, or right after the one running; resolves when that pass is done. A `light`
-   * pass (new policies taking effect) skips the offload step, which can take long; the next pass
-   * does it.
+   * Runs a pass now, or once more right after the one running; resolves when that is done. A
+   * `light` request (new policies taking effect) skips the offload step, which can take long,
+   * unless a full pass or an offload is also asked for.
    */
   run(options: { offloadNow?: boolean; light?: boolean } = {}): Promise<void> {
     if (options.offloadNow) this.forceOffload = true;
-    if (this.running) {
+    if (options.light !== true) this.fullWanted = true;
+    if (this.active) {
       this.again = true;
-      return this.running.then(() => this.run(options));
+      return this.running!;
     }
-    this.running = this.pass(options.light === true).finally(() => {
-      this.running = undefined;
-    });
+    this.active = true;
+    this.running = this.pass();
     return this.running;
   }
 
-  private async pass(light: boolean): Promise<void> {
-    do {
-      this.again = false;
-      if (this.ml.isClosed) return;
-      // Policies and cursors are written by other threads; lmdb-js keeps a per-thread read snapshot
-      // until its next tick, so start the pass from the latest commit.
-      this.store.root.resetReadTxn();
-      this.policies = readPolicies(this.store, this.ml.name, this.defaults);
-      await this.expire();
-      await this.checkQuota();
-      if (!light || this.forceOffload) await this.offloadLedgers();
-      await this.trim();
-      light = false;
-    } while (this.again && !this.ml.isClosed);
+  private async pass(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        const full = this.fullWanted || this.forceOffload;
+        this.fullWanted = false;
+        if (this.ml.isClosed) return;
+        // Policies and cursors are written by other threads; lmdb-js keeps a per-thread read
+        // snapshot until its next tick, so start the pass from the latest commit.
+        this.store.root.resetReadTxn();
+        this.policies = readPolicies(this.store, this.ml.name, this.defaults);
+        await this.expire();
+        await this.checkQuota();
+        if (full) await this.offloadLedgers();
+        await this.trim();
+      } while (this.again && !this.ml.isClosed);
+    } finally {
+      // Cleared in the same turn as the last `again` check: a request after it starts a new pass.
+      this.active = false;
+    }
   }
 
   // -----------------------------------------------------------------------------------------------
