@@ -19,6 +19,11 @@ export const DEFAULTS = {
   maintenanceIntervalMs: 5_000,
   /** How long an append waits under a producer_request_hold backlog quota (Pulsar's send timeout). */
   backlogQuotaHoldMs: 30_000,
+  /**
+   * In `durability: 'async'`, how often the broker flushes the LMDB environment to disk: what an OS
+   * crash can lose at most (Redis's `appendfsync everysec`).
+   */
+  asyncSyncIntervalMs: 1_000,
   /** Per-thread cache of offloaded ledger blocks. */
   offloadCacheBytes: 64 * 2 ** 20,
 } as const;

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { MillraceError } from '../../core/errors.js';
+import { DEFAULTS } from '../../core/defaults.js';
 import { Store, type Durability } from '../../core/storage/store.js';
 import { lockDataDir, type DataDirLock } from '../../core/storage/data-dir.js';
 import { parseTopicName, partitionTopicName } from '../../core/topic/index.js';
@@ -29,8 +30,16 @@ export interface BrokerOptions {
   dataDir: string;
   /** Worker threads hosting partition actors. @default the number of cores */
   workers?: number;
-  /** @default 'durable' */
+  /**
+   * When a send or an ack resolves: `durable` once flushed to disk (survives power loss), `async`
+   * once written to the OS (survives a process crash; see {@link Durability}). @default 'durable'
+   */
   durability?: Durability;
+  /**
+   * With `durability: 'async'`, how often (ms) everything written is flushed to disk in the
+   * background: the most an OS crash or power loss can lose. @default 1000
+   */
+  syncIntervalMs?: number;
   /** Ledger rollover. @default Pulsar's: 50,000 entries, 2 GiB, 4 hours */
   ledger?: Pick<ManagedLedgerOptions, 'maxEntries' | 'maxBytes' | 'maxAgeMs'>;
   /** Create topics on first use (non-partitioned), as Pulsar does by default. @default true */
@@ -209,7 +218,10 @@ export class Broker implements AsyncDisposable {
     }
     let store: Store;
     try {
-      store = Store.open(options.dataDir, options.durability === undefined ? {} : { durability: options.durability });
+      store = Store.open(options.dataDir, {
+        ...(options.durability === undefined ? {} : { durability: options.durability }),
+        syncIntervalMs: options.syncIntervalMs ?? DEFAULTS.asyncSyncIntervalMs,
+      });
     } catch (err) {
       lock.release();
       throw err;

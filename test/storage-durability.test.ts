@@ -1,0 +1,96 @@
+/**
+ * The two durability modes of the store: `durable` flushes each commit; `async` flushes nothing on
+ * the commit path and relies on a periodic background flush (and one at close). What a process
+ * crash does to async mode is the crash suite's (test/crash/broker-crash.test.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Broker, MillraceError, Store } from '../index.js';
+import { tempDir, removeDir } from './util/tmp.js';
+
+/** Counts the flushes of a store's environment by wrapping lmdb-js's `sync(callback)`. */
+function countSyncs(store: Store): { readonly count: number } {
+  const root = store.root as unknown as { sync(cb: (err?: unknown) => void): void };
+  const inner = root.sync.bind(root);
+  const counter = { count: 0 };
+  root.sync = (cb) => {
+    counter.count++;
+    inner(cb);
+  };
+  return counter;
+}
+
+test('storage - async durability flushes the environment every syncIntervalMs, and at close', async () => {
+  const dir = tempDir();
+  try {
+    const store = Store.open(dir, { durability: 'async', syncIntervalMs: 20 });
+    const syncs = countSyncs(store);
+    await store.meta.put(['k'], 1);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.ok(syncs.count >= 2, `expected periodic flushes, saw ${syncs.count}`);
+    const before = syncs.count;
+    await store.close();
+    assert.equal(syncs.count, before + 1, 'close flushes once more');
+    await store.close();
+    assert.equal(syncs.count, before + 1, 'a second close does nothing');
+    const again = Store.open(dir);
+    assert.equal(again.meta.get(['k']), 1);
+    await again.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('storage - durable mode runs no background flush; concurrent sync() calls share one flush', async () => {
+  const dir = tempDir();
+  try {
+    const store = Store.open(dir, { durability: 'durable', syncIntervalMs: 10 });
+    const syncs = countSyncs(store);
+    await store.meta.put(['k'], 2);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(syncs.count, 0, 'every durable commit is flushed already');
+    await Promise.all([store.sync(), store.sync(), store.sync()]);
+    assert.equal(syncs.count, 1);
+    await store.close();
+    assert.equal(syncs.count, 1, 'a durable close has nothing to flush');
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('storage - a bad syncIntervalMs is a typed error, and the broker leaves the data dir unlocked', async () => {
+  const dir = tempDir();
+  try {
+    for (const bad of [-1, Number.NaN, Infinity, 2 ** 31]) {
+      assert.throws(() => Store.open(dir, { durability: 'async', syncIntervalMs: bad }), (e: unknown) => e instanceof MillraceError && e.code === 'INVALID_ARGUMENT');
+      await assert.rejects(Broker.open({ dataDir: dir, durability: 'async', syncIntervalMs: bad }), (e: unknown) => e instanceof MillraceError && e.code === 'INVALID_ARGUMENT');
+    }
+    const broker = await Broker.open({ dataDir: dir, durability: 'async', syncIntervalMs: 50 });
+    await broker.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('storage - an async broker acknowledges sends and acks, and a reopen in durable mode finds them', async () => {
+  const dir = tempDir();
+  try {
+    let broker = await Broker.open({ dataDir: dir, durability: 'async', workers: 1, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
+    const consumer = await broker.subscribe({ topic: 'd', subscription: 's', initialPosition: 'earliest' });
+    const producer = await broker.createProducer({ topic: 'd' });
+    for (let i = 0; i < 10; i++) await producer.send({ value: Buffer.from(`m${i}`) });
+    for (let i = 0; i < 4; i++) {
+      const m = await consumer.receive({ timeoutMs: 5000 });
+      assert.ok(m);
+      await consumer.ack(m);
+    }
+    await broker.close();
+    broker = await Broker.open({ dataDir: dir, workers: 1, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
+    const again = await broker.subscribe({ topic: 'd', subscription: 's' });
+    const m = await again.receive({ timeoutMs: 5000 });
+    assert.equal(new TextDecoder().decode(m?.data), 'm4', 'the four acks were kept, and nothing after them lost');
+    await broker.close();
+  } finally {
+    removeDir(dir);
+  }
+});
