@@ -8,12 +8,13 @@ import { testSeed, runs } from './util/seed.js';
 
 const code = (c: 'INVALID_ARGUMENT' | 'SCHEMA_MISMATCH') => (e: unknown): boolean => isMillraceError(e, c);
 
-test('schema - bytes passes a Uint8Array through and rejects anything else', () => {
+test('schema - bytes passes a Uint8Array through, sends a string as UTF-8, and rejects anything else', () => {
   const b = new Uint8Array([1, 2, 3]);
   assert.equal(Schemas.bytes.encode(b), b);
   assert.equal(Schemas.bytes.decode(b), b);
   assert.deepEqual(Schemas.bytes.encode(Buffer.from('hi')), Buffer.from('hi'));
-  for (const v of ['str', [1, 2], null, new ArrayBuffer(2), 5]) {
+  assert.deepEqual([...Schemas.bytes.encode('hé' as unknown as Uint8Array)], [0x68, 0xc3, 0xa9]);
+  for (const v of [[1, 2], null, new ArrayBuffer(2), 5, new Uint16Array(2).buffer]) {
     assert.throws(() => Schemas.bytes.encode(v as unknown as Uint8Array), code('INVALID_ARGUMENT'), String(v));
   }
 });

@@ -78,7 +78,7 @@ test('storage - an async broker acknowledges sends and acks, and a reopen in dur
     let broker = await Broker.open({ dataDir: dir, durability: 'async', workers: 1, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
     const consumer = await broker.subscribe({ topic: 'd', subscription: 's', initialPosition: 'earliest' });
     const producer = await broker.createProducer({ topic: 'd' });
-    for (let i = 0; i < 10; i++) await producer.send({ value: Buffer.from(`m${i}`) });
+    for (let i = 0; i < 10; i++) await producer.send({ value: `m${i}` });
     for (let i = 0; i < 4; i++) {
       const m = await consumer.receive({ timeoutMs: 5000 });
       assert.ok(m);

@@ -45,7 +45,8 @@ export interface ProducerOptions<T = Uint8Array> {
 
 /** One message to send. */
 export interface ProducerMessage<T = Uint8Array> {
-  value: T;
+  /** The value, encoded by the producer's schema; with the default bytes schema a string is sent as UTF-8. */
+  value: T | (Uint8Array extends T ? string : never);
   key?: string | Uint8Array;
   properties?: Record<string, string>;
   eventTime?: number;
@@ -242,7 +243,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
   }
 
   private toFrame(m: ProducerMessage<T>): FrameMessage {
-    const value = this.schema.encode(m.value);
+    const value = this.schema.encode(m.value as T);
     const key = m.key === undefined ? null : typeof m.key === 'string' ? enc.encode(m.key) : m.key;
     if (key !== null && !(key instanceof Uint8Array)) throw new MillraceError('INVALID_ARGUMENT', 'key must be a string or a Uint8Array');
     let sequenceId: number;

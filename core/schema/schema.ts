@@ -69,8 +69,11 @@ function checkBytes(schema: SchemaType, bytes: Uint8Array): void {
 
 const bytesSchema: Schema<Uint8Array> = {
   type: 'bytes',
-  encode(value) {
-    if (!(value instanceof Uint8Array)) throw encodeError('bytes', `expected a Uint8Array (or Buffer), got ${typeName(value)}`);
+  // A string is sent as its UTF-8 bytes (the issue's contract: "strings are UTF-8"), as kafkajs and
+  // the Pulsar Node client accept a string or a Buffer; anything else is refused.
+  encode(value: Uint8Array | string) {
+    if (typeof value === 'string') return utf8Encoder.encode(value);
+    if (!(value instanceof Uint8Array)) throw encodeError('bytes', `expected a Uint8Array (or Buffer) or a string, got ${typeName(value)}`);
     return value;
   },
   // The same view, not a copy: whoever handed over the bytes owns them; copying is the caller's call.
