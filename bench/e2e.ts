@@ -2,13 +2,15 @@
  * Whole workloads through the public API (Broker, Producer, Consumer, Reader), 100-byte messages,
  * durable unless the name says async. Each result carries `rss_mb`: the process's peak resident
  * memory sampled during that workload (workers included: they are threads of this process).
- * `broker.idle` is measured in a fresh child process, so earlier workloads do not inflate it.
+ * Each workload runs in its own child process (./isolated.ts), and `broker.idle` in one too, so no
+ * workload's figure includes memory an earlier one left behind.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Broker, MessageId, type Durability } from '../index.js';
 import type { BenchContext, BenchResult, Scenario } from './harness.js';
 import { percentile, rssSampler } from './harness.js';
+import { runIsolated, type Workload } from './isolated.js';
 
 const VALUE_BYTES = 100;
 // Sends in flight: each send awaits the one issued WINDOW sends before it (a sliding window), the
@@ -166,15 +168,31 @@ function idleRss(): BenchResult {
   return { name: 'broker.idle', unit: 'MB', value: rss / 2 ** 20, rss_mb: rss / 2 ** 20, note: 'resident memory of an open, idle broker with its default pool' };
 }
 
+/** The workloads, by name, each run in its own child process (./isolated.ts). */
+export const workloads: Record<string, Workload> = {
+  'e2e.publish.100B': async (ctx) => [await publish(ctx, 'e2e.publish.100B', 4)],
+  'e2e.publish.100B.p1': async (ctx) => [await publish(ctx, 'e2e.publish.100B.p1', 1)],
+  'e2e.pubsub.100B': async (ctx) => [await pubsub(ctx)],
+  'e2e.latency.2k': async (ctx) => [await steadyLatency(ctx, 'durable', 'e2e.latency.2k')],
+  'e2e.latency.2k.async': async (ctx) => [await steadyLatency(ctx, 'async', 'e2e.latency.2k.async')],
+  'e2e.replay.100B': async (ctx) => [await replay(ctx)],
+};
+
+const isolated = (...names: string[]) => async (ctx: BenchContext): Promise<BenchResult[]> => {
+  const results: BenchResult[] = [];
+  for (const n of names) results.push(...(await runIsolated(ctx, import.meta.url, n)));
+  return results;
+};
+
 export const scenarios: Scenario[] = [
   { name: 'broker.idle', description: 'resident memory of an open idle broker (fresh process)', run: async () => [idleRss()] },
-  { name: 'e2e.publish.100B', description: 'one producer, batching on, 4 partitions, durable', run: async (ctx) => [await publish(ctx, 'e2e.publish.100B', 4)] },
-  { name: 'e2e.publish.100B.p1', description: 'one producer, batching on, one partition, durable', run: async (ctx) => [await publish(ctx, 'e2e.publish.100B.p1', 1)] },
-  { name: 'e2e.pubsub.100B', description: 'produce and consume at once (shared, ack each), durable; publish-to-receive latency', run: async (ctx) => [await pubsub(ctx)] },
+  { name: 'e2e.publish.100B', description: 'one producer, batching on, 4 partitions, durable', run: isolated('e2e.publish.100B') },
+  { name: 'e2e.publish.100B.p1', description: 'one producer, batching on, one partition, durable', run: isolated('e2e.publish.100B.p1') },
+  { name: 'e2e.pubsub.100B', description: 'produce and consume at once (shared, ack each), durable; publish-to-receive latency', run: isolated('e2e.pubsub.100B') },
   {
     name: 'e2e.latency.2k',
-    description: 'publish-to-receive latency at a steady 2,000 msg/s, durable and async',
-    run: async (ctx) => [await steadyLatency(ctx, 'durable', 'e2e.latency.2k'), await steadyLatency(ctx, 'async', 'e2e.latency.2k.async')],
+    description: 'publish-to-receive latency at a steady 2,000 msg/s, durable and async (each in its own process)',
+    run: isolated('e2e.latency.2k', 'e2e.latency.2k.async'),
   },
-  { name: 'e2e.replay.100B', description: 'a reader reads stored messages from the earliest', run: async (ctx) => [await replay(ctx)] },
+  { name: 'e2e.replay.100B', description: 'a reader reads stored messages from the earliest', run: isolated('e2e.replay.100B') },
 ];

@@ -4,7 +4,8 @@
  * durable messages on a 4-partition topic. Every message carries a unique sequence number; each
  * consumer counts what it receives in a shared Uint8Array (one counter per message, Atomics.add),
  * so duplicates (a counter above 1) and losses (a counter at 0) are exact. `rss_mb` is the peak
- * resident memory of the process (host and consumer threads included) sampled during the run.
+ * resident memory of the process (host and consumer threads included) sampled during the run, in
+ * a child process of its own (./isolated.ts).
  * The consumer threads run this same module (see `consume` at the end).
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -12,6 +13,7 @@ import { Broker } from '../index.js';
 import type { BrokerHandle } from '../actors/client/broker.js';
 import type { BenchContext, BenchResult, Scenario } from './harness.js';
 import { rssSampler } from './harness.js';
+import { runIsolated, type Workload } from './isolated.js';
 
 const VALUE_BYTES = 100;
 const CONSUMERS = 4;
@@ -92,11 +94,16 @@ async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
   }
 }
 
+/** The workload by name, run in its own child process (./isolated.ts) so rss_mb is its own. */
+export const workloads: Record<string, Workload> = {
+  'e2e.queue.shared4.100B': async (ctx) => [await sharedQueue(ctx)],
+};
+
 export const scenarios: Scenario[] = [
   {
     name: 'e2e.queue.shared4.100B',
     description: 'one producer (main thread), four Shared consumers each in its own worker thread (Broker.connect), durable; duplicates and losses counted',
-    run: async (ctx) => [await sharedQueue(ctx)],
+    run: (ctx) => runIsolated(ctx, import.meta.url, 'e2e.queue.shared4.100B'),
   },
 ];
 

@@ -26,6 +26,26 @@ export const DEFAULTS = {
   asyncSyncIntervalMs: 1_000,
   /** Per-thread cache of offloaded ledger blocks. */
   offloadCacheBytes: 64 * 2 ** 20,
+  /**
+   * Data bytes of each SharedArrayBuffer ring between a client thread and a host worker: every
+   * client thread (the opening one, and each Broker.connect thread) has a request ring and a reply
+   * ring per host worker. Traffic cycles a ring through its whole length, so all of it becomes
+   * resident: 2 hosts x 2 rings x 4 MiB was 16 MiB per client thread, 80 MiB with four connected
+   * consumer threads. At 2 MiB a record may still be 256 KiB (1/8 of the ring), above a default
+   * producer batch (128 KiB) and the delivery of an entry made from one, so both stay on the
+   * rings; only larger batches take the slower cold path (postMessage). Throughput measured the
+   * same at 2 and 4 MiB (e2e.publish, e2e.pubsub, e2e.queue).
+   */
+  ringBytes: 2 * 2 ** 20,
+  /**
+   * Young generation of each host worker's V8 heap, in MB (the Worker resourceLimits field of that
+   * name). Left to V8, every busy thread's young generation grows to 32 MB (two 16 MB semi-spaces)
+   * and stays there, idle or not; capped at 16 the two host workers' heaps measured 25-45 MB lower
+   * at the peak of e2e.pubsub with the same throughput. 8 saved no more: more objects survive into
+   * the old generation instead. A cap of the young generation cannot fail an allocation: only an
+   * old-generation limit can, and none is set.
+   */
+  workerMaxYoungGenerationSizeMb: 16,
 } as const;
 
 /** Hard limits that no option can raise. */

@@ -11,10 +11,11 @@
  * ClientEndpoint (./client-endpoint.ts).
  */
 import os from 'node:os';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { setImmediate as immediate } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import { MillraceError } from '../../core/errors.js';
+import { DEFAULTS } from '../../core/defaults.js';
 import type { Durability } from '../../core/storage/store.js';
 import { prepareDataDir } from '../../core/storage/data-dir.js';
 import { Doorbell } from './doorbell.js';
@@ -38,8 +39,19 @@ export interface ActorSystemOptions {
   workers?: number;
   /** @default 'durable' */
   durability?: Durability;
-  /** Data bytes of each request and reply ring (a power of two); a record may use 1/8 of it. @default 4 MiB */
+  /**
+   * Data bytes of each request and reply ring (a power of two); a record may use 1/8 of it, larger
+   * ones take the cold path (postMessage). Each client thread has two rings per host worker, and
+   * all of a busy ring is resident. @default 2 MiB (DEFAULTS.ringBytes)
+   */
   ringBytes?: number;
+  /**
+   * V8 limits of each host worker thread (Node's Worker `resourceLimits`), merged over the default
+   * `{ maxYoungGenerationSizeMb: 16 }` (DEFAULTS.workerMaxYoungGenerationSizeMb). Setting
+   * `maxOldGenerationSizeMb` bounds a worker's heap, but a worker that reaches it dies (its actors
+   * restart elsewhere): leave it unset unless memory matters more than that.
+   */
+  workerResourceLimits?: ResourceLimits;
   /** Extra actor kinds: name -> module URL whose default export is an ActorFactory. */
   kinds?: Record<string, string>;
   /** Where actors' log records go (pino-compatible). @default silent */
@@ -72,17 +84,37 @@ interface ActorRecord extends ActorRef {
   ready: Promise<void>;
 }
 
-const DEFAULT_RING_BYTES = 4 * 2 ** 20;
 const MAIN_CLIENT_ID = 0;
 
 const BUILTIN_KINDS: Record<string, string> = {
   partition: new URL('../partition/partition-actor.js', import.meta.url).href,
 };
 
+const LIMIT_FIELDS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
+
+/** The host workers' V8 limits: the default young-generation cap under what the caller gave. */
+function resolveResourceLimits(given: ResourceLimits | undefined): ResourceLimits {
+  if (given !== undefined && (given === null || typeof given !== 'object')) {
+    throw new MillraceError('INVALID_ARGUMENT', `workerResourceLimits must be an object of ${LIMIT_FIELDS.join(', ')}, got ${String(given)}`);
+  }
+  const limits: ResourceLimits = { maxYoungGenerationSizeMb: DEFAULTS.workerMaxYoungGenerationSizeMb };
+  for (const [k, v] of Object.entries(given ?? {})) {
+    if (!(LIMIT_FIELDS as readonly string[]).includes(k)) {
+      throw new MillraceError('INVALID_ARGUMENT', `workerResourceLimits.${k} is not a limit; known: ${LIMIT_FIELDS.join(', ')}`);
+    }
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new MillraceError('INVALID_ARGUMENT', `workerResourceLimits.${k} must be a number of MB above 0, got ${String(v)}`);
+    }
+    limits[k as typeof LIMIT_FIELDS[number]] = v;
+  }
+  return limits;
+}
+
 /** The opening thread's part: the pool, the hosts and the actors' placement. */
 interface Local {
   pool: Piscina;
-  options: Required<Omit<ActorSystemOptions, 'kinds' | 'logger'>>;
+  options: Required<Omit<ActorSystemOptions, 'kinds' | 'logger' | 'workerResourceLimits'>>;
   logger: Logger;
   kinds: Record<string, string>;
   hosts: Host[];
@@ -112,7 +144,8 @@ export class ActorSystem {
     if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
       throw new MillraceError('INVALID_ARGUMENT', `workers must be an integer from 1 to 256, got ${String(workers)}`);
     }
-    const ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
+    const ringBytes = options.ringBytes ?? DEFAULTS.ringBytes;
+    const resourceLimits = resolveResourceLimits(options.workerResourceLimits);
     const dataDir = prepareDataDir(options.dataDir);
     const pool = new Piscina({
       filename: new URL('./host-worker.js', import.meta.url).href,
@@ -123,6 +156,8 @@ export class ActorSystem {
       idleTimeout: 2 ** 31 - 1,
       concurrentTasksPerWorker: 1,
       atomics: 'disabled',
+      // Left to V8, each busy worker's young generation grows to 32 MB and stays (see DEFAULTS).
+      resourceLimits,
     });
     const local: Local = {
       pool, options: { dataDir, workers, durability: options.durability ?? 'durable', ringBytes },
