@@ -1,6 +1,6 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ActorSystem, MillraceError } from '../index.js';
+import { ActorSystem, Broker, MillraceError, type BrokerOptions } from '../index.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { tempDir, removeDir } from './util/tmp.js';
 
@@ -59,6 +59,32 @@ test('memory - bad workerResourceLimits are a typed error, not a pool that fails
         (e: unknown) => e instanceof MillraceError && e.code === 'INVALID_ARGUMENT',
         JSON.stringify(bad),
       );
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('memory - Broker.open passes ringBytes and workerResourceLimits through; bad ones are typed errors that leave the dir unlocked', async () => {
+  const dir = tempDir();
+  try {
+    for (const bad of [{ ringBytes: 1000 }, { ringBytes: -1 }, { workerResourceLimits: { maxYoungGenerationSizeMb: -1 } }] as Partial<BrokerOptions>[]) {
+      await assert.rejects(Broker.open({ dataDir: dir, workers: 1, ...bad }), (e: unknown) => e instanceof MillraceError && e.code === 'INVALID_ARGUMENT', JSON.stringify(bad));
+    }
+    // Small rings: a 200 KiB batch is over 1/8 of 1 MiB and takes the cold path, and still arrives.
+    const broker = await Broker.open({ dataDir: dir, workers: 1, ringBytes: 2 ** 20, workerResourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    try {
+      const consumer = await broker.subscribe({ topic: 'rings', subscription: 's', initialPosition: 'earliest' });
+      const producer = await broker.createProducer({ topic: 'rings' });
+      await producer.send({ value: new Uint8Array(200 * 1024).fill(7) });
+      await producer.send({ value: 'small' });
+      const big = await consumer.receive({ timeoutMs: 5000 });
+      const small = await consumer.receive({ timeoutMs: 5000 });
+      assert.equal(big?.data.length, 200 * 1024);
+      assert.equal(big?.data[1234], 7);
+      assert.equal(new TextDecoder().decode(small?.data), 'small');
+    } finally {
+      await broker.close();
     }
   } finally {
     removeDir(dir);

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import type { ResourceLimits } from 'node:worker_threads';
 import { MillraceError } from '../../core/errors.js';
 import { DEFAULTS } from '../../core/defaults.js';
 import { Store, type Durability } from '../../core/storage/store.js';
@@ -30,6 +31,17 @@ export interface BrokerOptions {
   dataDir: string;
   /** Worker threads hosting partition actors. @default the number of cores */
   workers?: number;
+  /**
+   * Bytes of each ring between a client thread and a host worker (a power of two); records over
+   * 1/8 of it take the slower postMessage path. @default 2 MiB
+   */
+  ringBytes?: number;
+  /**
+   * V8 limits of each host worker (Node's Worker `resourceLimits`), over the default young
+   * generation of 16 MB. An old-generation limit makes a worker that reaches it die (its partitions
+   * restart on another): leave it unset unless memory matters more. @default { maxYoungGenerationSizeMb: 16 }
+   */
+  workerResourceLimits?: ResourceLimits;
   /**
    * When a send or an ack resolves: `durable` once flushed to disk (survives power loss), `async`
    * once written to the OS (survives a process crash; see {@link Durability}). @default 'durable'
@@ -231,6 +243,8 @@ export class Broker implements AsyncDisposable {
       system = await ActorSystem.open({
         dataDir: options.dataDir, ...(options.workers === undefined ? {} : { workers: options.workers }), durability: store.durability,
         ...(options.logger ? { logger: options.logger } : {}),
+        ...(options.ringBytes === undefined ? {} : { ringBytes: options.ringBytes }),
+        ...(options.workerResourceLimits === undefined ? {} : { workerResourceLimits: options.workerResourceLimits }),
       });
     } catch (err) {
       await store.close();
