@@ -52,6 +52,17 @@ function pack5(items: readonly AckItem[]): number[] {
   return out;
 }
 
+function appendResult(reply: Uint8Array, bytes: number): AppendResult {
+  if (reply.length !== APPEND_REPLY_BYTES) throw new MillraceError('INVALID_ARGUMENT', `append reply of ${reply.length} bytes`);
+  const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
+  return {
+    position: { ledgerId: v.getFloat64(0, true), entryId: v.getFloat64(8, true) },
+    publishTime: v.getFloat64(16, true),
+    bytes,
+    count: v.getUint32(24, true),
+  };
+}
+
 export class PartitionClient {
   private readonly sinks = new Map<number, ConsumerSink>();
   private unlisten: (() => void) | undefined;
@@ -72,14 +83,21 @@ export class PartitionClient {
       encodeInto(frame, bytes, offset);
     });
     appendLatency.record((performance.now() - t0) / 1000);
-    if (reply.length !== APPEND_REPLY_BYTES) throw new MillraceError('INVALID_ARGUMENT', `append reply of ${reply.length} bytes`);
-    const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
-    return {
-      position: { ledgerId: v.getFloat64(0, true), entryId: v.getFloat64(8, true) },
-      publishTime: v.getFloat64(16, true),
-      bytes: size,
-      count: v.getUint32(24, true),
-    };
+    return appendResult(reply, size);
+  }
+
+  /**
+   * Appends one entry laid out by the client (encodeInto's layout: publish time and checksum 0, the
+   * partition seals it); resolves once it is durable, as {@link append}. `entry` is copied into the
+   * ring slot in one move and is not kept.
+   */
+  async appendEntry(entry: Uint8Array): Promise<AppendResult> {
+    const t0 = performance.now();
+    const reply = await this.system.request(this.ref, OP_APPEND, entry.length, (bytes, offset) => {
+      bytes.set(entry, offset);
+    });
+    appendLatency.record((performance.now() - t0) / 1000);
+    return appendResult(reply, entry.length);
   }
 
   /** Reads durable entries from `from` on; with `waitMs`, waits that long for the next append when there is none. */
