@@ -12,9 +12,11 @@ import { ManagedCursor } from '../../core/cursor/index.js';
 import { createDispatcher, checkSubscriptionType, type Dispatcher, type MessageRef, type SubscriptionType } from '../../core/dispatch/index.js';
 import { MillraceError } from '../../core/errors.js';
 import type { Store } from '../../core/storage/store.js';
-import { decodeEntry } from '../../wasm/index.js';
+import {
+  ENTRY_HEADER_SIZE, MESSAGE_HEADER_SIZE, MSG_HAS_DELIVER_AT, MSG_HAS_EVENT_TIME, MSG_HAS_KEY, OFF_COUNT, OFF_PRODUCER_LEN,
+} from '../../wasm/index.js';
 import type { ActorContext } from '../host/actor.js';
-import { DELIVER_HEADER, DELIVER_ITEM, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET } from './partition-protocol.js';
+import { ACK_ITEM, DELIVER_HEADER, DELIVER_ITEM, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET } from './partition-protocol.js';
 import { encodeError } from '../host/protocol.js';
 
 interface ConsumerConn {
@@ -64,7 +66,9 @@ function sortOffers(xs: Offer[]): Offer[] {
 }
 
 const posKey = (p: Position): string => `${p.ledgerId}:${p.entryId}`;
-const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+const latin1 = (b: Uint8Array, from: number, to: number): string => Buffer.from(b.buffer, b.byteOffset + from, to - from).toString('latin1');
+const TWO_32 = 2 ** 32;
+const corrupt = (p: Position, why: string): MillraceError => new MillraceError('ENTRY_CORRUPT', `entry ${posKey(p)}: ${why}`);
 
 export class Subscription {
   readonly dispatcher: Dispatcher;
@@ -134,7 +138,8 @@ export class Subscription {
   }
 
   private ackedAt(p: Position): void {
-    if (comparePositions(p, this.ackFrontier) > 0) this.ackFrontier = p;
+    // A copy: acks pass one position object that is rewritten for every item.
+    if (comparePositions(p, this.ackFrontier) > 0) this.ackFrontier = { ledgerId: p.ledgerId, entryId: p.entryId };
   }
 
   static async open(ctx: ActorContext, store: Store, ml: ManagedLedger, name: string, type: SubscriptionType,
@@ -214,36 +219,47 @@ export class Subscription {
   }
 
   /**
-   * Acks from a consumer. Individual acks on any type; cumulative only on Exclusive and Failover
-   * (the dispatcher refuses it on Shared and Key_Shared with ACK_INVALID). Resolves once durable.
+   * Acks from a consumer, as an ACK request lays them out (partition-protocol.ts: `count` items of
+   * ACK_ITEM bytes from `at` in `v`; read during this call only). Individual acks on any type;
+   * cumulative only on Exclusive and Failover (the dispatcher refuses it on Shared and Key_Shared
+   * with ACK_INVALID). Resolves once durable.
    */
-  async ack(slot: number, items: { ref: MessageRef; batchSize: number; cumulative: boolean }[]): Promise<void> {
+  async ack(slot: number, v: DataView, at: number, count: number): Promise<void> {
     this.dirty = true;
-    this.cursor.batch(() => this.applyAcks(slot, items));
+    this.cursor.batch(() => this.applyAcks(slot, v, at, count));
     await this.cursor.persist();
     this.pump();
   }
 
-  private applyAcks(slot: number, items: { ref: MessageRef; batchSize: number; cumulative: boolean }[]): void {
+  private applyAcks(slot: number, v: DataView, at: number, count: number): void {
     const last = this.ml.lastConfirmed;
-    for (const { ref, batchSize, cumulative } of items) {
-      if (!last || comparePositions(ref.position, last) > 0) {
-        throw new MillraceError('ACK_INVALID', `no message ${posKey(ref.position)}:${ref.batchIndex} exists on ${this.ml.name}`);
+    // One ref for every item: neither the dispatcher nor the cursor keeps the ref or position it is
+    // given (a request acks a thousand messages or more; an object per item was garbage at once).
+    const position = { ledgerId: 0, entryId: 0 };
+    const ref: MessageRef = { position, batchIndex: 0, key: null };
+    for (let i = 0, o = at; i < count; i++, o += ACK_ITEM) {
+      position.ledgerId = v.getFloat64(o, true);
+      position.entryId = v.getFloat64(o + 8, true);
+      ref.batchIndex = v.getUint16(o + 16, true);
+      const batchSize = v.getUint16(o + 18, true);
+      const cumulative = v.getUint8(o + 20) === 1;
+      if (!last || comparePositions(position, last) > 0) {
+        throw new MillraceError('ACK_INVALID', `no message ${posKey(position)}:${ref.batchIndex} exists on ${this.ml.name}`);
       }
-      this.ackedAt(ref.position);
+      this.ackedAt(position);
       if (cumulative) {
         this.dispatcher.onAckCumulative(slot, ref);
-        this.cursor.ackCumulative(ref.position, ref.batchIndex, batchSize);
+        this.cursor.ackCumulative(position, ref.batchIndex, batchSize);
       } else {
         // The dispatcher first: it knows every message out, so the usual ack costs no cursor lookup
         // before the cursor's own ack. Only a message it does not know may be a repeated ack.
         try {
           this.dispatcher.onAck(slot, ref);
         } catch (err) {
-          if (this.cursor.isAcked(ref.position, ref.batchIndex)) continue; // a repeated ack changes nothing
+          if (this.cursor.isAcked(position, ref.batchIndex)) continue; // a repeated ack changes nothing
           throw err;
         }
-        this.cursor.ack(ref.position, ref.batchIndex, batchSize);
+        this.cursor.ack(position, ref.batchIndex, batchSize);
       }
     }
   }
@@ -406,19 +422,43 @@ export class Subscription {
     return !!last && comparePositions(this.readPosition, last) <= 0;
   }
 
-  /** Reads entries at the read position and turns their unacked messages into offers. */
+  /**
+   * Reads entries at the read position and turns their unacked messages into offers. The records
+   * are walked in place for what dispatch needs (batch index, deliver-at time, the key for
+   * Key_Shared only): decoding an entry built an object and three views per message, all garbage
+   * once the offer was made.
+   */
   private async readMore(offers: Offer[], now: number): Promise<void> {
     if (!this.hasMoreToRead()) return;
     const entries = await this.ml.readRange(this.readPosition, { maxEntries: READ_BATCH_ENTRIES });
     const delayable = this.type === 'shared' || this.type === 'key_shared';
+    const keyed = this.type === 'key_shared';
     for (const { position, entry } of entries) {
       // Past every ack ever made: no message of this entry is acked (skip the per-message lookup).
       const mayBeAcked = comparePositions(position, this.ackFrontier) <= 0;
-      const d = decodeEntry(entry);
-      for (const m of d.messages) {
-        if (mayBeAcked && this.cursor.isAcked(position, m.index)) continue;
-        const offer: Offer = { position, batchIndex: m.index, key: m.key ? latin1(m.key) : null, deliverAt: m.deliverAt ?? 0, entry };
-        if (delayable && offer.deliverAt > now) this.delayed.push(offer);
+      const len = entry.length;
+      if (len < ENTRY_HEADER_SIZE) throw corrupt(position, `${len} bytes, shorter than its header`);
+      const dv = new DataView(entry.buffer, entry.byteOffset, len);
+      const count = dv.getUint16(OFF_COUNT, true);
+      let pos = ENTRY_HEADER_SIZE + dv.getUint16(OFF_PRODUCER_LEN, true);
+      for (let i = 0; i < count; i++) {
+        if (pos + MESSAGE_HEADER_SIZE > len) throw corrupt(position, `record ${i} header runs past the entry end`);
+        const size = dv.getUint32(pos, true);
+        if (size < MESSAGE_HEADER_SIZE || pos + size > len) throw corrupt(position, `record ${i} runs past the entry end`);
+        const flags = dv.getUint8(pos + 4);
+        let t = pos + MESSAGE_HEADER_SIZE;
+        if (flags & MSG_HAS_EVENT_TIME) t += 8;
+        let deliverAt = 0;
+        if (flags & MSG_HAS_DELIVER_AT) {
+          deliverAt = dv.getUint32(t + 4, true) * TWO_32 + dv.getUint32(t, true);
+          t += 8;
+        }
+        let key: string | null = null;
+        if (keyed && flags & MSG_HAS_KEY) key = latin1(entry, t, t + dv.getUint16(pos + 6, true));
+        pos += size;
+        if (mayBeAcked && this.cursor.isAcked(position, i)) continue;
+        const offer: Offer = { position, batchIndex: i, key, deliverAt, entry };
+        if (delayable && deliverAt > now) this.delayed.push(offer);
         else offers.push(offer);
       }
       this.readPosition = { ledgerId: position.ledgerId, entryId: position.entryId + 1 };
