@@ -44,12 +44,42 @@ export interface AckItem {
   cumulative: boolean;
 }
 
-const ACK_FIELDS = 5;
+/**
+ * Messages to ack or give back, laid out as the items of an ACK / REDELIVER request
+ * (partition-protocol.ts) as they are added: sending them is one copy into the ring slot, and an
+ * added message costs no object. The buffer doubles when full.
+ */
+export class AckItems {
+  private bytes: Uint8Array;
+  private view: DataView;
+  count = 0;
 
-function pack5(items: readonly AckItem[]): number[] {
-  const out: number[] = [];
-  for (const it of items) out.push(it.ledgerId, it.entryId, it.batchIndex, it.batchSize, it.cumulative ? 1 : 0);
-  return out;
+  constructor(capacity = 64) {
+    this.bytes = new Uint8Array(capacity * ACK_ITEM);
+    this.view = new DataView(this.bytes.buffer);
+  }
+
+  add(ledgerId: number, entryId: number, batchIndex: number, batchSize: number, cumulative: boolean): void {
+    if ((this.count + 1) * ACK_ITEM > this.bytes.length) {
+      const next = new Uint8Array(this.bytes.length * 2);
+      next.set(this.bytes);
+      this.bytes = next;
+      this.view = new DataView(next.buffer);
+    }
+    const v = this.view;
+    const o = this.count * ACK_ITEM;
+    v.setFloat64(o, ledgerId, true);
+    v.setFloat64(o + 8, entryId, true);
+    v.setUint16(o + 16, batchIndex, true);
+    v.setUint16(o + 18, batchSize, true);
+    v.setUint8(o + 20, cumulative ? 1 : 0);
+    this.count++;
+  }
+
+  /** The items laid out so far. */
+  get laidOut(): Uint8Array {
+    return this.bytes.subarray(0, this.count * ACK_ITEM);
+  }
 }
 
 function appendResult(reply: Uint8Array, bytes: number): AppendResult {
@@ -210,34 +240,29 @@ export class PartitionClient {
 
   /**
    * Acks (op ACK) or gives back (op REDELIVER) messages; resolves once the cursor change is durable.
-   * `packed`: per message 5 numbers, ledgerId, entryId, batchIndex, batchSize, cumulative (0 | 1).
+   * `items` is not kept: it is copied into the request (now, or when the ring has room).
    */
-  private ackOp(op: number, consumerId: number, packed: readonly number[]): Promise<unknown> {
-    const n = packed.length / ACK_FIELDS;
-    const length = ACK_HEADER + n * ACK_ITEM;
+  private ackOp(op: number, consumerId: number, items: AckItems): Promise<unknown> {
+    const body = items.laidOut;
+    const count = items.count;
+    const length = ACK_HEADER + body.length;
     return this.system.request(this.ref, op, length, (bytes, offset) => {
-      const v = new DataView(bytes.buffer, bytes.byteOffset + offset, length);
+      const v = new DataView(bytes.buffer, bytes.byteOffset + offset, ACK_HEADER);
       v.setUint32(0, consumerId, true);
-      v.setUint32(4, n, true);
-      let o = ACK_HEADER;
-      for (let k = 0; k < packed.length; k += ACK_FIELDS) {
-        v.setFloat64(o, packed[k]!, true);
-        v.setFloat64(o + 8, packed[k + 1]!, true);
-        v.setUint16(o + 16, packed[k + 2]!, true);
-        v.setUint16(o + 18, packed[k + 3]!, true);
-        v.setUint8(o + 20, packed[k + 4]!);
-        o += ACK_ITEM;
-      }
+      v.setUint32(4, count, true);
+      bytes.set(body, offset + ACK_HEADER);
     });
   }
 
-  /** Acks messages packed as ackOp describes (no object per acked message); resolves once durable. */
-  ackPacked(consumerId: number, packed: readonly number[]): Promise<unknown> {
-    return this.ackOp(OP_ACK, consumerId, packed);
+  /** Acks messages; resolves once durable. The caller must not add to `items` after this call. */
+  ack(consumerId: number, items: AckItems): Promise<unknown> {
+    return this.ackOp(OP_ACK, consumerId, items);
   }
 
   redeliver(consumerId: number, items: readonly AckItem[]): Promise<unknown> {
-    return this.ackOp(OP_REDELIVER, consumerId, pack5(items));
+    const packed = new AckItems(items.length);
+    for (const it of items) packed.add(it.ledgerId, it.entryId, it.batchIndex, it.batchSize, it.cumulative);
+    return this.ackOp(OP_REDELIVER, consumerId, packed);
   }
 
   async closeConsumer(consumerId: number, unsubscribe: boolean): Promise<void> {
