@@ -86,6 +86,11 @@ export class Subscription {
    */
   private held: Offer[] = [];
   /**
+   * `held[heldFrom..]` is what is held: a pump that assigns a prefix moves this index instead of
+   * copying the rest (up to READ_AHEAD_MESSAGES offers, at every pump); see keepHeld.
+   */
+  private heldFrom = 0;
+  /**
    * No message after this position was ever acked (cursor state at open or seek, then every ack
    * since): entries read past it need no per-message isAcked, which costs an LMDB lookup each.
    */
@@ -269,7 +274,7 @@ export class Subscription {
     // Pulsar disconnects consumers on a seek; here each consumer is reset in place: what it holds is
     // dropped by the dispatcher (it will be read again), and its client clears its queue.
     const conns = [...this.consumers.values()];
-    const dropped: MessageRef[] = [...this.returned, ...this.held, ...this.delayed];
+    const dropped: MessageRef[] = [...this.returned, ...this.heldOffers(), ...this.delayed];
     for (const c of conns) for (const r of this.dispatcher.removeConsumer(c.slot)) dropped.push(r);
     // Dropped without redelivery: tell the dispatcher (Key_Shared would otherwise keep later
     // messages of their keys waiting for them forever). Ones it never tracked are skipped.
@@ -281,7 +286,7 @@ export class Subscription {
       }
     }
     this.returned = [];
-    this.held = [];
+    this.keepHeld([], 0);
     this.delayed = [];
     this.cursor.resetTo(position);
     await this.cursor.persist();
@@ -325,7 +330,7 @@ export class Subscription {
       return keep;
     };
     this.returned = forget(this.returned);
-    this.held = forget(this.held);
+    this.keepHeld(forget(this.heldOffers()), 0);
     this.delayed = forget(this.delayed);
     if (comparePositions(this.readPosition, position) < 0) this.readPosition = this.cursor.firstUnacked() ?? this.afterEnd();
     this.dirty = true;
@@ -382,39 +387,69 @@ export class Subscription {
       }
       // Held messages mean no permits or blocked keys; until something changes, newer messages
       // would be held too: nothing to do.
-      if (!this.dirty && this.held.length > 0 && this.returned.length === 0 && due.length === 0) break;
+      if (!this.dirty && this.held.length > this.heldFrom && this.returned.length === 0 && due.length === 0) break;
       this.dirty = false;
       // Everything waiting lies before the read position; each list is in log order, and returned
       // and due messages usually interleave with none (no sort then).
       let offers = this.held;
-      if (this.returned.length > 0) offers = mergeOffers(sortOffers(this.returned), offers);
-      if (due.length > 0) offers = mergeOffers(sortOffers(due), offers);
+      let from = this.heldFrom;
+      if (this.returned.length > 0 || due.length > 0) {
+        if (from > 0) offers = offers.slice(from);
+        from = 0;
+        if (this.returned.length > 0) offers = mergeOffers(sortOffers(this.returned), offers);
+        if (due.length > 0) offers = mergeOffers(sortOffers(due), offers);
+      }
       this.returned = [];
-      this.held = [];
-      if (offers.length < READ_AHEAD_MESSAGES) await this.readMore(offers, now);
+      this.keepHeld([], 0);
+      if (offers.length - from < READ_AHEAD_MESSAGES) await this.readMore(offers, now);
       this.armDelayTimer();
-      if (offers.length === 0) break;
+      const live = offers.length - from;
+      if (live === 0) break;
       const capacity = this.dispatcher.capacity();
       if (capacity === 0) {
         // Nobody can take anything: keep it all held, dispatch nothing (no O(held) pass).
-        this.held = offers;
+        this.keepHeld(offers, from);
         break;
       }
-      // In-order types assign exactly the first `capacity` offers: offer only those.
-      let rest: Offer[] | undefined;
-      if (this.ordered && capacity < offers.length) {
-        rest = offers.slice(capacity);
-        offers.length = capacity;
+      // In-order types assign exactly the first `capacity` offers: offer only those, and keep the
+      // rest where it is (an index moves; nothing is copied).
+      let rest = -1;
+      let batch: Offer[];
+      if (this.ordered && capacity < live) {
+        batch = offers.slice(from, from + capacity);
+        rest = from + capacity;
+      } else {
+        batch = from === 0 ? offers : offers.slice(from);
       }
-      const { assigned, held } = this.dispatcher.dispatch(offers);
+      const { assigned, held } = this.dispatcher.dispatch(batch);
       // The dispatcher returns the offered objects themselves, in log order.
-      let stillHeld = held as Offer[];
-      if (rest !== undefined) stillHeld = stillHeld.length === 0 ? rest : stillHeld.concat(rest);
-      this.held = stillHeld;
+      if (rest < 0) this.keepHeld(held as Offer[], 0);
+      else if (held.length === 0) this.keepHeld(offers, rest);
+      else this.keepHeld((held as Offer[]).concat(offers.slice(rest)), 0);
       let delivered = 0;
       for (const [slot, refs] of assigned) delivered += await this.deliver(slot, refs as Offer[]);
       if (delivered === 0) break;
     } while (true);
+  }
+
+  /** What is held, from index 0 (cold paths: seek, skip). */
+  private heldOffers(): Offer[] {
+    if (this.heldFrom > 0) this.keepHeld(this.held.slice(this.heldFrom), 0);
+    return this.held;
+  }
+
+  /**
+   * Holds `offers[from..]`. The dispatched prefix is dropped (moved over) once it is at least as
+   * long as what is held and 1,024 offers: the copy is then paid for by the offers dispatched.
+   */
+  private keepHeld(offers: Offer[], from: number): void {
+    if (from >= 1024 && from * 2 >= offers.length) {
+      offers.copyWithin(0, from);
+      offers.length -= from;
+      from = 0;
+    }
+    this.held = offers;
+    this.heldFrom = from;
   }
 
   private hasMoreToRead(): boolean {
