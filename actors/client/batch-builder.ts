@@ -96,13 +96,14 @@ export class BatchBuilder {
   }
 
   /**
-   * A batch for `producerName`, in `reuse` when given (a buffer of a completed batch: nothing reads it
-   * any more), else in a new buffer of about `expectedBytes` (a lane's last entry size: batches of a
-   * lane tend to be alike, so the buffer seldom grows and a lone message costs no large buffer).
+   * A batch for `producerName`, in `reuse` when given and at least `expectedBytes` long (a buffer of a
+   * completed batch: nothing reads it any more), else in a new buffer of about `expectedBytes` (a
+   * lane's last entry size: batches of a lane tend to be alike, so the buffer seldom grows and a lone
+   * message costs no large buffer).
    */
   static create(producerName: Uint8Array, expectedBytes: number, reuse?: Uint8Array): BatchBuilder {
     const need = ENTRY_HEADER_SIZE + producerName.length + MESSAGE_HEADER_SIZE;
-    if (reuse !== undefined && reuse.length >= need) return new BatchBuilder(producerName, reuse);
+    if (reuse !== undefined && reuse.length >= need && reuse.length >= expectedBytes) return new BatchBuilder(producerName, reuse);
     return new BatchBuilder(producerName, new Uint8Array(Math.max(MIN_CAPACITY, need, expectedBytes)));
   }
 

@@ -92,8 +92,6 @@ interface Lane {
   batch: Batch;
   /** The last entry's size: a new batch's buffer starts about that big. */
   lastEntryBytes: number;
-  /** A completed batch's buffer, for the next batch (one large allocation fewer per batch). */
-  spare: Uint8Array | undefined;
   /** Appends of this partition go out in order: a retry never overtakes or is overtaken. */
   chain: Promise<void>;
   /**
@@ -112,6 +110,8 @@ type AppendReply = { position: { ledgerId: number; entryId: number }; count: num
 
 const enc = new TextEncoder();
 const MAX_ENTRY_BYTES = DEFAULTS.maxEntryBytes;
+// Spare batch buffers kept by a producer (see Producer.spares): about the batches of a full window.
+const MAX_SPARE_BUFFERS = 16;
 const RETRY_DELAY_MS = 20;
 
 export class Producer<T = Uint8Array> implements AsyncDisposable {
@@ -132,6 +132,12 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
   private seq: number;
   private closed = false;
   private readonly inflight = new Set<Promise<void>>();
+  /**
+   * Buffers of completed batches, for new ones: a batch buffer is ~128 KiB, whose allocation (zeroed,
+   * often fresh pages) cost more than laying out its thousand messages. Batches complete in bursts,
+   * so one spare per lane was reused for only a third of the batches.
+   */
+  private readonly spares: Uint8Array[] = [];
   /** The message being sent, reused by every send (send lays it out before it returns). */
   private readonly scratch: BuiltMessage = { value: null, key: null, properties: null, eventTime: undefined, deliverAt: undefined, sequenceId: 0 };
 
@@ -145,7 +151,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     options: ProducerOptions<T>,
     private readonly onClose: () => Promise<void>,
   ) {
-    this.lanes = clients.map((client) => ({ client, batch: newBatch(), lastEntryBytes: 0, spare: undefined, chain: Promise.resolve(), failed: 0, held: 0 }));
+    this.lanes = clients.map((client) => ({ client, batch: newBatch(), lastEntryBytes: 0, chain: Promise.resolve(), failed: 0, held: 0 }));
     this.routing = options.routing ?? 'key-hash';
     this.router = createRouter(this.routing, clients.length);
     // A producer the user named resends with the same sequence IDs after a crash, and deduplication
@@ -218,8 +224,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     }
     const b = lane.batch;
     if (b.builder === undefined) {
-      b.builder = BatchBuilder.create(this.nameBytes, lane.lastEntryBytes, lane.spare);
-      lane.spare = undefined;
+      b.builder = BatchBuilder.create(this.nameBytes, lane.lastEntryBytes, this.spares.pop());
     }
     b.done ??= new Promise<BatchOutcome>((resolve, reject) => {
       b.settle = resolve;
@@ -350,7 +355,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     }
     this.pendingCount -= b.builder!.count;
     // Nothing reads the batch's buffer any more (its appends are over): the lane's next batch may.
-    lane.spare ??= b.builder!.buffer;
+    if (this.spares.length < MAX_SPARE_BUFFERS) this.spares.push(b.builder!.buffer);
     b.builder = undefined;
     b.entry = undefined;
     this.admitWaiting();
