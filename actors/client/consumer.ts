@@ -114,7 +114,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   /** @internal The sink of partition `i`'s events. */
   sink(i: number): ConsumerSink {
     return {
-      deliver: (ledgerId, entryId, entry, items, at, count) => this.onDeliver(i, ledgerId, entryId, entry, items, at, count),
+      deliver: (ledgerId, entryId, entry, items, at, count, partial) => this.onDeliver(i, ledgerId, entryId, entry, items, at, count, partial),
       reset: () => this.onReset(i),
       error: (err) => this.onError(err),
     };
@@ -134,10 +134,10 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     return this.plumbing.consumerName;
   }
 
-  private onDeliver(i: number, ledgerId: number, entryId: number, entry: Uint8Array, items: DataView, at: number, count: number): void {
+  private onDeliver(i: number, ledgerId: number, entryId: number, entry: Uint8Array, items: DataView, at: number, count: number, partial: boolean): void {
     if (this.closed) return;
     const part = this.parts[i]!;
-    const view = new EntryView(entry);
+    const view = partial ? new EntryView(entry, { items, at, count }) : new EntryView(entry);
     const now = Date.now();
     const rec = this.record(part, i, ledgerId, entryId, view.count, now);
     const dl = this.options.deadLetter;

@@ -14,7 +14,7 @@ import { decodeError } from '../host/protocol.js';
 import type { ActorRef, ActorSystem } from '../host/actor-system.js';
 import type { PartitionActorConfig } from '../partition/partition-actor.js';
 import {
-  ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET,
+  ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, DELIVER_PARTIAL, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET,
   OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW, OP_INTERNAL_STATS, OP_LAST_POSITION, OP_MAINTAIN, OP_PRODUCER_CLOSE, OP_DELETE, OP_SUBSCRIPTION_ADMIN,
   OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS, OP_SUBSCRIBE, OP_UNSUBSCRIBE,
   READ_ENTRY_HEADER, READ_REQUEST_BYTES, type InternalStats, type PartitionStats, type SubscribeRequest, type SubscriptionAdminRequest,
@@ -26,9 +26,10 @@ export interface ConsumerSink {
   /**
    * An entry with the batch indexes (and their redelivery counts) given to this consumer. `entry` is a
    * copy; the items are read in place, valid during the call only: `count` times, from `at` in
-   * `items`, batchIndex u16 | rsv u16 | redeliveryCount u32 (DELIVER_ITEM bytes each).
+   * `items`, batchIndex u16 | rsv u16 | redeliveryCount u32 (DELIVER_ITEM bytes each). `partial`:
+   * `entry` holds the header and only these messages' records, in the items' order (DELIVER_PARTIAL).
    */
-  deliver(ledgerId: number, entryId: number, entry: Uint8Array, items: DataView, at: number, count: number): void;
+  deliver(ledgerId: number, entryId: number, entry: Uint8Array, items: DataView, at: number, count: number, partial: boolean): void;
   /** The subscription was moved (seek): drop what is buffered and grant permits again. */
   reset(): void;
   /** The subscription cannot dispatch (e.g. an entry it must read is corrupt). */
@@ -227,7 +228,8 @@ export class PartitionClient {
     const count = v.getUint16(2, true);
     const entryAt = DELIVER_HEADER + count * DELIVER_ITEM;
     // Copy the entry out of the ring: the consumer keeps its messages after this call returns.
-    sink.deliver(v.getFloat64(8, true), v.getFloat64(16, true), body.slice(entryAt), v, DELIVER_HEADER, count);
+    const partial = (v.getUint8(1) & DELIVER_PARTIAL) !== 0;
+    sink.deliver(v.getFloat64(8, true), v.getFloat64(16, true), body.slice(entryAt), v, DELIVER_HEADER, count, partial);
   }
 
   flow(consumerId: number, permits: number): Promise<unknown> {

@@ -16,7 +16,7 @@ import {
   ENTRY_HEADER_SIZE, MESSAGE_HEADER_SIZE, MSG_HAS_DELIVER_AT, MSG_HAS_EVENT_TIME, MSG_HAS_KEY, OFF_COUNT, OFF_PRODUCER_LEN,
 } from '../../wasm/index.js';
 import type { ActorContext } from '../host/actor.js';
-import { ACK_ITEM, DELIVER_HEADER, DELIVER_ITEM, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET } from './partition-protocol.js';
+import { ACK_ITEM, DELIVER_HEADER, DELIVER_ITEM, DELIVER_PARTIAL, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET } from './partition-protocol.js';
 import { encodeError } from '../host/protocol.js';
 
 interface ConsumerConn {
@@ -36,6 +36,8 @@ interface ConsumerConn {
 interface Offer extends MessageRef {
   deliverAt: number;
   entry?: Uint8Array;
+  /** Where the message's record starts in `entry` (set with `entry`). */
+  at?: number;
 }
 
 // Messages read ahead of what consumers can take: bounds the actor's memory (G9 on the broker side).
@@ -68,6 +70,32 @@ function sortOffers(xs: Offer[]): Offer[] {
 const posKey = (p: Position): string => `${p.ledgerId}:${p.entryId}`;
 const latin1 = (b: Uint8Array, from: number, to: number): string => Buffer.from(b.buffer, b.byteOffset + from, to - from).toString('latin1');
 const TWO_32 = 2 ** 32;
+const u32 = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
+// Records up to this size are copied by a loop: TypedArray#set costs a call and a view (wasm/copy.ts).
+const LOOP_COPY_MAX = 256;
+
+/**
+ * Writes the entry's header and name, then the records of `refs[from..from+n)` (each offer's `at`
+ * set), to `out` at `to`: the body of a DELIVER_PARTIAL event. Adjacent records go in one copy.
+ */
+function copyRecords(entry: Uint8Array, refs: Offer[], from: number, n: number, out: Uint8Array, to: number): void {
+  const head = ENTRY_HEADER_SIZE + (entry[OFF_PRODUCER_LEN]! | (entry[OFF_PRODUCER_LEN + 1]! << 8));
+  out.set(entry.subarray(0, head), to);
+  let o = to + head;
+  for (let k = from; k < from + n;) {
+    const start = refs[k]!.at!;
+    let end = start + u32(entry, start);
+    // A run of records that follow each other in the entry (consecutive batch indexes).
+    while (++k < from + n && refs[k]!.at === end) end += u32(entry, end);
+    const len = end - start;
+    if (len <= LOOP_COPY_MAX) {
+      for (let i = 0; i < len; i++) out[o + i] = entry[start + i]!;
+    } else {
+      out.set(entry.subarray(start, end), o);
+    }
+    o += len;
+  }
+}
 const corrupt = (p: Position, why: string): MillraceError => new MillraceError('ENTRY_CORRUPT', `entry ${posKey(p)}: ${why}`);
 
 export class Subscription {
@@ -492,7 +520,7 @@ export class Subscription {
         if (keyed && flags & MSG_HAS_KEY) key = latin1(entry, t, t + dv.getUint16(pos + 6, true));
         pos += size;
         if (mayBeAcked && this.cursor.isAcked(position, i)) continue;
-        const offer: Offer = { position, batchIndex: i, key, deliverAt, entry };
+        const offer: Offer = { position, batchIndex: i, key, deliverAt, entry, at: pos - size };
         if (delayable && deliverAt > now) this.delayed.push(offer);
         else offers.push(offer);
       }
@@ -541,10 +569,12 @@ export class Subscription {
       const bytes = entry;
       // Only messages given back (or counted before the open) can have a redelivery count.
       const counted = comparePositions(p, this.countFrontier) <= 0;
-      const length = DELIVER_HEADER + n * DELIVER_ITEM + bytes.length;
+      const body = this.deliveredBytes(bytes, refs, from, n);
+      const length = DELIVER_HEADER + n * DELIVER_ITEM + body;
       const ok = this.ctx.emit(c.clientId, length, (out, at) => {
         const v = new DataView(out.buffer, out.byteOffset + at, length);
         v.setUint8(0, EVENT_DELIVER);
+        v.setUint8(1, body === bytes.length ? 0 : DELIVER_PARTIAL);
         v.setUint16(2, n, true);
         v.setUint32(4, c.consumerId, true);
         v.setFloat64(8, p.ledgerId, true);
@@ -556,7 +586,8 @@ export class Subscription {
           v.setUint32(o + 4, counted ? this.cursor.redeliveryCount(p, r.batchIndex) : 0, true);
           o += DELIVER_ITEM;
         }
-        out.set(bytes, at + o);
+        if (body === bytes.length) out.set(bytes, at + o);
+        else copyRecords(bytes, refs, from, n, out, at + o);
       });
       if (!ok) {
         this.removeConsumer(slot);
@@ -567,6 +598,22 @@ export class Subscription {
       this.bytesOutCounter += bytes.length;
     }
     return sent;
+  }
+
+  /**
+   * Bytes of the entry part a DELIVER of `refs[from..from+n)` carries: the whole entry, or, when
+   * those are some of its messages and each offer knows where its record is, the entry's header
+   * and name and their records only (DELIVER_PARTIAL).
+   */
+  private deliveredBytes(bytes: Uint8Array, refs: Offer[], from: number, n: number): number {
+    if (n >= (bytes[OFF_COUNT]! | (bytes[OFF_COUNT + 1]! << 8))) return bytes.length;
+    let size = ENTRY_HEADER_SIZE + (bytes[OFF_PRODUCER_LEN]! | (bytes[OFF_PRODUCER_LEN + 1]! << 8));
+    for (let k = from; k < from + n; k++) {
+      const at = refs[k]!.at;
+      if (at === undefined) return bytes.length;
+      size += u32(bytes, at);
+    }
+    return size;
   }
 
   /** Unacked messages held by consumers. */
