@@ -10,6 +10,7 @@ import {
   ENTRY_HEADER_SIZE, MESSAGE_HEADER_SIZE, MSG_HAS_DELIVER_AT, MSG_HAS_EVENT_TIME, MSG_HAS_KEY, MSG_VALUE_NULL,
   OFF_BASE_SEQUENCE, OFF_COUNT, OFF_PRODUCER_LEN, OFF_PUBLISH_TIME,
 } from '../../wasm/index.js';
+import { DELIVER_ITEM } from '../partition/partition-protocol.js';
 
 const TWO_32 = 2 ** 32;
 const utf8 = new TextDecoder();
@@ -28,8 +29,12 @@ export class EntryView {
   private readonly starts: Uint32Array;
   private producer: string | undefined;
 
-  /** Walks the record headers; ENTRY_CORRUPT if a record leaves the entry (the partition validated it). */
-  constructor(readonly bytes: Uint8Array) {
+  /**
+   * Walks the record headers; ENTRY_CORRUPT if a record leaves the entry (the partition validated it).
+   * With `partial`, `bytes` is a DELIVER_PARTIAL body: the header and name, then the records of the
+   * listed batch indexes only, in that order (read from `partial.items` as the DELIVER items).
+   */
+  constructor(readonly bytes: Uint8Array, partial?: { items: DataView; at: number; count: number }) {
     const len = bytes.length;
     if (len < ENTRY_HEADER_SIZE) throw corrupt(`${len} bytes, shorter than its header`);
     const dv = (this.dv = new DataView(bytes.buffer, bytes.byteOffset, len));
@@ -38,11 +43,15 @@ export class EntryView {
     const lo = dv.getUint32(OFF_BASE_SEQUENCE, true);
     const hi = dv.getUint32(OFF_BASE_SEQUENCE + 4, true);
     this.baseSequenceId = lo === 0xffffffff && hi === 0xffffffff ? -1 : hi * TWO_32 + lo;
+    // By batch index; in a partial entry, only the listed indexes have a record.
     const starts = (this.starts = new Uint32Array(count));
     let pos = ENTRY_HEADER_SIZE + dv.getUint16(OFF_PRODUCER_LEN, true);
-    for (let i = 0; i < count; i++) {
+    const n = partial === undefined ? count : partial.count;
+    for (let k = 0; k < n; k++) {
+      const i = partial === undefined ? k : partial.items.getUint16(partial.at + k * DELIVER_ITEM, true);
       if (pos + MESSAGE_HEADER_SIZE > len) throw corrupt(`record ${i} header runs past the entry end`);
-      starts[i] = pos;
+      // An index past the batch (never sent) has no message: the consumer skips it too.
+      if (i < count) starts[i] = pos;
       const size = dv.getUint32(pos, true);
       if (size < MESSAGE_HEADER_SIZE || pos + size > len) throw corrupt(`record ${i} runs past the entry end`);
       pos += size;

@@ -3,7 +3,7 @@
  * copy of its value (a view into the entry, which belongs to this message's batch).
  */
 import { MessageId, PARTITION_SUFFIX, partitionTopicName } from '../../core/topic/index.js';
-import { decodeProperties, type Schema } from '../../core/schema/index.js';
+import { Schemas, decodeProperties, type Schema } from '../../core/schema/index.js';
 import type { EntryView } from './entry-view.js';
 
 const utf8 = new TextDecoder();
@@ -61,37 +61,62 @@ export const OUT_QUEUED = 1;
 export const OUT_TAKEN = 2;
 
 /**
+ * What the messages of one partition of one consumer (or reader) share: kept once, not in every
+ * message. @internal
+ */
+export class MessageSource<T> {
+  /** The topic the messages were published to (the partition's name on a partitioned topic). */
+  readonly topic: string;
+  /** The bytes schema decodes a value to its bytes as they are: `value` is then `data`. */
+  readonly rawValue: boolean;
+
+  constructor(
+    /** The topic subscribed to or read (for a partitioned topic, the base name). */ baseTopic: string,
+    readonly partition: number,
+    readonly schema: Schema<T>,
+    /** The consumer or reader the messages were delivered to. */ readonly owner: object,
+  ) {
+    // Subscribed to one partition by name: that is already the topic.
+    this.topic = partition >= 0 && !baseTopic.endsWith(`${PARTITION_SUFFIX}${partition}`) ? partitionTopicName(baseTopic, partition) : baseTopic;
+    this.rawValue = schema === (Schemas.bytes as unknown as Schema<T>);
+  }
+}
+
+/** What a message computes only when asked and keeps (most consumers never ask). */
+interface Computed<T> {
+  id?: MessageId;
+  decoded?: boolean;
+  value?: T;
+  properties?: Record<string, string>;
+}
+
+/**
  * A message delivered to a consumer: fields read from its entry only when asked (the value through
  * the schema once, the MessageId built once), so a consumer that reads `data` and acks allocates this
- * object and nothing else per message.
+ * object (and the view of its data) and nothing else per message. Buffered messages wait in the
+ * consumer's queue for as long as the application takes, long enough to be copied by young garbage
+ * collections: what every message of a partition shares lives in its {@link MessageSource}.
  * @internal (the public type is {@link Message})
  */
 export class EntryMessage<T> implements Message<T> {
-  private idCache: MessageId | undefined;
-  private valueCache: T | undefined;
-  private decoded = false;
-  private propsCache: Record<string, string> | undefined;
-  private dataCache: Uint8Array | undefined;
+  private dataCache: Uint8Array | undefined = undefined;
+  private computed: Computed<T> | undefined = undefined;
 
   constructor(
-    /** @internal The topic subscribed to or read (for a partitioned topic, the base name). */ private readonly baseTopic: string,
-    /** @internal */ readonly partition: number,
+    /** @internal */ readonly src: MessageSource<T>,
     /** @internal */ readonly entry: EntryView,
     /** @internal */ readonly batchIndex: number,
     readonly redeliveryCount: number,
-    private readonly schema: Schema<T>,
     /** @internal The consumer's record of this message's entry. */ readonly rec: OutEntry,
-    /** @internal The consumer it was delivered to. */ readonly owner: object,
   ) {}
 
   get topic(): string {
-    const t = this.baseTopic;
-    // Subscribed to one partition by name: that is already the topic.
-    return this.partition >= 0 && !t.endsWith(`${PARTITION_SUFFIX}${this.partition}`) ? partitionTopicName(t, this.partition) : t;
+    return this.src.topic;
   }
 
   get id(): MessageId {
-    return (this.idCache ??= new MessageId(this.rec.ledgerId, this.rec.entryId, this.partition, this.batchIndex));
+    const c = (this.computed ??= {});
+    return (c.id ??= new MessageId(this.rec.ledgerId, this.rec.entryId, this.src.partition, this.batchIndex));
   }
 
   get key(): string | undefined {
@@ -108,15 +133,18 @@ export class EntryMessage<T> implements Message<T> {
   }
 
   get value(): T {
-    if (!this.decoded) {
-      this.valueCache = this.schema.decode(this.data);
-      this.decoded = true;
+    if (this.src.rawValue) return this.data as unknown as T;
+    const c = (this.computed ??= {});
+    if (!c.decoded) {
+      c.value = this.src.schema.decode(this.data);
+      c.decoded = true;
     }
-    return this.valueCache as T;
+    return c.value as T;
   }
 
   get properties(): Record<string, string> {
-    return (this.propsCache ??= decodeProperties(this.entry.properties(this.batchIndex)));
+    const c = (this.computed ??= {});
+    return (c.properties ??= decodeProperties(this.entry.properties(this.batchIndex)));
   }
 
   get publishTime(): number {

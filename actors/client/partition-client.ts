@@ -14,7 +14,7 @@ import { decodeError } from '../host/protocol.js';
 import type { ActorRef, ActorSystem } from '../host/actor-system.js';
 import type { PartitionActorConfig } from '../partition/partition-actor.js';
 import {
-  ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET,
+  ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, DELIVER_PARTIAL, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET,
   OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW, OP_INTERNAL_STATS, OP_LAST_POSITION, OP_MAINTAIN, OP_PRODUCER_CLOSE, OP_DELETE, OP_SUBSCRIPTION_ADMIN,
   OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS, OP_SUBSCRIBE, OP_UNSUBSCRIBE,
   READ_ENTRY_HEADER, READ_REQUEST_BYTES, type InternalStats, type PartitionStats, type SubscribeRequest, type SubscriptionAdminRequest,
@@ -26,9 +26,10 @@ export interface ConsumerSink {
   /**
    * An entry with the batch indexes (and their redelivery counts) given to this consumer. `entry` is a
    * copy; the items are read in place, valid during the call only: `count` times, from `at` in
-   * `items`, batchIndex u16 | rsv u16 | redeliveryCount u32 (DELIVER_ITEM bytes each).
+   * `items`, batchIndex u16 | rsv u16 | redeliveryCount u32 (DELIVER_ITEM bytes each). `partial`:
+   * `entry` holds the header and only these messages' records, in the items' order (DELIVER_PARTIAL).
    */
-  deliver(ledgerId: number, entryId: number, entry: Uint8Array, items: DataView, at: number, count: number): void;
+  deliver(ledgerId: number, entryId: number, entry: Uint8Array, items: DataView, at: number, count: number, partial: boolean): void;
   /** The subscription was moved (seek): drop what is buffered and grant permits again. */
   reset(): void;
   /** The subscription cannot dispatch (e.g. an entry it must read is corrupt). */
@@ -44,12 +45,53 @@ export interface AckItem {
   cumulative: boolean;
 }
 
-const ACK_FIELDS = 5;
+/**
+ * Messages to ack or give back, laid out as the items of an ACK / REDELIVER request
+ * (partition-protocol.ts) as they are added: sending them is one copy into the ring slot, and an
+ * added message costs no object. The buffer doubles when full.
+ */
+export class AckItems {
+  private bytes: Uint8Array;
+  private view: DataView;
+  count = 0;
 
-function pack5(items: readonly AckItem[]): number[] {
-  const out: number[] = [];
-  for (const it of items) out.push(it.ledgerId, it.entryId, it.batchIndex, it.batchSize, it.cumulative ? 1 : 0);
-  return out;
+  constructor(capacity = 64) {
+    this.bytes = new Uint8Array(capacity * ACK_ITEM);
+    this.view = new DataView(this.bytes.buffer);
+  }
+
+  add(ledgerId: number, entryId: number, batchIndex: number, batchSize: number, cumulative: boolean): void {
+    if ((this.count + 1) * ACK_ITEM > this.bytes.length) {
+      const next = new Uint8Array(this.bytes.length * 2);
+      next.set(this.bytes);
+      this.bytes = next;
+      this.view = new DataView(next.buffer);
+    }
+    const v = this.view;
+    const o = this.count * ACK_ITEM;
+    v.setFloat64(o, ledgerId, true);
+    v.setFloat64(o + 8, entryId, true);
+    v.setUint16(o + 16, batchIndex, true);
+    v.setUint16(o + 18, batchSize, true);
+    v.setUint8(o + 20, cumulative ? 1 : 0);
+    this.count++;
+  }
+
+  /** The items laid out so far. */
+  get laidOut(): Uint8Array {
+    return this.bytes.subarray(0, this.count * ACK_ITEM);
+  }
+}
+
+function appendResult(reply: Uint8Array, bytes: number): AppendResult {
+  if (reply.length !== APPEND_REPLY_BYTES) throw new MillraceError('INVALID_ARGUMENT', `append reply of ${reply.length} bytes`);
+  const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
+  return {
+    position: { ledgerId: v.getFloat64(0, true), entryId: v.getFloat64(8, true) },
+    publishTime: v.getFloat64(16, true),
+    bytes,
+    count: v.getUint32(24, true),
+  };
 }
 
 export class PartitionClient {
@@ -72,14 +114,21 @@ export class PartitionClient {
       encodeInto(frame, bytes, offset);
     });
     appendLatency.record((performance.now() - t0) / 1000);
-    if (reply.length !== APPEND_REPLY_BYTES) throw new MillraceError('INVALID_ARGUMENT', `append reply of ${reply.length} bytes`);
-    const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
-    return {
-      position: { ledgerId: v.getFloat64(0, true), entryId: v.getFloat64(8, true) },
-      publishTime: v.getFloat64(16, true),
-      bytes: size,
-      count: v.getUint32(24, true),
-    };
+    return appendResult(reply, size);
+  }
+
+  /**
+   * Appends one entry laid out by the client (encodeInto's layout: publish time and checksum 0, the
+   * partition seals it); resolves once it is durable, as {@link append}. `entry` is copied into the
+   * ring slot in one move and is not kept.
+   */
+  async appendEntry(entry: Uint8Array): Promise<AppendResult> {
+    const t0 = performance.now();
+    const reply = await this.system.request(this.ref, OP_APPEND, entry.length, (bytes, offset) => {
+      bytes.set(entry, offset);
+    });
+    appendLatency.record((performance.now() - t0) / 1000);
+    return appendResult(reply, entry.length);
   }
 
   /** Reads durable entries from `from` on; with `waitMs`, waits that long for the next append when there is none. */
@@ -179,7 +228,8 @@ export class PartitionClient {
     const count = v.getUint16(2, true);
     const entryAt = DELIVER_HEADER + count * DELIVER_ITEM;
     // Copy the entry out of the ring: the consumer keeps its messages after this call returns.
-    sink.deliver(v.getFloat64(8, true), v.getFloat64(16, true), body.slice(entryAt), v, DELIVER_HEADER, count);
+    const partial = (v.getUint8(1) & DELIVER_PARTIAL) !== 0;
+    sink.deliver(v.getFloat64(8, true), v.getFloat64(16, true), body.slice(entryAt), v, DELIVER_HEADER, count, partial);
   }
 
   flow(consumerId: number, permits: number): Promise<unknown> {
@@ -192,34 +242,29 @@ export class PartitionClient {
 
   /**
    * Acks (op ACK) or gives back (op REDELIVER) messages; resolves once the cursor change is durable.
-   * `packed`: per message 5 numbers, ledgerId, entryId, batchIndex, batchSize, cumulative (0 | 1).
+   * `items` is not kept: it is copied into the request (now, or when the ring has room).
    */
-  private ackOp(op: number, consumerId: number, packed: readonly number[]): Promise<unknown> {
-    const n = packed.length / ACK_FIELDS;
-    const length = ACK_HEADER + n * ACK_ITEM;
+  private ackOp(op: number, consumerId: number, items: AckItems): Promise<unknown> {
+    const body = items.laidOut;
+    const count = items.count;
+    const length = ACK_HEADER + body.length;
     return this.system.request(this.ref, op, length, (bytes, offset) => {
-      const v = new DataView(bytes.buffer, bytes.byteOffset + offset, length);
+      const v = new DataView(bytes.buffer, bytes.byteOffset + offset, ACK_HEADER);
       v.setUint32(0, consumerId, true);
-      v.setUint32(4, n, true);
-      let o = ACK_HEADER;
-      for (let k = 0; k < packed.length; k += ACK_FIELDS) {
-        v.setFloat64(o, packed[k]!, true);
-        v.setFloat64(o + 8, packed[k + 1]!, true);
-        v.setUint16(o + 16, packed[k + 2]!, true);
-        v.setUint16(o + 18, packed[k + 3]!, true);
-        v.setUint8(o + 20, packed[k + 4]!);
-        o += ACK_ITEM;
-      }
+      v.setUint32(4, count, true);
+      bytes.set(body, offset + ACK_HEADER);
     });
   }
 
-  /** Acks messages packed as ackOp describes (no object per acked message); resolves once durable. */
-  ackPacked(consumerId: number, packed: readonly number[]): Promise<unknown> {
-    return this.ackOp(OP_ACK, consumerId, packed);
+  /** Acks messages; resolves once durable. The caller must not add to `items` after this call. */
+  ack(consumerId: number, items: AckItems): Promise<unknown> {
+    return this.ackOp(OP_ACK, consumerId, items);
   }
 
   redeliver(consumerId: number, items: readonly AckItem[]): Promise<unknown> {
-    return this.ackOp(OP_REDELIVER, consumerId, pack5(items));
+    const packed = new AckItems(items.length);
+    for (const it of items) packed.add(it.ledgerId, it.entryId, it.batchIndex, it.batchSize, it.cumulative);
+    return this.ackOp(OP_REDELIVER, consumerId, packed);
   }
 
   async closeConsumer(consumerId: number, unsubscribe: boolean): Promise<void> {

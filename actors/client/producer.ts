@@ -12,8 +12,8 @@ import { MillraceError } from '../../core/errors.js';
 import { createRouter, keyHashPartition, MessageId, type MessageRouter, type RoutingMode } from '../../core/topic/index.js';
 import { Schemas, encodeProperties, type Schema } from '../../core/schema/index.js';
 import { DEFAULTS } from '../../core/defaults.js';
-import type { FrameMessage } from '../../wasm/index.js';
 import type { PartitionClient } from './partition-client.js';
+import { BatchBuilder, checkMessage, type BuiltMessage } from './batch-builder.js';
 
 /** Producer batching. */
 export interface BatchingOptions {
@@ -67,15 +67,22 @@ interface BatchOutcome {
 }
 
 interface Batch {
-  messages: FrameMessage[];
+  /** The messages, laid out as they were sent (no object kept per message). */
+  builder: BatchBuilder | undefined;
+  /** The entry once the batch went out (sealed), resent as it is after a worker death. */
+  entry: Uint8Array | undefined;
   /**
    * Settles once the batch is stored (the IDs per message follow from the reply) or has failed.
    * One promise per batch; each send derives its own from it (no resolver pair per message).
    */
   done: Promise<BatchOutcome> | undefined;
+  /**
+   * Turns the outcome into the next send's ID: one function per batch, attached to `done` once per
+   * send, numbering the sends by call order (see idsInSendOrder).
+   */
+  toId: ((o: BatchOutcome) => MessageId) | undefined;
   settle: ((o: BatchOutcome) => void) | undefined;
   fail: ((err: unknown) => void) | undefined;
-  bytes: number;
   timer: NodeJS.Timeout | undefined;
   /** An append of this batch failed; counted in its lane's `failed` until it completes. */
   failed?: boolean;
@@ -84,6 +91,8 @@ interface Batch {
 interface Lane {
   client: PartitionClient;
   batch: Batch;
+  /** The last entry's size: a new batch's buffer starts about that big. */
+  lastEntryBytes: number;
   /** Appends of this partition go out in order: a retry never overtakes or is overtaken. */
   chain: Promise<void>;
   /**
@@ -101,6 +110,9 @@ interface Lane {
 type AppendReply = { position: { ledgerId: number; entryId: number }; count: number };
 
 const enc = new TextEncoder();
+const MAX_ENTRY_BYTES = DEFAULTS.maxEntryBytes;
+// Spare batch buffers kept by a producer (see Producer.spares): about the batches of a full window.
+const MAX_SPARE_BUFFERS = 16;
 const RETRY_DELAY_MS = 20;
 
 export class Producer<T = Uint8Array> implements AsyncDisposable {
@@ -121,6 +133,14 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
   private seq: number;
   private closed = false;
   private readonly inflight = new Set<Promise<void>>();
+  /**
+   * Buffers of completed batches, for new ones: a batch buffer is ~128 KiB, whose allocation (zeroed,
+   * often fresh pages) cost more than laying out its thousand messages. Batches complete in bursts,
+   * so one spare per lane was reused for only a third of the batches.
+   */
+  private readonly spares: Uint8Array[] = [];
+  /** The message being sent, reused by every send (send lays it out before it returns). */
+  private readonly scratch: BuiltMessage = { value: null, key: null, properties: null, eventTime: undefined, deliverAt: undefined, sequenceId: 0 };
 
   /** @internal Created by `broker.createProducer`. */
   constructor(
@@ -132,7 +152,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     options: ProducerOptions<T>,
     private readonly onClose: () => Promise<void>,
   ) {
-    this.lanes = clients.map((client) => ({ client, batch: newBatch(), chain: Promise.resolve(), failed: 0, held: 0 }));
+    this.lanes = clients.map((client) => ({ client, batch: newBatch(), lastEntryBytes: 0, chain: Promise.resolve(), failed: 0, held: 0 }));
     this.routing = options.routing ?? 'key-hash';
     this.router = createRouter(this.routing, clients.length);
     // A producer the user named resends with the same sequence IDs after a crash, and deduplication
@@ -175,42 +195,47 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
   }
 
   private sendNow(message: ProducerMessage<T>): Promise<MessageId> {
-    let frame: FrameMessage;
-    const seqBefore = this.seq;
+    const m = this.scratch;
+    let recordSize: number;
     try {
       if (message === null || typeof message !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'send takes { value, key?, properties?, ... }');
-      frame = this.toFrame(message);
-      if (frame.value && frame.value.length > DEFAULTS.maxEntryBytes - 1024) {
-        throw new MillraceError('ENTRY_TOO_LARGE', `a message of ${frame.value.length} bytes is over the maximum of ${DEFAULTS.maxEntryBytes - 1024}`);
-      }
+      this.toMessage(message, m);
+      recordSize = checkMessage(m, this.nameBytes.length, MAX_ENTRY_BYTES);
     } catch (err) {
+      clear(m);
       return Promise.reject(err);
     }
-    const partition = this.partitionFor(frame);
+    const seqBefore = this.seq;
+    this.seq = Math.max(this.seq, m.sequenceId);
+    const partition = this.partitionFor(m.key, m.sequenceId);
     const lane = this.lanes[partition]!;
     // A resent ID (at or below one already used: a replay after a reopen) travels in a batch of its
     // own. The partition drops the IDs it holds and stores the rest; alone, a message is stored or
     // dropped whole, so its reply tells which, where a mixed batch's reply (a count) could not.
-    const resend = frame.sequenceId! <= seqBefore;
+    const resend = m.sequenceId <= seqBefore;
     if (resend) this.flushLane(partition);
     this.pendingCount++;
-    const size = (frame.value?.length ?? 0) + (frame.key?.length ?? 0) + (frame.properties?.length ?? 0);
-    const prev = lane.batch.messages[lane.batch.messages.length - 1];
-    // Sequence IDs strictly increase inside an entry: a resent (lower) ID starts a new batch.
-    if (prev && (lane.batch.bytes + size > this.batching.maxBytes || (prev.sequenceId ?? -1) >= (frame.sequenceId ?? -1))) this.flushLane(partition);
+    const size = (m.value?.length ?? 0) + (m.key?.length ?? 0) + (m.properties?.length ?? 0);
+    const current = lane.batch.builder;
+    // Sequence IDs strictly increase inside an entry (a resent, lower ID starts a new batch), and an
+    // entry has its format's limits: a message that would break them starts a new batch too.
+    if (current !== undefined && current.count > 0
+      && (current.payloadBytes + size > this.batching.maxBytes || !current.fits(recordSize, m.sequenceId, MAX_ENTRY_BYTES))) {
+      this.flushLane(partition);
+    }
     const b = lane.batch;
+    if (b.builder === undefined) {
+      b.builder = BatchBuilder.create(this.nameBytes, lane.lastEntryBytes, this.spares.pop());
+    }
     b.done ??= new Promise<BatchOutcome>((resolve, reject) => {
       b.settle = resolve;
       b.fail = reject;
     });
-    const index = b.messages.length;
-    // A dropped message (a resend the partition holds) resolves with Pulsar's duplicate ID (-1:-1).
-    const promise = b.done.then((o) => (index < o.dropped
-      ? new MessageId(-1, -1, o.partition, -1)
-      : new MessageId(o.ledgerId, o.entryId, o.partition, index - o.dropped)));
-    b.messages.push(frame);
-    b.bytes += size;
-    if (resend || !this.batching.enabled || b.messages.length >= this.batching.maxMessages || b.bytes >= this.batching.maxBytes) {
+    const builder = b.builder;
+    const promise = b.done.then((b.toId ??= idsInSendOrder()));
+    builder.add(m, recordSize);
+    clear(m);
+    if (resend || !this.batching.enabled || builder.count >= this.batching.maxMessages || builder.payloadBytes >= this.batching.maxBytes) {
       this.flushLane(partition);
     } else if (!b.timer) {
       b.timer = setTimeout(() => this.flushLane(partition), this.batching.maxDelayMs);
@@ -235,47 +260,49 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     }
   }
 
-  private partitionFor(frame: FrameMessage): number {
-    const key = frame.key ?? null;
+  private partitionFor(key: Uint8Array | null, sequenceId: number): number {
     if (!this.deterministic || (key !== null && this.routing === 'key-hash')) return this.router.choosePartition(key);
     if (this.routing === 'single') return this.singlePartition;
-    return Math.floor(frame.sequenceId! / this.batching.maxMessages) % this.lanes.length;
+    return Math.floor(sequenceId / this.batching.maxMessages) % this.lanes.length;
   }
 
-  private toFrame(m: ProducerMessage<T>): FrameMessage {
-    const value = this.schema.encode(m.value as T);
+  /**
+   * Fills `out` with the parts of `m` (value through the schema, key as bytes, properties encoded,
+   * its sequence ID); the producer's last sequence ID moves only once the message is accepted.
+   */
+  private toMessage(m: ProducerMessage<T>, out: BuiltMessage): void {
+    out.value = this.schema.encode(m.value as T);
     const key = m.key === undefined ? null : typeof m.key === 'string' ? enc.encode(m.key) : m.key;
     if (key !== null && !(key instanceof Uint8Array)) throw new MillraceError('INVALID_ARGUMENT', 'key must be a string or a Uint8Array');
-    let sequenceId: number;
+    out.key = key;
     if (m.sequenceId !== undefined) {
       if (!Number.isSafeInteger(m.sequenceId) || m.sequenceId < 0) throw new MillraceError('INVALID_ARGUMENT', `sequenceId must be a non-negative safe integer, got ${String(m.sequenceId)}`);
       // An ID at or below the last one is a resend (after a crash, by a producer that reopened under
       // the same name): it goes out, and the partition drops it as a duplicate if it holds it (G4).
       // Refusing it here would make the resend fail instead of being acknowledged once.
-      sequenceId = m.sequenceId;
+      out.sequenceId = m.sequenceId;
     } else {
-      sequenceId = this.seq + 1;
+      out.sequenceId = this.seq + 1;
     }
-    this.seq = Math.max(this.seq, sequenceId);
-    const deliverAt = m.deliverAt ?? (m.deliverAfterMs !== undefined ? Date.now() + m.deliverAfterMs : undefined);
-    const f: FrameMessage = { value, key, properties: encodeProperties(m.properties), sequenceId };
-    if (m.eventTime !== undefined) f.eventTime = m.eventTime;
-    if (deliverAt !== undefined) f.deliverAt = deliverAt;
-    return f;
+    out.deliverAt = m.deliverAt ?? (m.deliverAfterMs !== undefined ? Date.now() + m.deliverAfterMs : undefined);
+    out.eventTime = m.eventTime;
+    out.properties = encodeProperties(m.properties);
   }
 
   private flushLane(partition: number): void {
     const lane = this.lanes[partition]!;
     const b = lane.batch;
     if (b.timer) clearTimeout(b.timer);
-    if (b.messages.length === 0) return;
+    if (b.builder === undefined || b.builder.count === 0) return;
     lane.batch = newBatch();
     this.router.onBatchBoundary();
+    const entry = (b.entry = b.builder.seal());
+    lane.lastEntryBytes = entry.length;
     const started = Date.now();
     // Appends go out at once (pipelined); only their completion is chained, so a retry after a
     // worker death resends in order before any later batch of this partition resolves.
     const issue = (): Promise<AppendReply> => {
-      const attempt = lane.client.append({ producerName: this.nameBytes, messages: b.messages });
+      const attempt = lane.client.appendEntry(entry);
       // Its failure is read by complete() once earlier batches finish; meanwhile it marks the lane
       // (and must not count as an unhandled rejection: a worker death fails several at once).
       attempt.catch(() => {
@@ -308,7 +335,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
         // (resent IDs travel alone, see sendNow); should a count come back short anyway, the dropped
         // ones are taken as the first (IDs increase, and an older ID is the likelier stored).
         // A dropped message resolves with Pulsar's duplicate ID (-1:-1).
-        const n = b.messages.length;
+        const n = b.builder!.count;
         b.settle!({ ledgerId: r.position.ledgerId, entryId: r.position.entryId, partition: p, dropped: r.position.ledgerId < 0 ? n : n - r.count });
         break;
       } catch (err) {
@@ -319,7 +346,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
           break;
         }
         await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
-        attempt = lane.client.append({ producerName: this.nameBytes, messages: b.messages });
+        attempt = lane.client.appendEntry(b.entry!);
       }
     }
     if (b.failed) {
@@ -327,7 +354,11 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
       b.failed = false;
       lane.failed--;
     }
-    this.pendingCount -= b.messages.length;
+    this.pendingCount -= b.builder!.count;
+    // Nothing reads the batch's buffer any more (its appends are over): the lane's next batch may.
+    if (this.spares.length < MAX_SPARE_BUFFERS) this.spares.push(b.builder!.buffer);
+    b.builder = undefined;
+    b.entry = undefined;
     this.admitWaiting();
   }
 
@@ -355,5 +386,30 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
 }
 
 function newBatch(): Batch {
-  return { messages: [], done: undefined, settle: undefined, fail: undefined, bytes: 0, timer: undefined };
+  return { builder: undefined, entry: undefined, done: undefined, toId: undefined, settle: undefined, fail: undefined, timer: undefined };
+}
+
+/**
+ * The IDs of a batch's messages, one per call, in call order: the nth call answers batch index n.
+ * Each send attaches this one function to its batch's promise, and a promise runs its reactions in
+ * the order they were attached (ECMAScript TriggerPromiseReactions, "in List order"), so the nth
+ * reaction is the nth send's. Nothing else attaches to a batch's promise. A closure per send that
+ * captured its index cost two more objects per message in flight (a function and its context),
+ * kept alive until the batch was stored: with thousands of sends in flight they outlived young
+ * collections and were copied at each.
+ */
+function idsInSendOrder(): (o: BatchOutcome) => MessageId {
+  let index = 0;
+  // A dropped message (a resend the partition holds) resolves with Pulsar's duplicate ID (-1:-1).
+  return (o) => {
+    const i = index++;
+    return i < o.dropped ? new MessageId(-1, -1, o.partition, -1) : new MessageId(o.ledgerId, o.entryId, o.partition, i - o.dropped);
+  };
+}
+
+/** Drops the references a reused message holds (the user's value must not be kept alive by it). */
+function clear(m: BuiltMessage): void {
+  m.value = null;
+  m.key = null;
+  m.properties = null;
 }

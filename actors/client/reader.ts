@@ -7,7 +7,8 @@ import { MillraceError } from '../../core/errors.js';
 import { MessageId } from '../../core/topic/index.js';
 import { Schemas, type Schema } from '../../core/schema/index.js';
 import type { Position } from '../../core/log/index.js';
-import { EntryMessage, OutEntry, type Message } from './message.js';
+import { EntryMessage, MessageSource, OutEntry, type Message } from './message.js';
+import { Fifo } from './fifo.js';
 import { EntryView } from './entry-view.js';
 import type { PartitionClient } from './partition-client.js';
 
@@ -31,15 +32,15 @@ interface Part {
   /** Skip batch indexes up to this one in the entry at `next` (an exclusive start inside a batch). */
   skipThrough: number;
   fetching: boolean;
+  /** What this partition's messages share (made on the first fetch). */
+  src?: MessageSource<unknown>;
 }
 
 // A long poll returns at once when entries arrive; this bounds how long a quiet one stays parked.
 const POLL_WAIT_MS = 1_000;
 
 export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncDisposable {
-  // A queue with a moving head: Array#shift moves every element, O(n) per message at 10k buffered.
-  private queue: (Message<T> | undefined)[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<Message<T>>();
   private readonly waiters: (() => void)[] = [];
   private readonly schema: Schema<T>;
   private readonly capacity: number;
@@ -94,13 +95,14 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
       while (!this.closed && this.size < this.capacity) {
         const entries = await p.client.readRange(p.next, { maxEntries: 64, waitMs: POLL_WAIT_MS });
         if (this.closed) return;
+        const src = (p.src ??= new MessageSource<T>(this.topic, p.partition, this.schema, this)) as MessageSource<T>;
         for (const { position, entry } of entries) {
           // One header walk per entry; each message reads its fields only when asked.
           const view = new EntryView(entry);
           const rec = new OutEntry(0, position.ledgerId, position.entryId, view.count, 0);
           const skip = position.ledgerId === p.next.ledgerId && position.entryId === p.next.entryId ? p.skipThrough : -1;
           for (let i = skip + 1; i < view.count; i++) {
-            this.queue.push(new EntryMessage<T>(this.topic, p.partition, view, i, 0, this.schema, rec, this));
+            this.queue.push(new EntryMessage<T>(src, view, i, 0, rec));
           }
           p.next = { ledgerId: position.ledgerId, entryId: position.entryId + 1 };
           p.skipThrough = -1;
@@ -127,18 +129,11 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   }
 
   private get size(): number {
-    return this.queue.length - this.head;
+    return this.queue.size;
   }
 
   private take(): Message<T> | undefined {
-    if (this.head >= this.queue.length) return undefined;
-    const m = this.queue[this.head];
-    this.queue[this.head++] = undefined;
-    if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-    return m;
+    return this.queue.shift();
   }
 
   /** The next message, or null when none arrives within `timeoutMs` (default: wait). */

@@ -327,16 +327,15 @@ class PartitionActor implements Actor {
     if (body.length !== ACK_HEADER + count * ACK_ITEM) throw new MillraceError('INVALID_ARGUMENT', 'malformed ack request');
     const found = this.consumer(reply.clientId, consumerId);
     if (!found) throw new MillraceError('CLOSED', `consumer ${consumerId} is not subscribed to ${this.ml.name}`);
-    const items = [];
-    for (let i = 0, o = ACK_HEADER; i < count; i++, o += ACK_ITEM) {
-      items.push({
-        ref: { position: { ledgerId: v.getFloat64(o, true), entryId: v.getFloat64(o + 8, true) }, batchIndex: v.getUint16(o + 16, true), key: null },
-        batchSize: v.getUint16(o + 18, true),
-        cumulative: v.getUint8(o + 20) === 1,
-      });
+    if (op === OP_ACK) {
+      await found.sub.ack(found.slot, v, ACK_HEADER, count);
+    } else {
+      const refs = [];
+      for (let i = 0, o = ACK_HEADER; i < count; i++, o += ACK_ITEM) {
+        refs.push({ position: { ledgerId: v.getFloat64(o, true), entryId: v.getFloat64(o + 8, true) }, batchIndex: v.getUint16(o + 16, true), key: null });
+      }
+      await found.sub.redeliver(found.slot, refs);
     }
-    if (op === OP_ACK) await found.sub.ack(found.slot, items);
-    else await found.sub.redeliver(found.slot, items.map((i) => i.ref));
     reply.ok();
   }
 

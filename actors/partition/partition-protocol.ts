@@ -32,9 +32,13 @@
  *   every request until the broker stops it.
  *
  * Events (actor to the consumer's client thread):
- * DELIVER (kind 1): kind u8 | rsv u8 | count u16 | consumerId u32 | ledgerId f64 | entryId f64 |
+ * DELIVER (kind 1): kind u8 | flags u8 | count u16 | consumerId u32 | ledgerId f64 | entryId f64 |
  *   then count x (batchIndex u16 | rsv u16 | redeliveryCount u32) | the entry bytes.
  *   One event per entry per consumer; the consumer decodes only the batch indexes it was given.
+ *   flags & DELIVER_PARTIAL: the entry bytes are the entry's header and producer name, then only
+ *   the records of the listed batch indexes, in the items' order (the header's count and length
+ *   still describe the whole entry). Sent when a consumer gets some of an entry's messages (Shared
+ *   spreads an entry over its consumers), so that no consumer copies the whole entry.
  * RESET (kind 2): kind u8 | rsv | rsv u16 | consumerId u32: drop everything buffered (after a seek)
  *   and grant permits again.
  * ERROR (kind 3): kind u8 | rsv | rsv u16 | consumerId u32 | the error (as a failed reply's body):
@@ -84,6 +88,8 @@ export const EVENT_ERROR = 3;
 export const ERROR_EVENT_HEADER = 8;
 export const DELIVER_HEADER = 24;
 export const DELIVER_ITEM = 8;
+/** DELIVER flag: the entry bytes hold only the listed messages' records. */
+export const DELIVER_PARTIAL = 1;
 
 /** SUBSCRIBE's request. */
 export interface SubscribeRequest {

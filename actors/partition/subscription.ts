@@ -12,9 +12,11 @@ import { ManagedCursor } from '../../core/cursor/index.js';
 import { createDispatcher, checkSubscriptionType, type Dispatcher, type MessageRef, type SubscriptionType } from '../../core/dispatch/index.js';
 import { MillraceError } from '../../core/errors.js';
 import type { Store } from '../../core/storage/store.js';
-import { decodeEntry } from '../../wasm/index.js';
+import {
+  ENTRY_HEADER_SIZE, MESSAGE_HEADER_SIZE, MSG_HAS_DELIVER_AT, MSG_HAS_EVENT_TIME, MSG_HAS_KEY, OFF_COUNT, OFF_PRODUCER_LEN,
+} from '../../wasm/index.js';
 import type { ActorContext } from '../host/actor.js';
-import { DELIVER_HEADER, DELIVER_ITEM, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET } from './partition-protocol.js';
+import { ACK_ITEM, DELIVER_HEADER, DELIVER_ITEM, DELIVER_PARTIAL, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET } from './partition-protocol.js';
 import { encodeError } from '../host/protocol.js';
 
 interface ConsumerConn {
@@ -34,6 +36,8 @@ interface ConsumerConn {
 interface Offer extends MessageRef {
   deliverAt: number;
   entry?: Uint8Array;
+  /** Where the message's record starts in `entry` (set with `entry`). */
+  at?: number;
 }
 
 // Messages read ahead of what consumers can take: bounds the actor's memory (G9 on the broker side).
@@ -64,7 +68,35 @@ function sortOffers(xs: Offer[]): Offer[] {
 }
 
 const posKey = (p: Position): string => `${p.ledgerId}:${p.entryId}`;
-const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+const latin1 = (b: Uint8Array, from: number, to: number): string => Buffer.from(b.buffer, b.byteOffset + from, to - from).toString('latin1');
+const TWO_32 = 2 ** 32;
+const u32 = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
+// Records up to this size are copied by a loop: TypedArray#set costs a call and a view (wasm/copy.ts).
+const LOOP_COPY_MAX = 256;
+
+/**
+ * Writes the entry's header and name, then the records of `refs[from..from+n)` (each offer's `at`
+ * set), to `out` at `to`: the body of a DELIVER_PARTIAL event. Adjacent records go in one copy.
+ */
+function copyRecords(entry: Uint8Array, refs: Offer[], from: number, n: number, out: Uint8Array, to: number): void {
+  const head = ENTRY_HEADER_SIZE + (entry[OFF_PRODUCER_LEN]! | (entry[OFF_PRODUCER_LEN + 1]! << 8));
+  out.set(entry.subarray(0, head), to);
+  let o = to + head;
+  for (let k = from; k < from + n;) {
+    const start = refs[k]!.at!;
+    let end = start + u32(entry, start);
+    // A run of records that follow each other in the entry (consecutive batch indexes).
+    while (++k < from + n && refs[k]!.at === end) end += u32(entry, end);
+    const len = end - start;
+    if (len <= LOOP_COPY_MAX) {
+      for (let i = 0; i < len; i++) out[o + i] = entry[start + i]!;
+    } else {
+      out.set(entry.subarray(start, end), o);
+    }
+    o += len;
+  }
+}
+const corrupt = (p: Position, why: string): MillraceError => new MillraceError('ENTRY_CORRUPT', `entry ${posKey(p)}: ${why}`);
 
 export class Subscription {
   readonly dispatcher: Dispatcher;
@@ -81,6 +113,11 @@ export class Subscription {
    * also where read-ahead waits.
    */
   private held: Offer[] = [];
+  /**
+   * `held[heldFrom..]` is what is held: a pump that assigns a prefix moves this index instead of
+   * copying the rest (up to READ_AHEAD_MESSAGES offers, at every pump); see keepHeld.
+   */
+  private heldFrom = 0;
   /**
    * No message after this position was ever acked (cursor state at open or seek, then every ack
    * since): entries read past it need no per-message isAcked, which costs an LMDB lookup each.
@@ -134,7 +171,8 @@ export class Subscription {
   }
 
   private ackedAt(p: Position): void {
-    if (comparePositions(p, this.ackFrontier) > 0) this.ackFrontier = p;
+    // A copy: acks pass one position object that is rewritten for every item.
+    if (comparePositions(p, this.ackFrontier) > 0) this.ackFrontier = { ledgerId: p.ledgerId, entryId: p.entryId };
   }
 
   static async open(ctx: ActorContext, store: Store, ml: ManagedLedger, name: string, type: SubscriptionType,
@@ -214,36 +252,47 @@ export class Subscription {
   }
 
   /**
-   * Acks from a consumer. Individual acks on any type; cumulative only on Exclusive and Failover
-   * (the dispatcher refuses it on Shared and Key_Shared with ACK_INVALID). Resolves once durable.
+   * Acks from a consumer, as an ACK request lays them out (partition-protocol.ts: `count` items of
+   * ACK_ITEM bytes from `at` in `v`; read during this call only). Individual acks on any type;
+   * cumulative only on Exclusive and Failover (the dispatcher refuses it on Shared and Key_Shared
+   * with ACK_INVALID). Resolves once durable.
    */
-  async ack(slot: number, items: { ref: MessageRef; batchSize: number; cumulative: boolean }[]): Promise<void> {
+  async ack(slot: number, v: DataView, at: number, count: number): Promise<void> {
     this.dirty = true;
-    this.cursor.batch(() => this.applyAcks(slot, items));
+    this.cursor.batch(() => this.applyAcks(slot, v, at, count));
     await this.cursor.persist();
     this.pump();
   }
 
-  private applyAcks(slot: number, items: { ref: MessageRef; batchSize: number; cumulative: boolean }[]): void {
+  private applyAcks(slot: number, v: DataView, at: number, count: number): void {
     const last = this.ml.lastConfirmed;
-    for (const { ref, batchSize, cumulative } of items) {
-      if (!last || comparePositions(ref.position, last) > 0) {
-        throw new MillraceError('ACK_INVALID', `no message ${posKey(ref.position)}:${ref.batchIndex} exists on ${this.ml.name}`);
+    // One ref for every item: neither the dispatcher nor the cursor keeps the ref or position it is
+    // given (a request acks a thousand messages or more; an object per item was garbage at once).
+    const position = { ledgerId: 0, entryId: 0 };
+    const ref: MessageRef = { position, batchIndex: 0, key: null };
+    for (let i = 0, o = at; i < count; i++, o += ACK_ITEM) {
+      position.ledgerId = v.getFloat64(o, true);
+      position.entryId = v.getFloat64(o + 8, true);
+      ref.batchIndex = v.getUint16(o + 16, true);
+      const batchSize = v.getUint16(o + 18, true);
+      const cumulative = v.getUint8(o + 20) === 1;
+      if (!last || comparePositions(position, last) > 0) {
+        throw new MillraceError('ACK_INVALID', `no message ${posKey(position)}:${ref.batchIndex} exists on ${this.ml.name}`);
       }
-      this.ackedAt(ref.position);
+      this.ackedAt(position);
       if (cumulative) {
         this.dispatcher.onAckCumulative(slot, ref);
-        this.cursor.ackCumulative(ref.position, ref.batchIndex, batchSize);
+        this.cursor.ackCumulative(position, ref.batchIndex, batchSize);
       } else {
         // The dispatcher first: it knows every message out, so the usual ack costs no cursor lookup
         // before the cursor's own ack. Only a message it does not know may be a repeated ack.
         try {
           this.dispatcher.onAck(slot, ref);
         } catch (err) {
-          if (this.cursor.isAcked(ref.position, ref.batchIndex)) continue; // a repeated ack changes nothing
+          if (this.cursor.isAcked(position, ref.batchIndex)) continue; // a repeated ack changes nothing
           throw err;
         }
-        this.cursor.ack(ref.position, ref.batchIndex, batchSize);
+        this.cursor.ack(position, ref.batchIndex, batchSize);
       }
     }
   }
@@ -253,7 +302,7 @@ export class Subscription {
     // Pulsar disconnects consumers on a seek; here each consumer is reset in place: what it holds is
     // dropped by the dispatcher (it will be read again), and its client clears its queue.
     const conns = [...this.consumers.values()];
-    const dropped: MessageRef[] = [...this.returned, ...this.held, ...this.delayed];
+    const dropped: MessageRef[] = [...this.returned, ...this.heldOffers(), ...this.delayed];
     for (const c of conns) for (const r of this.dispatcher.removeConsumer(c.slot)) dropped.push(r);
     // Dropped without redelivery: tell the dispatcher (Key_Shared would otherwise keep later
     // messages of their keys waiting for them forever). Ones it never tracked are skipped.
@@ -265,7 +314,7 @@ export class Subscription {
       }
     }
     this.returned = [];
-    this.held = [];
+    this.keepHeld([], 0);
     this.delayed = [];
     this.cursor.resetTo(position);
     await this.cursor.persist();
@@ -309,7 +358,7 @@ export class Subscription {
       return keep;
     };
     this.returned = forget(this.returned);
-    this.held = forget(this.held);
+    this.keepHeld(forget(this.heldOffers()), 0);
     this.delayed = forget(this.delayed);
     if (comparePositions(this.readPosition, position) < 0) this.readPosition = this.cursor.firstUnacked() ?? this.afterEnd();
     this.dirty = true;
@@ -366,39 +415,69 @@ export class Subscription {
       }
       // Held messages mean no permits or blocked keys; until something changes, newer messages
       // would be held too: nothing to do.
-      if (!this.dirty && this.held.length > 0 && this.returned.length === 0 && due.length === 0) break;
+      if (!this.dirty && this.held.length > this.heldFrom && this.returned.length === 0 && due.length === 0) break;
       this.dirty = false;
       // Everything waiting lies before the read position; each list is in log order, and returned
       // and due messages usually interleave with none (no sort then).
       let offers = this.held;
-      if (this.returned.length > 0) offers = mergeOffers(sortOffers(this.returned), offers);
-      if (due.length > 0) offers = mergeOffers(sortOffers(due), offers);
+      let from = this.heldFrom;
+      if (this.returned.length > 0 || due.length > 0) {
+        if (from > 0) offers = offers.slice(from);
+        from = 0;
+        if (this.returned.length > 0) offers = mergeOffers(sortOffers(this.returned), offers);
+        if (due.length > 0) offers = mergeOffers(sortOffers(due), offers);
+      }
       this.returned = [];
-      this.held = [];
-      if (offers.length < READ_AHEAD_MESSAGES) await this.readMore(offers, now);
+      this.keepHeld([], 0);
+      if (offers.length - from < READ_AHEAD_MESSAGES) await this.readMore(offers, now);
       this.armDelayTimer();
-      if (offers.length === 0) break;
+      const live = offers.length - from;
+      if (live === 0) break;
       const capacity = this.dispatcher.capacity();
       if (capacity === 0) {
         // Nobody can take anything: keep it all held, dispatch nothing (no O(held) pass).
-        this.held = offers;
+        this.keepHeld(offers, from);
         break;
       }
-      // In-order types assign exactly the first `capacity` offers: offer only those.
-      let rest: Offer[] | undefined;
-      if (this.ordered && capacity < offers.length) {
-        rest = offers.slice(capacity);
-        offers.length = capacity;
+      // In-order types assign exactly the first `capacity` offers: offer only those, and keep the
+      // rest where it is (an index moves; nothing is copied).
+      let rest = -1;
+      let batch: Offer[];
+      if (this.ordered && capacity < live) {
+        batch = offers.slice(from, from + capacity);
+        rest = from + capacity;
+      } else {
+        batch = from === 0 ? offers : offers.slice(from);
       }
-      const { assigned, held } = this.dispatcher.dispatch(offers);
+      const { assigned, held } = this.dispatcher.dispatch(batch);
       // The dispatcher returns the offered objects themselves, in log order.
-      let stillHeld = held as Offer[];
-      if (rest !== undefined) stillHeld = stillHeld.length === 0 ? rest : stillHeld.concat(rest);
-      this.held = stillHeld;
+      if (rest < 0) this.keepHeld(held as Offer[], 0);
+      else if (held.length === 0) this.keepHeld(offers, rest);
+      else this.keepHeld((held as Offer[]).concat(offers.slice(rest)), 0);
       let delivered = 0;
       for (const [slot, refs] of assigned) delivered += await this.deliver(slot, refs as Offer[]);
       if (delivered === 0) break;
     } while (true);
+  }
+
+  /** What is held, from index 0 (cold paths: seek, skip). */
+  private heldOffers(): Offer[] {
+    if (this.heldFrom > 0) this.keepHeld(this.held.slice(this.heldFrom), 0);
+    return this.held;
+  }
+
+  /**
+   * Holds `offers[from..]`. The dispatched prefix is dropped (moved over) once it is at least as
+   * long as what is held and 1,024 offers: the copy is then paid for by the offers dispatched.
+   */
+  private keepHeld(offers: Offer[], from: number): void {
+    if (from >= 1024 && from * 2 >= offers.length) {
+      offers.copyWithin(0, from);
+      offers.length -= from;
+      from = 0;
+    }
+    this.held = offers;
+    this.heldFrom = from;
   }
 
   private hasMoreToRead(): boolean {
@@ -406,19 +485,43 @@ export class Subscription {
     return !!last && comparePositions(this.readPosition, last) <= 0;
   }
 
-  /** Reads entries at the read position and turns their unacked messages into offers. */
+  /**
+   * Reads entries at the read position and turns their unacked messages into offers. The records
+   * are walked in place for what dispatch needs (batch index, deliver-at time, the key for
+   * Key_Shared only): decoding an entry built an object and three views per message, all garbage
+   * once the offer was made.
+   */
   private async readMore(offers: Offer[], now: number): Promise<void> {
     if (!this.hasMoreToRead()) return;
     const entries = await this.ml.readRange(this.readPosition, { maxEntries: READ_BATCH_ENTRIES });
     const delayable = this.type === 'shared' || this.type === 'key_shared';
+    const keyed = this.type === 'key_shared';
     for (const { position, entry } of entries) {
       // Past every ack ever made: no message of this entry is acked (skip the per-message lookup).
       const mayBeAcked = comparePositions(position, this.ackFrontier) <= 0;
-      const d = decodeEntry(entry);
-      for (const m of d.messages) {
-        if (mayBeAcked && this.cursor.isAcked(position, m.index)) continue;
-        const offer: Offer = { position, batchIndex: m.index, key: m.key ? latin1(m.key) : null, deliverAt: m.deliverAt ?? 0, entry };
-        if (delayable && offer.deliverAt > now) this.delayed.push(offer);
+      const len = entry.length;
+      if (len < ENTRY_HEADER_SIZE) throw corrupt(position, `${len} bytes, shorter than its header`);
+      const dv = new DataView(entry.buffer, entry.byteOffset, len);
+      const count = dv.getUint16(OFF_COUNT, true);
+      let pos = ENTRY_HEADER_SIZE + dv.getUint16(OFF_PRODUCER_LEN, true);
+      for (let i = 0; i < count; i++) {
+        if (pos + MESSAGE_HEADER_SIZE > len) throw corrupt(position, `record ${i} header runs past the entry end`);
+        const size = dv.getUint32(pos, true);
+        if (size < MESSAGE_HEADER_SIZE || pos + size > len) throw corrupt(position, `record ${i} runs past the entry end`);
+        const flags = dv.getUint8(pos + 4);
+        let t = pos + MESSAGE_HEADER_SIZE;
+        if (flags & MSG_HAS_EVENT_TIME) t += 8;
+        let deliverAt = 0;
+        if (flags & MSG_HAS_DELIVER_AT) {
+          deliverAt = dv.getUint32(t + 4, true) * TWO_32 + dv.getUint32(t, true);
+          t += 8;
+        }
+        let key: string | null = null;
+        if (keyed && flags & MSG_HAS_KEY) key = latin1(entry, t, t + dv.getUint16(pos + 6, true));
+        pos += size;
+        if (mayBeAcked && this.cursor.isAcked(position, i)) continue;
+        const offer: Offer = { position, batchIndex: i, key, deliverAt, entry, at: pos - size };
+        if (delayable && deliverAt > now) this.delayed.push(offer);
         else offers.push(offer);
       }
       this.readPosition = { ledgerId: position.ledgerId, entryId: position.entryId + 1 };
@@ -466,10 +569,12 @@ export class Subscription {
       const bytes = entry;
       // Only messages given back (or counted before the open) can have a redelivery count.
       const counted = comparePositions(p, this.countFrontier) <= 0;
-      const length = DELIVER_HEADER + n * DELIVER_ITEM + bytes.length;
+      const body = this.deliveredBytes(bytes, refs, from, n);
+      const length = DELIVER_HEADER + n * DELIVER_ITEM + body;
       const ok = this.ctx.emit(c.clientId, length, (out, at) => {
         const v = new DataView(out.buffer, out.byteOffset + at, length);
         v.setUint8(0, EVENT_DELIVER);
+        v.setUint8(1, body === bytes.length ? 0 : DELIVER_PARTIAL);
         v.setUint16(2, n, true);
         v.setUint32(4, c.consumerId, true);
         v.setFloat64(8, p.ledgerId, true);
@@ -481,7 +586,8 @@ export class Subscription {
           v.setUint32(o + 4, counted ? this.cursor.redeliveryCount(p, r.batchIndex) : 0, true);
           o += DELIVER_ITEM;
         }
-        out.set(bytes, at + o);
+        if (body === bytes.length) out.set(bytes, at + o);
+        else copyRecords(bytes, refs, from, n, out, at + o);
       });
       if (!ok) {
         this.removeConsumer(slot);
@@ -492,6 +598,22 @@ export class Subscription {
       this.bytesOutCounter += bytes.length;
     }
     return sent;
+  }
+
+  /**
+   * Bytes of the entry part a DELIVER of `refs[from..from+n)` carries: the whole entry, or, when
+   * those are some of its messages and each offer knows where its record is, the entry's header
+   * and name and their records only (DELIVER_PARTIAL).
+   */
+  private deliveredBytes(bytes: Uint8Array, refs: Offer[], from: number, n: number): number {
+    if (n >= (bytes[OFF_COUNT]! | (bytes[OFF_COUNT + 1]! << 8))) return bytes.length;
+    let size = ENTRY_HEADER_SIZE + (bytes[OFF_PRODUCER_LEN]! | (bytes[OFF_PRODUCER_LEN + 1]! << 8));
+    for (let k = from; k < from + n; k++) {
+      const at = refs[k]!.at;
+      if (at === undefined) return bytes.length;
+      size += u32(bytes, at);
+    }
+    return size;
   }
 
   /** Unacked messages held by consumers. */
