@@ -146,3 +146,56 @@ test('faults - a malformed MILLRACE_FAULTS is refused with INVALID_ARGUMENT', as
     delete process.env[FAULTS_ENV];
   }
 });
+
+test('faults - closing the broker while a housekeeping pass writes: the pass finishes before the store closes', async () => {
+  const dir = tempDir();
+  try {
+    const topic = topicName('close-pass');
+    // Every cursor write takes 1.5 s; passes every 50 ms, each expiring what is over 1 ms old.
+    process.env[FAULTS_ENV] = JSON.stringify([{ db: 'cursors', delayMs: 1500 }]);
+    let broker: Broker;
+    try {
+      broker = await Broker.open({ dataDir: dir, workers: 1, maintenanceIntervalMs: 50, policies: { retention: { timeMs: -1, sizeBytes: -1 }, ttlMs: 1 } });
+    } finally {
+      delete process.env[FAULTS_ENV];
+    }
+    const consumer = await broker.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    await consumer.close();
+    const producer = await broker.createProducer({ topic });
+    for (const v of ['a', 'b']) await producer.send({ value: bytes(v) });
+    // A pass has expired both messages by now and waits on its cursor write.
+    await new Promise((r) => setTimeout(r, 400));
+    await broker.close();
+    broker = await Broker.open({ dataDir: dir, workers: 1, maintenanceIntervalMs: 3_600_000, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
+    const again = await broker.subscribe({ topic, subscription: 's' });
+    // Before the fix the store closed under the pass: its write failed and the expiry was lost.
+    assert.equal(await again.receive({ timeoutMs: 300 }), null, 'the expiry the pass was writing was kept');
+    await broker.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('faults - closing the broker with an unawaited ack whose cursor write is slow: the ack resolves and is kept', async () => {
+  const dir = tempDir();
+  try {
+    const topic = topicName('close-ack');
+    let broker = await openWithFaults(dir, [{ db: 'cursors', delayMs: 300 }]);
+    const consumer = await broker.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    const producer = await broker.createProducer({ topic });
+    for (const v of ['a', 'b']) await producer.send({ value: bytes(v) });
+    const m = await consumer.receive({ timeoutMs: 5000 });
+    assert.ok(m);
+    const ack = consumer.ack(m).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    await broker.close();
+    assert.equal(await ack, undefined, 'the ack resolved');
+    broker = await openWithFaults(dir, undefined);
+    const again = await broker.subscribe({ topic, subscription: 's' });
+    const next = await again.receive({ timeoutMs: 5000 });
+    assert.equal(new TextDecoder().decode(next?.data), 'b', 'the acked message is not delivered again');
+    await broker.close();
+  } finally {
+    removeDir(dir);
+  }
+});

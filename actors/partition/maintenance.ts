@@ -66,6 +66,8 @@ export class PartitionMaintenance {
   /** A request that wants the offload step (any but a light one) is pending. */
   private fullWanted = false;
   private forceOffload = false;
+  /** Set by stop(): the running pass ends at its next step, and no new one starts. */
+  private stopping = false;
 
   constructor(
     private readonly store: Store,
@@ -77,6 +79,16 @@ export class PartitionMaintenance {
     private readonly now: () => number = Date.now,
   ) {
     this.policies = readPolicies(store, ml.name, defaults);
+  }
+
+  /**
+   * Ends housekeeping before the partition closes its ledger: the running pass stops at its next
+   * step (an offload between ledgers) and no new pass starts. Resolves when nothing of it is left
+   * running, so none of its writes can reach a store that is closing.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running?.catch(() => undefined);
   }
 
   get offloadStatus(): OffloadStatus {
@@ -91,6 +103,7 @@ export class PartitionMaintenance {
   run(options: { offloadNow?: boolean; light?: boolean } = {}): Promise<void> {
     if (options.offloadNow) this.forceOffload = true;
     if (options.light !== true) this.fullWanted = true;
+    if (this.stopping) return Promise.resolve();
     if (this.active) {
       this.again = true;
       return this.running!;
@@ -106,16 +119,17 @@ export class PartitionMaintenance {
         this.again = false;
         const full = this.fullWanted || this.forceOffload;
         this.fullWanted = false;
-        if (this.ml.isClosed) return;
+        if (this.ml.isClosed || this.stopping) return;
         // Policies and cursors are written by other threads; lmdb-js keeps a per-thread read
         // snapshot until its next tick, so start the pass from the latest commit.
         this.store.root.resetReadTxn();
         this.policies = readPolicies(this.store, this.ml.name, this.defaults);
         await this.expire();
+        if (this.stopping) return;
         await this.checkQuota();
-        if (full) await this.offloadLedgers();
-        await this.trim();
-      } while (this.again && !this.ml.isClosed);
+        if (full && !this.stopping) await this.offloadLedgers();
+        if (!this.stopping) await this.trim();
+      } while (this.again && !this.ml.isClosed && !this.stopping);
     } finally {
       // Cleared in the same turn as the last `again` check: a request after it starts a new pass.
       this.active = false;
@@ -244,6 +258,7 @@ export class PartitionMaintenance {
       this.offload = { ...this.offload, status: 'RUNNING' };
       try {
         for (const l of todo) {
+          if (this.stopping) break;
           const rec = await this.ml.offloadLedger(l.ledgerId);
           this.offload.offloadedLedgers++;
           this.log('info', { ledgerId: l.ledgerId, entries: l.entries, bytes: rec.size, key: rec.key }, 'ledger offloaded');

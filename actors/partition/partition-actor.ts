@@ -487,6 +487,10 @@ class PartitionActor implements Actor {
     if (this.deleted) return;
     this.release(new MillraceError('CLOSED', `${this.ml.name} stopped while the append was held by its backlog quota`));
     for (const s of this.subscriptions.values()) s.stop();
+    // A pass or a cursor write still running would write after the host closes the store, and
+    // lmdb-js throws from a write on a closed environment, which kills the worker.
+    await this.maintenance.stop();
+    await Promise.all([...this.subscriptions.values()].map((s) => s.settled()));
     await this.ml.close();
     await this.dedup.snapshot().catch(() => undefined);
   }

@@ -636,4 +636,9 @@ export class Subscription {
   stop(): void {
     if (this.delayTimer) this.delayTimer();
   }
+
+  /** Resolves once no cursor write of this subscription is in flight. */
+  settled(): Promise<void> {
+    return this.cursor.settled();
+  }
 }

@@ -624,6 +624,12 @@ export class ManagedCursor {
     return this.scheduled;
   }
 
+  /** Resolves once the queued and the last write are over (either way); for a partition stopping. */
+  async settled(): Promise<void> {
+    await this.scheduled?.catch(() => undefined);
+    await this.lastWrite?.catch(() => undefined);
+  }
+
   private snapshot(): CursorState {
     const partials: StoredPartial[] = this.sortedPartials().map((p) => ({ ledgerId: p.ledgerId, entryId: p.entryId, batchSize: p.batchSize, bits: p.bits }));
     const counts: StoredCount[] = [];
