@@ -28,6 +28,42 @@ test('shared - each message goes to one consumer at a time and all are delivered
   });
 });
 
+test('key_shared - batches of mixed keys are split by key: each key goes to one consumer, in order, and every message arrives once', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('ks-batch');
+    const keys = range(16, 'k');
+    const mk = (name: string) => broker.subscribe({ topic, subscription: 'ks', type: 'key_shared', consumerName: name, initialPosition: 'earliest', receiverQueueSize: 2000 });
+    const consumers = [await mk('a'), await mk('b'), await mk('c')];
+    // One partition, batching on: each batch holds many keys (no key-based batcher needed).
+    const p = await broker.createProducer({ topic, batching: { maxMessages: 100, maxDelayMs: 5 } });
+    const sends: Promise<MessageId>[] = [];
+    for (let n = 0; n < 50; n++) for (const k of keys) sends.push(p.send({ key: k, value: bytes(`${k}:${n}`) }));
+    const ids = await Promise.all(sends);
+    assert.ok(ids.some((id) => id.batchIndex > 0), 'messages were batched');
+    const ownerOf = new Map<string, number>();
+    const got = new Map<string, number[]>();
+    let total = 0;
+    for (let idle = 0; idle < 3;) {
+      let round = 0;
+      for (const [ci, c] of consumers.entries()) {
+        for (let m = await c.receive({ timeoutMs: 100 }); m; m = await c.receive({ timeoutMs: 20 })) {
+          const [k, n] = text(m).split(':');
+          assert.equal(ownerOf.get(k!) ?? ci, ci, `key ${k} went to one consumer only`);
+          ownerOf.set(k!, ci);
+          (got.get(k!) ?? got.set(k!, []).get(k!)!).push(Number(n));
+          await c.ack(m);
+          round++;
+        }
+      }
+      total += round;
+      idle = round === 0 ? idle + 1 : 0;
+    }
+    assert.equal(total, keys.length * 50, 'every message once');
+    for (const k of keys) assert.deepEqual(got.get(k), Array.from({ length: 50 }, (_, i) => i), `key ${k} in order`);
+    assert.ok(new Set(ownerOf.values()).size > 1, 'keys were spread over consumers');
+  });
+});
+
 test('key_shared - per-key order holds while consumers join and leave', async () => {
   await withBroker(async ({ broker }) => {
     const topic = topicName('ks');
