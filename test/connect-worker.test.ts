@@ -130,3 +130,41 @@ test('connect - a script whose worker thread connects, produces and closes exits
     removeDir(dir);
   }
 });
+
+test('connect - a connected thread that is terminated without closing: its consumer leaves and what it held is redelivered', async () => {
+  const dir = tempDir('millrace-connect');
+  try {
+    const broker = await Broker.open({ dataDir: dir, workers: 2 });
+    const topic = topicName('connect-terminate');
+    const producer = await broker.createProducer({ topic, batching: { maxMessages: 1 } });
+    for (let i = 0; i < 20; i++) await producer.send({ value: enc.encode(`v${i}`) });
+    const w = startWorker('connect-holder', { handle: broker.handle(), topic, subscription: 'work', hold: 5 });
+    const held = await new Promise<{ values: string[] }>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    assert.equal(held.values.length, 5);
+    // The main thread joins the subscription and drains everything the worker left.
+    const consumer = await broker.subscribe({ topic, subscription: 'work', type: 'shared' });
+    const got = new Set<string>();
+    for (let m = await consumer.receive({ timeoutMs: 2000 }); m; m = await consumer.receive({ timeoutMs: 300 })) {
+      got.add(dec.decode(m.data));
+      await consumer.ack(m);
+    }
+    // The worker holds its 5 and what its buffer took as it granted permits again.
+    assert.ok(got.size < 20 && held.values.every((v) => !got.has(v)), `the main thread got only what the worker did not take (${got.size})`);
+    await w.terminate();
+    // The worker's messages come back once its end is noticed (no ack timeout is set).
+    for (let m = await consumer.receive({ timeoutMs: 10_000 }); m; m = await consumer.receive({ timeoutMs: 500 })) {
+      got.add(dec.decode(m.data));
+      await consumer.ack(m);
+    }
+    for (const v of held.values) assert.ok(got.has(v), `${v}, held by the terminated thread, was redelivered`);
+    assert.equal(got.size, 20);
+    const stats = await broker.admin.stats(topic);
+    assert.equal(stats.subscriptions['work']?.consumers.length, 1, 'only the main thread\'s consumer is left');
+    await broker.close();
+  } finally {
+    removeDir(dir);
+  }
+});

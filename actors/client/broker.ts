@@ -19,12 +19,17 @@ import { createObjectStore, type TieredStorageConfig } from '../../core/offload/
 import { isLogger, silentLogger, writeLog, type Logger } from '../../core/observability/logger.js';
 import { Metrics, unregisterMeter, type MeterLike } from './metrics.js';
 import { ActorSystem, type SystemHandle } from '../host/actor-system.js';
+import { watchThreadExits } from '../host/thread-exits.js';
 import { PartitionClient, type ConsumerSink } from './partition-client.js';
 import type { SubscribeRequest } from '../partition/partition-protocol.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
 import { Reader, type ReaderOptions } from './reader.js';
 import { Admin, type TopicMetadata } from './admin.js';
+
+// From the moment the client is loaded, the worker threads this thread starts are watched: one that
+// is terminated cannot close its consumers itself (see thread-exits.ts).
+watchThreadExits();
 
 /** Options of {@link Broker.open}. */
 export interface BrokerOptions {

@@ -4,7 +4,7 @@
  * and follows host replacements and actor restarts. The rings themselves are a ClientEndpoint, as
  * on the main thread.
  */
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { MillraceError } from '../../core/errors.js';
 import { decodeError } from './protocol.js';
 import { ClientEndpoint } from './client-endpoint.js';
@@ -50,7 +50,7 @@ export class ConnectClient {
     try {
       const hosts = await c.withTimeout(new Promise<HostInfo[]>((resolve) => {
         c.welcomed = resolve;
-        c.post({ t: 'hello', clientId });
+        c.post({ t: 'hello', clientId, threadId });
       }));
       for (const h of hosts) c.attach(h);
       await c.withTimeout(Promise.all(hosts.map((h) => c.endpoint.ready(h.index))));

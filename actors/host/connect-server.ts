@@ -8,6 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { encodeError } from './protocol.js';
 import type { ClientToServer, ChannelMessage, HostInfo, ServerToClient, SystemHandle } from './control.js';
+import { onThreadExit } from './thread-exits.js';
+
+// Ended threads remembered, so a hello that arrives after its thread's end is not admitted.
+const ENDED_THREADS_KEPT = 4096;
 
 /** What the server needs of the actor system. */
 export interface ServerHooks {
@@ -26,6 +30,10 @@ export class ConnectServer {
   readonly handle: SystemHandle;
   private readonly channel: BroadcastChannel;
   private readonly clients = new Set<number>();
+  /** The thread of each connected client, so a thread's end drops its clients. */
+  private readonly threadOf = new Map<number, number>();
+  private readonly ended = new Set<number>();
+  private readonly exits: { close(): void };
   private closed = false;
 
   constructor(workers: number, ringBytes: number, private readonly hooks: ServerHooks) {
@@ -38,6 +46,22 @@ export class ConnectServer {
     // keep it alive on its own.
     this.channel.unref();
     this.channel.onmessage = (e: unknown) => this.onMessage((e as { data: ChannelMessage }).data);
+    this.exits = onThreadExit((threadId) => this.threadEnded(threadId));
+  }
+
+  /**
+   * A client thread ended without a goodbye (terminated): its clients leave as if they had closed,
+   * so the hosts drop their rings and consumers and redeliver what those consumers held.
+   */
+  private threadEnded(threadId: number): void {
+    if (this.closed) return;
+    this.ended.add(threadId);
+    if (this.ended.size > ENDED_THREADS_KEPT) this.ended.delete(this.ended.values().next().value as number);
+    for (const [clientId, t] of this.threadOf) {
+      if (t !== threadId) continue;
+      this.threadOf.delete(clientId);
+      if (this.clients.delete(clientId)) this.hooks.detach(clientId);
+    }
   }
 
   /** True when `clientId` is a connected client (its rings go to replacement hosts). */
@@ -57,7 +81,9 @@ export class ConnectServer {
     if (this.closed) return;
     switch (m.t) {
       case 'hello':
+        if (this.ended.has(m.threadId)) return;
         this.clients.add(m.clientId);
+        this.threadOf.set(m.clientId, m.threadId);
         this.broadcast({ t: 'welcome', clientId: m.clientId, hosts: this.hooks.hosts() });
         return;
       case 'attach':
@@ -74,6 +100,7 @@ export class ConnectServer {
         if (this.clients.has(m.clientId)) this.hooks.request(m);
         return;
       case 'bye':
+        this.threadOf.delete(m.clientId);
         if (this.clients.delete(m.clientId)) this.hooks.detach(m.clientId);
         return;
       default:
@@ -89,5 +116,6 @@ export class ConnectServer {
     this.broadcast({ t: 'shutdown' });
     this.closed = true;
     this.channel.close();
+    this.exits.close();
   }
 }

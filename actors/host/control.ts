@@ -16,7 +16,7 @@
  *
  *    ```
  *    client                                   main thread (ActorSystem)          host i
- *      hello {clientId}                  ->
+ *      hello {clientId, threadId}        ->
  *                                        <-   welcome {clientId, hosts[]}
  *      attach {clientId, i, gen, rings}  ->   (gen still current?) attach ->
  *                                                                           <- attached
@@ -83,7 +83,7 @@ export interface HostInfo {
 
 /** The connect channel, client thread to main thread. */
 export type ClientToServer =
-  | { t: 'hello'; clientId: number }
+  | { t: 'hello'; clientId: number; threadId: number }
   | { t: 'attach'; clientId: number; index: number; generation: number; requests: SharedArrayBuffer; replies: SharedArrayBuffer; bell: SharedArrayBuffer }
   | { t: 'spawn'; clientId: number; callId: number; kind: string; name: string; config: unknown }
   | { t: 'request'; clientId: number; index: number; generation: number; requestId: number; actorId: number; op: number; body: Uint8Array }
