@@ -163,8 +163,13 @@ test('faults - closing the broker while a housekeeping pass writes: the pass fin
     await consumer.close();
     const producer = await broker.createProducer({ topic });
     for (const v of ['a', 'b']) await producer.send({ value: bytes(v) });
-    // A pass has expired both messages by now and waits on its cursor write.
-    await new Promise((r) => setTimeout(r, 400));
+    // Wait until a pass has expired both messages (the cursor moved in memory): its write of that
+    // takes 1.5 s, so it is still in flight when the close begins.
+    for (const until = Date.now() + 10_000; Date.now() < until;) {
+      if ((await broker.admin.stats(topic)).subscriptions['s']?.msgBacklog === 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal((await broker.admin.stats(topic)).subscriptions['s']?.msgBacklog, 0, 'a pass expired the messages');
     await broker.close();
     broker = await Broker.open({ dataDir: dir, workers: 1, maintenanceIntervalMs: 3_600_000, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
     const again = await broker.subscribe({ topic, subscription: 's' });
