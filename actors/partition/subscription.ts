@@ -141,8 +141,8 @@ export class Subscription {
    * would otherwise cost O(held) per append.
    */
   private dirty = true;
-  /** Messages per entry read, averaged (sizes readMore's reads in messages, not entries). */
-  private messagesPerEntry = 1;
+  /** Messages per entry read, averaged (sizes readMore's reads in messages, not entries); 0 before the first. */
+  private messagesPerEntry = 0;
   /** When the last ERROR event went out (reportError). */
   private lastErrorAt = 0;
   /** Messages and bytes delivered to consumers (stats). */
@@ -503,7 +503,9 @@ export class Subscription {
     // Entries enough for about `want` messages at the batch size seen so far: a fixed count of large
     // batches read tens of thousands of messages ahead, each an offer that lived long enough to be
     // promoted out of the young generation (the host worker's heap then grew with garbage).
-    const maxEntries = Math.max(1, Math.min(READ_BATCH_ENTRIES, Math.ceil(want / this.messagesPerEntry)));
+    // Until an entry was seen the batch size is unknown: one entry (a guess of one message an entry
+    // read 64 batches of up to 1,000 messages at the first pass).
+    const maxEntries = this.messagesPerEntry === 0 ? 1 : Math.max(1, Math.min(READ_BATCH_ENTRIES, Math.ceil(want / this.messagesPerEntry)));
     const entries = await this.ml.readRange(this.readPosition, { maxEntries });
     const delayable = this.type === 'shared' || this.type === 'key_shared';
     const keyed = this.type === 'key_shared';
@@ -515,7 +517,7 @@ export class Subscription {
       const dv = new DataView(entry.buffer, entry.byteOffset, len);
       const count = dv.getUint16(OFF_COUNT, true);
       // A moving average, so one odd batch size does not swing the next read's length.
-      this.messagesPerEntry += (Math.max(1, count) - this.messagesPerEntry) / 8;
+      this.messagesPerEntry = this.messagesPerEntry === 0 ? Math.max(1, count) : this.messagesPerEntry + (Math.max(1, count) - this.messagesPerEntry) / 8;
       let pos = ENTRY_HEADER_SIZE + dv.getUint16(OFF_PRODUCER_LEN, true);
       for (let i = 0; i < count; i++) {
         if (pos + MESSAGE_HEADER_SIZE > len) throw corrupt(position, `record ${i} header runs past the entry end`);
