@@ -141,6 +141,8 @@ export class Subscription {
    * would otherwise cost O(held) per append.
    */
   private dirty = true;
+  /** Messages per entry read, averaged (sizes readMore's reads in messages, not entries); 0 before the first. */
+  private messagesPerEntry = 0;
   /** When the last ERROR event went out (reportError). */
   private lastErrorAt = 0;
   /** Messages and bytes delivered to consumers (stats). */
@@ -429,10 +431,15 @@ export class Subscription {
       }
       this.returned = [];
       this.keepHeld([], 0);
-      if (offers.length - from < READ_AHEAD_MESSAGES) await this.readMore(offers, now);
+      let read = 0;
+      if (offers.length - from < READ_AHEAD_MESSAGES) read = await this.readMore(offers, now, READ_AHEAD_MESSAGES - (offers.length - from));
       this.armDelayTimer();
       const live = offers.length - from;
-      if (live === 0) break;
+      if (live === 0) {
+        // Entries whose messages were all acked (or delayed): read on, or nothing would wake the pump.
+        if (read > 0 && this.hasMoreToRead()) continue;
+        break;
+      }
       const capacity = this.dispatcher.capacity();
       if (capacity === 0) {
         // Nobody can take anything: keep it all held, dispatch nothing (no O(held) pass).
@@ -491,9 +498,15 @@ export class Subscription {
    * Key_Shared only): decoding an entry built an object and three views per message, all garbage
    * once the offer was made.
    */
-  private async readMore(offers: Offer[], now: number): Promise<void> {
-    if (!this.hasMoreToRead()) return;
-    const entries = await this.ml.readRange(this.readPosition, { maxEntries: READ_BATCH_ENTRIES });
+  private async readMore(offers: Offer[], now: number, want: number): Promise<number> {
+    if (!this.hasMoreToRead()) return 0;
+    // Entries enough for about `want` messages at the batch size seen so far: a fixed count of large
+    // batches read tens of thousands of messages ahead, each an offer that lived long enough to be
+    // promoted out of the young generation (the host worker's heap then grew with garbage).
+    // Until an entry was seen the batch size is unknown: one entry (a guess of one message an entry
+    // read 64 batches of up to 1,000 messages at the first pass).
+    const maxEntries = this.messagesPerEntry === 0 ? 1 : Math.max(1, Math.min(READ_BATCH_ENTRIES, Math.ceil(want / this.messagesPerEntry)));
+    const entries = await this.ml.readRange(this.readPosition, { maxEntries });
     const delayable = this.type === 'shared' || this.type === 'key_shared';
     const keyed = this.type === 'key_shared';
     for (const { position, entry } of entries) {
@@ -503,6 +516,8 @@ export class Subscription {
       if (len < ENTRY_HEADER_SIZE) throw corrupt(position, `${len} bytes, shorter than its header`);
       const dv = new DataView(entry.buffer, entry.byteOffset, len);
       const count = dv.getUint16(OFF_COUNT, true);
+      // A moving average, so one odd batch size does not swing the next read's length.
+      this.messagesPerEntry = this.messagesPerEntry === 0 ? Math.max(1, count) : this.messagesPerEntry + (Math.max(1, count) - this.messagesPerEntry) / 8;
       let pos = ENTRY_HEADER_SIZE + dv.getUint16(OFF_PRODUCER_LEN, true);
       for (let i = 0; i < count; i++) {
         if (pos + MESSAGE_HEADER_SIZE > len) throw corrupt(position, `record ${i} header runs past the entry end`);
@@ -527,6 +542,7 @@ export class Subscription {
       this.readPosition = { ledgerId: position.ledgerId, entryId: position.entryId + 1 };
     }
     if (entries.length === 0) this.readPosition = this.afterEnd();
+    return entries.length;
   }
 
   private armDelayTimer(): void {
