@@ -84,6 +84,8 @@ class PartitionActor implements Actor {
   /** Producer name -> `clientId:producerId` of the one producer connected under it. */
   private readonly producers = new Map<string, string>();
   private readonly waitingReads = new Set<WaitingRead>();
+  private readonly appendReply = new Uint8Array(APPEND_REPLY_BYTES);
+  private readonly appendReplyView = new DataView(this.appendReply.buffer);
   private msgInCounter = 0;
   private bytesInCounter = 0;
   /** Appends held by a producer_request_hold backlog quota, in arrival order. */
@@ -230,13 +232,13 @@ class PartitionActor implements Actor {
       this.dedup.persistedAt(entry, r.position);
       this.msgInCounter += r.count;
       this.bytesInCounter += r.bytes;
-      const out = new Uint8Array(APPEND_REPLY_BYTES);
-      const v = new DataView(out.buffer);
+      // One scratch buffer per actor: Reply.ok copies the body before it returns.
+      const v = this.appendReplyView;
       v.setFloat64(0, r.position.ledgerId, true);
       v.setFloat64(8, r.position.entryId, true);
       v.setFloat64(16, r.publishTime, true);
       v.setUint32(24, r.count, true);
-      reply.ok(out);
+      reply.ok(this.appendReply);
       this.onAppended();
     }, (err: unknown) => {
       this.dedup.reject(entry);
