@@ -12,6 +12,7 @@
 import { setImmediate as immediate } from 'node:timers/promises';
 import { MillraceError } from '../../core/errors.js';
 import { RingBuffer } from '../ring/index.js';
+import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
 import { EVENT_HEADER, RECORD_EVENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError } from './protocol.js';
 import { deferred } from './deferred.js';
@@ -274,6 +275,8 @@ export class ClientEndpoint {
     if (this.pumping) return;
     this.pumping = true;
     void (async () => {
+      // Held while the pump runs (it is always parked or waiting for setImmediate), not per park.
+      const release = holdEventLoop();
       try {
         while (this.inflight > 0 || (this.eventHandlers.size > 0 && !this.stopped)) {
           if (this.drainReplies() > 0) {
@@ -283,13 +286,16 @@ export class ClientEndpoint {
           let found = false;
           for (let i = 0; i < SPIN_CHECKS && !found; i++) found = this.hasReplies();
           if (found) continue;
-          await this.bell.park(PARK_MS, () => this.hasReplies());
+          await this.bell.park(PARK_MS, this.hasRepliesNow);
         }
       } finally {
+        release();
         this.pumping = false;
       }
     })();
   }
+
+  private readonly hasRepliesNow = (): boolean => this.hasReplies();
 
   private hasReplies(): boolean {
     for (const s of this.slots) if (s && s.replies.hasData()) return true;

@@ -10,6 +10,7 @@ import { setImmediate as immediate } from 'node:timers/promises';
 import { MillraceError } from '../../core/errors.js';
 import { Store, type Durability } from '../../core/storage/store.js';
 import { RingBuffer } from '../ring/index.js';
+import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
 import type { Actor, ActorFactory, Reply } from './actor.js';
 import { EVENT_HEADER, RECORD_EVENT, RECORD_REPLY, REPLY_HEADER, REQUEST_HEADER, STATUS_ERROR, STATUS_OK, encodeError } from './protocol.js';
@@ -75,6 +76,18 @@ export class HostLoop {
 
   async run(): Promise<void> {
     this.post({ t: 'ready' });
+    // One handle for the whole loop rather than one per park: the loop is always parked or waiting
+    // for setImmediate, so this keeps the thread alive exactly as long as before.
+    const release = holdEventLoop();
+    try {
+      await this.loop();
+    } finally {
+      release();
+    }
+    await this.shutdown();
+  }
+
+  private async loop(): Promise<void> {
     while (!this.stopping) {
       if (this.drain() > 0) {
         // Let commit callbacks and timers run between batches of requests.
@@ -84,10 +97,11 @@ export class HostLoop {
       let found = false;
       for (let i = 0; i < SPIN_CHECKS && !found; i++) found = this.hasWork();
       if (found) continue;
-      await this.bell.park(this.hasBacklog() ? BACKLOG_PARK_MS : PARK_MS, () => this.stopping || this.hasWork());
+      await this.bell.park(this.hasBacklog() ? BACKLOG_PARK_MS : PARK_MS, this.hasWorkOrStopping);
     }
-    await this.shutdown();
   }
+
+  private readonly hasWorkOrStopping = (): boolean => this.stopping || this.hasWork();
 
   private hasWork(): boolean {
     for (const c of this.clients.values()) if (c.requests.hasData()) return true;

@@ -449,6 +449,18 @@ export class ManagedLedger {
         if (got.length > 0 && got[got.length - 1]!.entryId < lastEntry) return out; // limits reached inside this ledger
         continue;
       }
+      if (startEntry === lastEntry) {
+        // One entry (a subscription catching up with each new append): a point read, without the
+        // range iterator and its key decoding, which were most of a dispatch's garbage here.
+        if (out.length >= maxEntries) return out;
+        const value = this.store.entries.get([this.mlId, l.ledgerId, startEntry]);
+        if (value === undefined) continue; // a gap left by a failed write
+        if (out.length > 0 && bytes + value.length > maxBytes) return out;
+        const position = { ledgerId: l.ledgerId, entryId: startEntry };
+        out.push({ position, entry: this.checked(position, value) });
+        bytes += value.length;
+        continue;
+      }
       const range = this.store.entries.getRange({
         start: [this.mlId, l.ledgerId, startEntry],
         end: [this.mlId, l.ledgerId, lastEntry + 1],
