@@ -160,7 +160,7 @@ class PartitionActor implements Actor {
         if (found) found.sub.addPermits(found.slot, v.getUint32(4, true));
         return reply.ok();
       }
-      case OP_ACK:
+      case OP_ACK: return this.ack(body, reply);
       case OP_REDELIVER: return void this.acks(op, body, reply).catch((e: unknown) => reply.fail(e));
       case OP_CLOSE_CONSUMER:
       case OP_UNSUBSCRIBE: return void this.closeConsumer(op, body, reply).catch((e: unknown) => reply.fail(e));
@@ -320,6 +320,26 @@ class PartitionActor implements Actor {
     const sub = name === undefined ? undefined : this.subscriptions.get(name);
     const slot = sub?.slotOf(clientId, consumerId);
     return sub && slot !== undefined ? { sub, slot } : undefined;
+  }
+
+  /**
+   * An ack request: one per acked message when a consumer acks each. Not async (the promise of an
+   * async function and its catch() were garbage per ack); errors still become the reply.
+   */
+  private ack(body: Uint8Array, reply: Reply): void {
+    let acked: Promise<void>;
+    try {
+      const v = new DataView(body.buffer, body.byteOffset, body.length);
+      const consumerId = v.getUint32(0, true);
+      const count = v.getUint32(4, true);
+      if (body.length !== ACK_HEADER + count * ACK_ITEM) throw new MillraceError('INVALID_ARGUMENT', 'malformed ack request');
+      const found = this.consumer(reply.clientId, consumerId);
+      if (!found) throw new MillraceError('CLOSED', `consumer ${consumerId} is not subscribed to ${this.ml.name}`);
+      acked = found.sub.ack(found.slot, v, ACK_HEADER, count);
+    } catch (err) {
+      return reply.fail(err);
+    }
+    acked.then(() => reply.ok(), (e: unknown) => reply.fail(e));
   }
 
   private async acks(op: number, body: Uint8Array, reply: Reply): Promise<void> {
