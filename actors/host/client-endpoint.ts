@@ -17,6 +17,8 @@ import { Doorbell } from './doorbell.js';
 import { EVENT_HEADER, RECORD_EVENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError } from './protocol.js';
 import { deferred } from './deferred.js';
 
+const EMPTY_BODY = new Uint8Array(0);
+
 /**
  * Receives an actor's events (deliveries). `body` is a view into a ring slot, valid only during the
  * call: copy what is kept.
@@ -313,7 +315,8 @@ export class ClientEndpoint {
         }
         const requestId = s.replyView.getUint32(offset, true);
         const status = s.replyView.getInt32(offset + 4, true);
-        this.settleIn(s, requestId, status, bytes.slice(offset + 8, offset + length));
+        // Most replies to acks and flows are empty: one shared empty body, not a new buffer each.
+        this.settleIn(s, requestId, status, length === 8 ? EMPTY_BODY : bytes.slice(offset + 8, offset + length));
       });
     }
     return n;
