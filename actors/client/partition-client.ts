@@ -122,13 +122,15 @@ export class PartitionClient {
    * partition seals it); resolves once it is durable, as {@link append}. `entry` is copied into the
    * ring slot in one move and is not kept.
    */
-  async appendEntry(entry: Uint8Array): Promise<AppendResult> {
+  // Not async (one promise fewer per append); request() never throws, it rejects.
+  appendEntry(entry: Uint8Array): Promise<AppendResult> {
     const t0 = performance.now();
-    const reply = await this.system.request(this.ref, OP_APPEND, entry.length, (bytes, offset) => {
+    return this.system.request(this.ref, OP_APPEND, entry.length, (bytes, offset) => {
       bytes.set(entry, offset);
+    }).then((reply) => {
+      appendLatency.record((performance.now() - t0) / 1000);
+      return appendResult(reply, entry.length);
     });
-    appendLatency.record((performance.now() - t0) / 1000);
-    return appendResult(reply, entry.length);
   }
 
   /** Reads durable entries from `from` on; with `waitMs`, waits that long for the next append when there is none. */

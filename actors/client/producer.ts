@@ -132,7 +132,13 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
   private waitHead = 0;
   private seq: number;
   private closed = false;
-  private readonly inflight = new Set<Promise<void>>();
+  /**
+   * Batches issued and not completed, and flush() calls waiting for the next to complete. A count
+   * rather than a Set of promises with a `finally` each: those were several objects per batch, and
+   * with batching off a batch is a message. Each lane's `chain` ends with its last batch.
+   */
+  private inflightCount = 0;
+  private batchCompleted: (() => void)[] = [];
   /**
    * Buffers of completed batches, for new ones: a batch buffer is ~128 KiB, whose allocation (zeroed,
    * often fresh pages) cost more than laying out its thousand messages. Batches complete in bursts,
@@ -301,75 +307,86 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     const started = Date.now();
     // Appends go out at once (pipelined); only their completion is chained, so a retry after a
     // worker death resends in order before any later batch of this partition resolves.
-    const issue = (): Promise<AppendReply> => {
-      const attempt = lane.client.appendEntry(entry);
-      // Its failure is read by complete() once earlier batches finish; meanwhile it marks the lane
-      // (and must not count as an unhandled rejection: a worker death fails several at once).
-      attempt.catch(() => {
-        if (b.failed) return;
-        b.failed = true;
-        lane.failed++;
-      });
-      return attempt;
-    };
     const hold = lane.failed > 0 || lane.held > 0;
-    const attempt = hold ? undefined : issue();
+    const attempt = hold ? undefined : this.issue(lane, b);
     if (hold) lane.held++;
-    const done = lane.chain.then(() => {
+    this.inflightCount++;
+    lane.chain = lane.chain.then(() => {
       if (hold) lane.held--;
-      return this.complete(lane, partition, b, attempt ?? issue(), started);
+      return this.complete(lane, partition, b, attempt ?? this.issue(lane, b), started);
     });
-    lane.chain = done;
-    this.inflight.add(done);
-    void done.finally(() => this.inflight.delete(done));
+  }
+
+  private issue(lane: Lane, b: Batch): Promise<AppendReply> {
+    const attempt = lane.client.appendEntry(b.entry!);
+    // Its failure is read by complete() once earlier batches finish; meanwhile it marks the lane
+    // (and must not count as an unhandled rejection: a worker death fails several at once).
+    attempt.catch(() => {
+      if (b.failed) return;
+      b.failed = true;
+      lane.failed++;
+    });
+    return attempt;
+  }
+
+  private onBatchCompleted(): void {
+    this.inflightCount--;
+    if (this.batchCompleted.length === 0) return;
+    const waiters = this.batchCompleted;
+    this.batchCompleted = [];
+    for (const w of waiters) w();
   }
 
   private async complete(lane: Lane, partition: number, b: Batch, first: Promise<AppendReply>, started: number): Promise<void> {
-    let attempt = first;
-    for (;;) {
-      try {
-        const r = await attempt;
-        const p = this.partitioned ? partition : -1;
-        // The partition drops the messages it already holds (a resend) and the entry stores only the
-        // rest, renumbered from batch index 0. This producer's batches are stored or dropped whole
-        // (resent IDs travel alone, see sendNow); should a count come back short anyway, the dropped
-        // ones are taken as the first (IDs increase, and an older ID is the likelier stored).
-        // A dropped message resolves with Pulsar's duplicate ID (-1:-1).
-        const n = b.builder!.count;
-        b.settle!({ ledgerId: r.position.ledgerId, entryId: r.position.entryId, partition: p, dropped: r.position.ledgerId < 0 ? n : n - r.count });
-        break;
-      } catch (err) {
-        const retriable = err instanceof MillraceError && (err.code === 'WORKER_DIED' || err.code === 'ACTOR_NOT_FOUND');
-        if (!retriable || Date.now() - started > this.sendTimeoutMs) {
-          const e = retriable ? new MillraceError('TIMEOUT', `send to ${this.topic} did not complete within ${this.sendTimeoutMs} ms`, { cause: err }) : err;
-          b.fail!(e);
+    try {
+      let attempt = first;
+      for (;;) {
+        try {
+          const r = await attempt;
+          const p = this.partitioned ? partition : -1;
+          // The partition drops the messages it already holds (a resend) and the entry stores only the
+          // rest, renumbered from batch index 0. This producer's batches are stored or dropped whole
+          // (resent IDs travel alone, see sendNow); should a count come back short anyway, the dropped
+          // ones are taken as the first (IDs increase, and an older ID is the likelier stored).
+          // A dropped message resolves with Pulsar's duplicate ID (-1:-1).
+          const n = b.builder!.count;
+          b.settle!({ ledgerId: r.position.ledgerId, entryId: r.position.entryId, partition: p, dropped: r.position.ledgerId < 0 ? n : n - r.count });
           break;
+        } catch (err) {
+          const retriable = err instanceof MillraceError && (err.code === 'WORKER_DIED' || err.code === 'ACTOR_NOT_FOUND');
+          if (!retriable || Date.now() - started > this.sendTimeoutMs) {
+            const e = retriable ? new MillraceError('TIMEOUT', `send to ${this.topic} did not complete within ${this.sendTimeoutMs} ms`, { cause: err }) : err;
+            b.fail!(e);
+            break;
+          }
+          await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
+          attempt = lane.client.appendEntry(b.entry!);
         }
-        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
-        attempt = lane.client.appendEntry(b.entry!);
       }
+      if (b.failed) {
+        // Resent (or given up): later batches may go out pipelined again once none waits.
+        b.failed = false;
+        lane.failed--;
+      }
+      this.pendingCount -= b.builder!.count;
+      // Nothing reads the batch's buffer any more (its appends are over): the lane's next batch may.
+      if (this.spares.length < MAX_SPARE_BUFFERS) this.spares.push(b.builder!.buffer);
+      b.builder = undefined;
+      b.entry = undefined;
+      this.admitWaiting();
+    } finally {
+      this.onBatchCompleted();
     }
-    if (b.failed) {
-      // Resent (or given up): later batches may go out pipelined again once none waits.
-      b.failed = false;
-      lane.failed--;
-    }
-    this.pendingCount -= b.builder!.count;
-    // Nothing reads the batch's buffer any more (its appends are over): the lane's next batch may.
-    if (this.spares.length < MAX_SPARE_BUFFERS) this.spares.push(b.builder!.buffer);
-    b.builder = undefined;
-    b.entry = undefined;
-    this.admitWaiting();
   }
 
   /** Sends every batched message now and resolves once all sends so far have completed. */
   async flush(): Promise<void> {
     while (this.waitingCount > 0) {
       for (let p = 0; p < this.lanes.length; p++) this.flushLane(p);
-      await Promise.race([...this.inflight]);
+      await new Promise<void>((resolve) => this.batchCompleted.push(resolve));
     }
     for (let p = 0; p < this.lanes.length; p++) this.flushLane(p);
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    while (this.inflightCount > 0) await Promise.allSettled(this.lanes.map((l) => l.chain));
   }
 
   /** Flushes, then releases the producer's name. Idempotent. */

@@ -82,6 +82,10 @@ interface ActorRecord extends ActorRef {
   config: unknown;
   host: Host | undefined;
   ready: Promise<void>;
+  /** `ready` once a request has seen it resolve: later requests skip awaiting it. */
+  settledReady?: Promise<void>;
+  /** Requests awaiting `ready`: while any do, later ones wait too, so none overtakes another. */
+  waiting: number;
 }
 
 const MAIN_CLIENT_ID = 0;
@@ -360,7 +364,7 @@ export class ActorSystem {
     const key = `${kind}\0${name}`;
     let rec = local.byName.get(key);
     if (!rec) {
-      rec = { actorId: this.nextActorId++, kind, name, config, host: undefined, ready: Promise.resolve() };
+      rec = { actorId: this.nextActorId++, kind, name, config, host: undefined, ready: Promise.resolve(), waiting: 0 };
       local.actors.set(rec.actorId, rec);
       local.byName.set(key, rec);
       this.place(rec, undefined);
@@ -463,15 +467,39 @@ export class ActorSystem {
    * record goes the cold path. Rejects with the actor's MillraceError, or WORKER_DIED when its host
    * dies first (retriable: the actor restarts elsewhere).
    */
-  async request(ref: ActorRef, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array> {
-    this.assertOpen();
-    if (this.remote) {
-      const r = this.remote.record(ref.actorId);
-      await r.ready;
-      return this.endpoint.request(r.hostIndex, r.generation, ref.actorId, op, bodyLength, write);
+  // Not async: once the actor is ready, a request goes to the ring at once, without the promise and
+  // microtask of an await per request (at 2,000 sends a second they were a good part of the garbage).
+  request(ref: ActorRef, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array> {
+    try {
+      this.assertOpen();
+      if (this.remote) return this.requestRemote(ref, op, bodyLength, write);
+      const rec = this.record(ref);
+      if (rec.settledReady === rec.ready && rec.waiting === 0) return this.requestOn(rec, op, bodyLength, write);
+      return this.requestWhenReady(rec, op, bodyLength, write);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const rec = this.record(ref);
-    await rec.ready;
+  }
+
+  private async requestRemote(ref: ActorRef, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array> {
+    const r = this.remote!.record(ref.actorId);
+    await r.ready;
+    return this.endpoint.request(r.hostIndex, r.generation, ref.actorId, op, bodyLength, write);
+  }
+
+  private async requestWhenReady(rec: ActorRecord, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array> {
+    const ready = rec.ready;
+    rec.waiting++;
+    try {
+      await ready;
+    } finally {
+      rec.waiting--;
+    }
+    if (rec.ready === ready) rec.settledReady = ready;
+    return this.requestOn(rec, op, bodyLength, write);
+  }
+
+  private requestOn(rec: ActorRecord, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array> {
     const host = rec.host!;
     if (!host.live) throw new MillraceError('WORKER_DIED', `host worker ${host.index} is down; ${rec.name} is restarting`);
     return this.endpoint.request(host.index, host.generation, rec.actorId, op, bodyLength, write);

@@ -11,6 +11,7 @@ import type { LogLevel } from '../../core/observability/logger.js';
 export interface Reply {
   /** The client thread that sent the request (events for it go to this client). */
   readonly clientId: number;
+  /** `body` is copied before this returns: the caller may reuse it at once. */
   ok(body?: Uint8Array): void;
   fail(err: unknown): void;
 }

@@ -12,9 +12,12 @@
 import { setImmediate as immediate } from 'node:timers/promises';
 import { MillraceError } from '../../core/errors.js';
 import { RingBuffer } from '../ring/index.js';
+import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
 import { EVENT_HEADER, RECORD_EVENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError } from './protocol.js';
 import { deferred } from './deferred.js';
+
+const EMPTY_BODY = new Uint8Array(0);
 
 /**
  * Receives an actor's events (deliveries). `body` is a view into a ring slot, valid only during the
@@ -274,6 +277,8 @@ export class ClientEndpoint {
     if (this.pumping) return;
     this.pumping = true;
     void (async () => {
+      // Held while the pump runs (it is always parked or waiting for setImmediate), not per park.
+      const release = holdEventLoop();
       try {
         while (this.inflight > 0 || (this.eventHandlers.size > 0 && !this.stopped)) {
           if (this.drainReplies() > 0) {
@@ -283,13 +288,16 @@ export class ClientEndpoint {
           let found = false;
           for (let i = 0; i < SPIN_CHECKS && !found; i++) found = this.hasReplies();
           if (found) continue;
-          await this.bell.park(PARK_MS, () => this.hasReplies());
+          await this.bell.park(PARK_MS, this.hasRepliesNow);
         }
       } finally {
+        release();
         this.pumping = false;
       }
     })();
   }
+
+  private readonly hasRepliesNow = (): boolean => this.hasReplies();
 
   private hasReplies(): boolean {
     for (const s of this.slots) if (s && s.replies.hasData()) return true;
@@ -307,7 +315,8 @@ export class ClientEndpoint {
         }
         const requestId = s.replyView.getUint32(offset, true);
         const status = s.replyView.getInt32(offset + 4, true);
-        this.settleIn(s, requestId, status, bytes.slice(offset + 8, offset + length));
+        // Most replies to acks and flows are empty: one shared empty body, not a new buffer each.
+        this.settleIn(s, requestId, status, length === 8 ? EMPTY_BODY : bytes.slice(offset + 8, offset + length));
       });
     }
     return n;

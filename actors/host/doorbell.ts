@@ -14,7 +14,7 @@
  * waits; writers publish before they load the flag. Both sides use sequentially consistent atomics,
  * so one of them always sees the other: no lost wake-up.
  */
-import { parkAsync } from '../ring/wait.js';
+import { parkAsyncHeld } from '../ring/wait.js';
 
 const SEQ = 0;
 const PARKED = 32;
@@ -53,7 +53,8 @@ export class Doorbell {
   /**
    * Sleeper side: parks without blocking the event loop (Atomics.waitAsync, so LMDB commits and
    * timers keep running) until a writer rings or `timeoutMs` passes. `hasWork` is re-checked after
-   * the flag is raised; if it finds work, parking is skipped.
+   * the flag is raised; if it finds work, parking is skipped. The caller keeps the event loop
+   * alive meanwhile (holdEventLoop): a pending waitAsync does not.
    */
   async park(timeoutMs: number, hasWork: () => boolean): Promise<void> {
     const i32 = this.i32;
@@ -61,7 +62,7 @@ export class Doorbell {
     Atomics.store(i32, PARKED, 1);
     try {
       if (hasWork()) return;
-      await parkAsync(i32, SEQ, seq, timeoutMs);
+      await parkAsyncHeld(i32, SEQ, seq, timeoutMs);
     } finally {
       Atomics.store(i32, PARKED, 0);
     }

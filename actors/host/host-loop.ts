@@ -10,6 +10,7 @@ import { setImmediate as immediate } from 'node:timers/promises';
 import { MillraceError } from '../../core/errors.js';
 import { Store, type Durability } from '../../core/storage/store.js';
 import { RingBuffer } from '../ring/index.js';
+import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
 import type { Actor, ActorFactory, Reply } from './actor.js';
 import { EVENT_HEADER, RECORD_EVENT, RECORD_REPLY, REPLY_HEADER, REQUEST_HEADER, STATUS_ERROR, STATUS_OK, encodeError } from './protocol.js';
@@ -75,6 +76,18 @@ export class HostLoop {
 
   async run(): Promise<void> {
     this.post({ t: 'ready' });
+    // One handle for the whole loop rather than one per park: the loop is always parked or waiting
+    // for setImmediate, so this keeps the thread alive exactly as long as before.
+    const release = holdEventLoop();
+    try {
+      await this.loop();
+    } finally {
+      release();
+    }
+    await this.shutdown();
+  }
+
+  private async loop(): Promise<void> {
     while (!this.stopping) {
       if (this.drain() > 0) {
         // Let commit callbacks and timers run between batches of requests.
@@ -84,10 +97,11 @@ export class HostLoop {
       let found = false;
       for (let i = 0; i < SPIN_CHECKS && !found; i++) found = this.hasWork();
       if (found) continue;
-      await this.bell.park(this.hasBacklog() ? BACKLOG_PARK_MS : PARK_MS, () => this.stopping || this.hasWork());
+      await this.bell.park(this.hasBacklog() ? BACKLOG_PARK_MS : PARK_MS, this.hasWorkOrStopping);
     }
-    await this.shutdown();
   }
+
+  private readonly hasWorkOrStopping = (): boolean => this.stopping || this.hasWork();
 
   private hasWork(): boolean {
     for (const c of this.clients.values()) if (c.requests.hasData()) return true;
@@ -120,20 +134,7 @@ export class HostLoop {
       this.reply(c, requestId, STATUS_ERROR, encodeError(new MillraceError('ACTOR_NOT_FOUND', `actor ${actorId} is not on host ${this.init.hostId}`)));
       return;
     }
-    let answered = false;
-    const reply: Reply = {
-      clientId: c.id,
-      ok: (b = new Uint8Array(0)) => {
-        if (answered) return;
-        answered = true;
-        this.reply(c, requestId, STATUS_OK, b);
-      },
-      fail: (err) => {
-        if (answered) return;
-        answered = true;
-        this.reply(c, requestId, STATUS_ERROR, encodeError(err));
-      },
-    };
+    const reply = new RingReply(this, c, requestId);
     try {
       hosted.actor.handle(op, body, reply);
     } catch (err) {
@@ -141,17 +142,33 @@ export class HostLoop {
     }
   }
 
-  private reply(c: ClientLink, requestId: number, status: number, body: Uint8Array): void {
-    if (REPLY_HEADER + body.length > c.replies.maxRecordLength) {
+  /** Sends a reply; `body` is copied before this returns. */
+  reply(c: ClientLink, requestId: number, status: number, body: Uint8Array): void {
+    const length = REPLY_HEADER + body.length;
+    if (length > c.replies.maxRecordLength) {
       // Too big for a ring record: the cold path (postMessage copies it).
       this.post({ t: 'reply', clientId: c.id, requestId, status, body });
       return;
     }
-    this.write(c, RECORD_REPLY, REPLY_HEADER + body.length, (bytes, view, at) => {
-      view.setUint32(at, requestId, true);
-      view.setInt32(at + 4, status, true);
-      bytes.set(body, at + REPLY_HEADER);
-    });
+    // Written here rather than through write(): one reply per request, and its fill closure was
+    // garbage each time. Nothing below throws once the record is claimed.
+    if (c.backlog.length === 0) {
+      const at = c.replies.tryClaim(RECORD_REPLY, length);
+      if (at >= 0) {
+        c.replyView.setUint32(at, requestId, true);
+        c.replyView.setInt32(at + 4, status, true);
+        c.replies.bytes.set(body, at + REPLY_HEADER);
+        c.replies.commit(at);
+        c.bell.ring();
+        return;
+      }
+    }
+    const record = new Uint8Array(length);
+    const view = new DataView(record.buffer);
+    view.setUint32(0, requestId, true);
+    view.setInt32(4, status, true);
+    record.set(body, REPLY_HEADER);
+    c.backlog.push({ type: RECORD_REPLY, record });
   }
 
   /** An event for a client; see ActorContext.emit. */
@@ -317,4 +334,28 @@ export class HostLoop {
 export async function runHost(init: HostInit): Promise<void> {
   const store = Store.open(init.dataDir, { durability: init.durability });
   await new HostLoop(init, store).run();
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** One request's Reply: a small object, not an object and two closures per request. */
+class RingReply implements Reply {
+  private answered = false;
+  readonly clientId: number;
+
+  constructor(private readonly loop: HostLoop, private readonly c: ClientLink, private readonly requestId: number) {
+    this.clientId = c.id;
+  }
+
+  ok(body: Uint8Array = EMPTY): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.loop.reply(this.c, this.requestId, STATUS_OK, body);
+  }
+
+  fail(err: unknown): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.loop.reply(this.c, this.requestId, STATUS_ERROR, encodeError(err));
+  }
 }

@@ -42,10 +42,29 @@ export const MAX_RANGES = 64;
 
 const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
 
+// The last key made and its bytes: an append looks its producer up three times (check, accept,
+// persisted) and a producer sends many entries, so the string is made once, not once per lookup.
+let lastKeyBytes = new Uint8Array(0);
+let lastKey = '';
+
 /** The producer name stored in an entry (bytes 32..32+prodLen), as a latin1 key. */
 export function entryProducerKey(entry: Uint8Array): string {
   const len = entry[12]! | (entry[13]! << 8);
-  return latin1(entry.subarray(32, 32 + len));
+  const end = Math.min(32 + len, entry.length);
+  const n = end > 32 ? end - 32 : 0;
+  if (n === lastKeyBytes.length) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (entry[32 + i] !== lastKeyBytes[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastKey;
+  }
+  lastKey = latin1(entry.subarray(32, 32 + len));
+  lastKeyBytes = entry.slice(32, 32 + n);
+  return lastKey;
 }
 
 /**

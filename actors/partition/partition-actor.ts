@@ -84,6 +84,8 @@ class PartitionActor implements Actor {
   /** Producer name -> `clientId:producerId` of the one producer connected under it. */
   private readonly producers = new Map<string, string>();
   private readonly waitingReads = new Set<WaitingRead>();
+  private readonly appendReply = new Uint8Array(APPEND_REPLY_BYTES);
+  private readonly appendReplyView = new DataView(this.appendReply.buffer);
   private msgInCounter = 0;
   private bytesInCounter = 0;
   /** Appends held by a producer_request_hold backlog quota, in arrival order. */
@@ -158,7 +160,7 @@ class PartitionActor implements Actor {
         if (found) found.sub.addPermits(found.slot, v.getUint32(4, true));
         return reply.ok();
       }
-      case OP_ACK:
+      case OP_ACK: return this.ack(body, reply);
       case OP_REDELIVER: return void this.acks(op, body, reply).catch((e: unknown) => reply.fail(e));
       case OP_CLOSE_CONSUMER:
       case OP_UNSUBSCRIBE: return void this.closeConsumer(op, body, reply).catch((e: unknown) => reply.fail(e));
@@ -230,13 +232,13 @@ class PartitionActor implements Actor {
       this.dedup.persistedAt(entry, r.position);
       this.msgInCounter += r.count;
       this.bytesInCounter += r.bytes;
-      const out = new Uint8Array(APPEND_REPLY_BYTES);
-      const v = new DataView(out.buffer);
+      // One scratch buffer per actor: Reply.ok copies the body before it returns.
+      const v = this.appendReplyView;
       v.setFloat64(0, r.position.ledgerId, true);
       v.setFloat64(8, r.position.entryId, true);
       v.setFloat64(16, r.publishTime, true);
       v.setUint32(24, r.count, true);
-      reply.ok(out);
+      reply.ok(this.appendReply);
       this.onAppended();
     }, (err: unknown) => {
       this.dedup.reject(entry);
@@ -318,6 +320,26 @@ class PartitionActor implements Actor {
     const sub = name === undefined ? undefined : this.subscriptions.get(name);
     const slot = sub?.slotOf(clientId, consumerId);
     return sub && slot !== undefined ? { sub, slot } : undefined;
+  }
+
+  /**
+   * An ack request: one per acked message when a consumer acks each. Not async (the promise of an
+   * async function and its catch() were garbage per ack); errors still become the reply.
+   */
+  private ack(body: Uint8Array, reply: Reply): void {
+    let acked: Promise<void>;
+    try {
+      const v = new DataView(body.buffer, body.byteOffset, body.length);
+      const consumerId = v.getUint32(0, true);
+      const count = v.getUint32(4, true);
+      if (body.length !== ACK_HEADER + count * ACK_ITEM) throw new MillraceError('INVALID_ARGUMENT', 'malformed ack request');
+      const found = this.consumer(reply.clientId, consumerId);
+      if (!found) throw new MillraceError('CLOSED', `consumer ${consumerId} is not subscribed to ${this.ml.name}`);
+      acked = found.sub.ack(found.slot, v, ACK_HEADER, count);
+    } catch (err) {
+      return reply.fail(err);
+    }
+    acked.then(() => reply.ok(), (e: unknown) => reply.fail(e));
   }
 
   private async acks(op: number, body: Uint8Array, reply: Reply): Promise<void> {

@@ -56,6 +56,22 @@ export async function parkAsync(i32: Int32Array, index: number, expected: number
 
 function noop(): void {}
 
+/**
+ * Async park for a caller that keeps the event loop alive itself for as long as it may park (see
+ * {@link holdEventLoop}): no interval per park, which was most of a park's garbage. Returns
+ * undefined when the word already differs.
+ */
+export function parkAsyncHeld(i32: Int32Array, index: number, expected: number, timeoutMs: number): Promise<unknown> | undefined {
+  const r = waitAsync(i32, index, expected, timeoutMs);
+  return r.async ? r.value : undefined;
+}
+
+/** A ref'd handle that keeps the event loop alive until the returned function is called. */
+export function holdEventLoop(): () => void {
+  const keepAlive = setInterval(noop, KEEP_ALIVE_MS);
+  return () => clearInterval(keepAlive);
+}
+
 /** Atomics.waitAsync exists in Node 20 (V8 8.7+) but the project's lib is ES2022, which lacks its type. */
 type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 const waitAsync = (Atomics as unknown as {

@@ -60,6 +60,8 @@ const key = (ledgerId: number, entryId: number): string => {
   return lastKey;
 };
 
+const RESOLVED = Promise.resolve();
+
 /** One subscription's cursor. Open with {@link ManagedCursor.open}. */
 export class ManagedCursor {
   private md: Position;
@@ -596,33 +598,32 @@ export class ManagedCursor {
     if (this.scheduled) return this.scheduled;
     if (this.version === this.writtenVersion && this.lastWrite) return this.lastWrite;
     if (this.version === this.writtenVersion) return Promise.resolve();
-    this.scheduled = new Promise<void>((resolve, reject) => {
-      queueMicrotask(() => {
-        this.scheduled = undefined;
-        if (this.deleted) {
-          resolve();
-          return;
-        }
-        const v = this.version;
-        let write: Promise<void>;
-        try {
-          // A fresh Buffer per write: lmdb-js holds the value until the commit.
-          const value = encodeCursorState(this.snapshot());
-          write = this.store.settle(this.store.cursors.put([this.mlId, this.name], value));
-        } catch (cause) {
-          write = Promise.reject(cause);
-        }
-        const done = write.catch((cause: unknown) => {
-          if (this.writtenVersion === v) this.writtenVersion = -1;
-          throw new MillraceError('STORAGE_WRITE_FAILED', `persisting cursor ${this.name} of ${this.ml.name} failed`, { cause });
-        });
-        this.writtenVersion = v;
-        this.lastWrite = done;
-        done.then(resolve, reject);
-      });
-    });
+    // Queued as a reaction of an already resolved promise: runs in a microtask like queueMicrotask,
+    // without the executor, resolving functions and callback closures of a new Promise per write.
+    this.scheduled = RESOLVED.then(this.writeScheduled);
     return this.scheduled;
   }
+
+  private readonly writeScheduled = (): Promise<void> | undefined => {
+    this.scheduled = undefined;
+    if (this.deleted) return undefined;
+    const v = this.version;
+    let write: Promise<void>;
+    try {
+      // A fresh Buffer per write: lmdb-js holds the value until the commit.
+      const value = encodeCursorState(this.snapshot());
+      write = this.store.settle(this.store.cursors.put([this.mlId, this.name], value));
+    } catch (cause) {
+      write = Promise.reject(cause);
+    }
+    const done = write.catch((cause: unknown) => {
+      if (this.writtenVersion === v) this.writtenVersion = -1;
+      throw new MillraceError('STORAGE_WRITE_FAILED', `persisting cursor ${this.name} of ${this.ml.name} failed`, { cause });
+    });
+    this.writtenVersion = v;
+    this.lastWrite = done;
+    return done;
+  };
 
   /** Resolves once the queued and the last write are over (either way); for a partition stopping. */
   async settled(): Promise<void> {

@@ -156,6 +156,9 @@ export class ManagedLedger {
   private confirmed: Position | undefined;
   private readonly sealedIndexes = new Map<number, SparseIndex>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Appends not settled yet, and who waits for them all to be. */
+  private pendingAppends = 0;
+  private appendsDrained: (() => void)[] = [];
   private closed = false;
   private tiered: TieredStorage | undefined;
   private readonly offloadedReaders = new Map<number, Promise<OffloadedLedgerReader>>();
@@ -259,7 +262,17 @@ export class ManagedLedger {
    * time and checksum in place and validates every record before writing. The bytes are copied when
    * they live in a SharedArrayBuffer: lmdb-js stores such values as garbage without an error.
    */
-  async appendEntry(laidOut: Uint8Array): Promise<AppendResult> {
+  // Not async (an async function's own promise, resolved with write's, was two more promises and
+  // a microtask per append); every throw still becomes a rejection, and positions follow call order.
+  appendEntry(laidOut: Uint8Array): Promise<AppendResult> {
+    try {
+      return this.appendLaidOut(laidOut);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private appendLaidOut(laidOut: Uint8Array): Promise<AppendResult> {
     this.assertOpen();
     if (!(laidOut instanceof Uint8Array)) {
       throw new MillraceError('INVALID_ARGUMENT', 'appendEntry takes a Uint8Array laid out by encodeInto');
@@ -305,14 +318,18 @@ export class ManagedLedger {
     const put = this.store.entries.put([this.mlId, position.ledgerId, position.entryId], entry as Buffer);
     // Handled below through settle(), possibly only after the row write settles: mark it handled now,
     // or a put that fails first is an unhandled rejection (which kills a worker thread).
-    put.catch(() => undefined);
+    if (rowWrite) put.catch(ignore);
+    // Counted rather than tracked in `inflight`: a Set entry and two more promises per append.
+    this.pendingAppends += 1;
     // The entry's put is queued after its ledger row, so its commit's flush covers the row too.
-    const done = (rowWrite ? rowWrite.then(() => this.store.settle(put)) : this.store.settle(put)).then(
+    return (rowWrite ? rowWrite.then(() => this.store.settle(put)) : this.store.settle(put)).then(
       () => {
+        this.appendSettled();
         if (!this.confirmed || comparePositions(position, this.confirmed) > 0) this.confirmed = position;
         return { position, publishTime, bytes: size, count };
       },
       (cause: unknown) => {
+        this.appendSettled();
         // The entry is not stored: take it out of the figures (the ID stays used, never reused).
         info.entries -= 1;
         info.bytes -= size;
@@ -321,8 +338,24 @@ export class ManagedLedger {
         throw new MillraceError('STORAGE_WRITE_FAILED', `append to ${this.name} at ${formatPosition(position)} failed`, { cause });
       },
     );
-    this.track(done);
-    return done;
+  }
+
+  private appendSettled(): void {
+    this.pendingAppends -= 1;
+    if (this.pendingAppends === 0 && this.appendsDrained.length > 0) {
+      const waiters = this.appendsDrained;
+      this.appendsDrained = [];
+      // After this turn's reactions (the append's own `then`s), as when the append was tracked.
+      setImmediate(() => { for (const w of waiters) w(); });
+    }
+  }
+
+  /** Waits until no append and no tracked write is pending (each may start more). */
+  private async drainInflight(): Promise<void> {
+    while (this.pendingAppends > 0 || this.inflight.size > 0) {
+      if (this.pendingAppends > 0) await new Promise<void>((resolve) => this.appendsDrained.push(resolve));
+      else await Promise.all([...this.inflight]);
+    }
   }
 
   /** The open ledger for an entry of `size` bytes, rolling over first when a limit is reached. */
@@ -414,6 +447,18 @@ export class ManagedLedger {
           bytes += entry.length;
         }
         if (got.length > 0 && got[got.length - 1]!.entryId < lastEntry) return out; // limits reached inside this ledger
+        continue;
+      }
+      if (startEntry === lastEntry) {
+        // One entry (a subscription catching up with each new append): a point read, without the
+        // range iterator and its key decoding, which were most of a dispatch's garbage here.
+        if (out.length >= maxEntries) return out;
+        const value = this.store.entries.get([this.mlId, l.ledgerId, startEntry]);
+        if (value === undefined) continue; // a gap left by a failed write
+        if (out.length > 0 && bytes + value.length > maxBytes) return out;
+        const position = { ledgerId: l.ledgerId, entryId: startEntry };
+        out.push({ position, entry: this.checked(position, value) });
+        bytes += value.length;
         continue;
       }
       const range = this.store.entries.getRange({
@@ -522,9 +567,9 @@ export class ManagedLedger {
    */
   async deleteAll(): Promise<void> {
     this.assertOpen();
-    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+    await this.drainInflight();
     if (this.current) this.seal(this.current, this.options.now());
-    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+    await this.drainInflight();
     const last = this.list[this.list.length - 1];
     if (last) await this.trimBefore({ ledgerId: last.ledgerId + 1, entryId: 0 });
     this.closed = true;
@@ -739,7 +784,7 @@ export class ManagedLedger {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+    await this.drainInflight();
   }
 
   get isClosed(): boolean {
@@ -751,6 +796,8 @@ export class ManagedLedger {
     if (this.store.isClosed) throw new MillraceError('CLOSED', `the store of ${this.name} is closed`);
   }
 }
+
+const ignore = (): void => undefined;
 
 function assertPosition(p: Position): void {
   if (p === null || typeof p !== 'object' || !Number.isSafeInteger(p.ledgerId) || !Number.isSafeInteger(p.entryId) || p.ledgerId < 0 || p.entryId < 0) {

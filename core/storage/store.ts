@@ -42,6 +42,8 @@ export type EntryKey = [mlId: number, ledgerId: number, entryId: number];
 /** Key of per-ledger metadata (ledger list rows, indexes). */
 export type LedgerKey = [mlId: number, ledgerId: number];
 
+const toVoid = (): void => undefined;
+
 // 12 named databases by default in lmdb-js; we reserve room for cursors, dedup, policies, offload.
 const MAX_DBS = 32;
 
@@ -136,11 +138,11 @@ export class Store {
    * Resolves once the writes behind `commit` are as durable as this store promises: flushed to disk
    * in `durable` mode, committed in `async` mode. Many callers share one flush (group commit).
    */
-  async settle(commit: Promise<unknown>): Promise<void> {
-    await commit;
-    if (this.durability !== 'durable') return;
-    const own = (commit as Promise<unknown> & { flushed?: Promise<unknown> }).flushed;
-    await (own ?? this.root.flushed);
+  // Not async, and no closure in `async` mode: every append and every cursor write settles through
+  // here, and an async function's promise plus its awaits were a good part of each one's garbage.
+  settle(commit: Promise<unknown>): Promise<void> {
+    if (this.durability !== 'durable') return commit.then(toVoid);
+    return commit.then(() => (commit as Promise<unknown> & { flushed?: Promise<unknown> }).flushed ?? this.root.flushed).then(toVoid);
   }
 
   /** The numeric id of a managed ledger's name, registered on first use (a cold path: a sync txn). */
