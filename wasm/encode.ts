@@ -44,47 +44,65 @@ export function writeEntry(batch: FrameBatch, plan: BatchPlan, target: Uint8Arra
   let r = offset + ENTRY_HEADER_SIZE + prodLen;
   for (let i = 0; i < plan.count; i++) {
     const m = messages[i]!;
-    const k = m.key;
-    const p = m.properties;
-    const v = m.value;
-    let flags = 0;
-    let t = r + MESSAGE_HEADER_SIZE;
-    if (m.eventTime !== undefined) {
-      flags |= MSG_HAS_EVENT_TIME;
-      setU64(dv, t, m.eventTime);
-      t += 8;
-    }
-    if (m.deliverAt !== undefined) {
-      flags |= MSG_HAS_DELIVER_AT;
-      setU64(dv, t, m.deliverAt);
-      t += 8;
-    }
-    let keyLen = 0;
-    if (k !== undefined && k !== null) {
-      flags |= MSG_HAS_KEY;
-      keyLen = k.length;
-      copyBytes(target, k, t);
-      t += keyLen;
-    }
-    let propsLen = 0;
-    if (p !== undefined && p !== null) {
-      propsLen = p.length;
-      copyBytes(target, p, t);
-      t += propsLen;
-    }
-    if (v === null) flags |= MSG_VALUE_NULL;
-    else {
-      copyBytes(target, v, t);
-      t += v.length;
-    }
-    dv.setUint32(r, t - r, true);
-    dv.setUint8(r + 4, flags);
-    dv.setUint8(r + 5, 0);
-    dv.setUint16(r + 6, keyLen, true);
-    dv.setUint32(r + 8, propsLen, true);
-    dv.setUint32(r + 12, base < 0 ? 0 : m.sequenceId! - base, true);
-    r = t;
+    r = writeRecord(dv, target, r, m, base < 0 ? 0 : m.sequenceId! - base);
   }
+}
+
+/** The parts of one message record (entry-format.ts); absent and null key or properties alike mean none. */
+export interface RecordParts {
+  value: Uint8Array | null;
+  key?: Uint8Array | null | undefined;
+  properties?: Uint8Array | null | undefined;
+  eventTime?: number | undefined;
+  deliverAt?: number | undefined;
+}
+
+/**
+ * Lays out one message record at `target[r..]` (`dv` views the same bytes) with its sequence-ID
+ * delta, and returns where the next record starts. The one place records are written in JS: the
+ * reference framer, encodeInto and the producer's batch builder all call it.
+ */
+export function writeRecord(dv: DataView, target: Uint8Array, r: number, m: RecordParts, sequenceDelta: number): number {
+  const k = m.key;
+  const p = m.properties;
+  const v = m.value;
+  let flags = 0;
+  let t = r + MESSAGE_HEADER_SIZE;
+  if (m.eventTime !== undefined) {
+    flags |= MSG_HAS_EVENT_TIME;
+    setU64(dv, t, m.eventTime);
+    t += 8;
+  }
+  if (m.deliverAt !== undefined) {
+    flags |= MSG_HAS_DELIVER_AT;
+    setU64(dv, t, m.deliverAt);
+    t += 8;
+  }
+  let keyLen = 0;
+  if (k !== undefined && k !== null) {
+    flags |= MSG_HAS_KEY;
+    keyLen = k.length;
+    copyBytes(target, k, t);
+    t += keyLen;
+  }
+  let propsLen = 0;
+  if (p !== undefined && p !== null) {
+    propsLen = p.length;
+    copyBytes(target, p, t);
+    t += propsLen;
+  }
+  if (v === null) flags |= MSG_VALUE_NULL;
+  else {
+    copyBytes(target, v, t);
+    t += v.length;
+  }
+  dv.setUint32(r, t - r, true);
+  dv.setUint8(r + 4, flags);
+  dv.setUint8(r + 5, 0);
+  dv.setUint16(r + 6, keyLen, true);
+  dv.setUint32(r + 8, propsLen, true);
+  dv.setUint32(r + 12, sequenceDelta, true);
+  return t;
 }
 
 /**

@@ -17,13 +17,10 @@
 import { MillraceError } from '../../core/errors.js';
 import {
   ENTRY_HEADER_SIZE, ENTRY_VERSION, MAX_KEY_BYTES, MAX_MESSAGES_PER_ENTRY, MAX_SEQUENCE_DELTA, MESSAGE_HEADER_SIZE,
-  MSG_HAS_DELIVER_AT, MSG_HAS_EVENT_TIME, MSG_HAS_KEY, MSG_VALUE_NULL,
   OFF_BASE_SEQUENCE, OFF_COUNT, OFF_LENGTH, OFF_PRODUCER_LEN, OFF_VERSION,
 } from '../../wasm/index.js';
+import { setU64, writeRecord } from '../../wasm/encode.js';
 
-const TWO_32 = 0x1_0000_0000;
-// Bytes below which a plain loop copies faster than TypedArray#set (a call into C++; wasm/copy.ts).
-const LOOP_COPY_MAX = 32;
 // The smallest buffer a batch starts with; it doubles as messages come (see BatchBuilder.create).
 const MIN_CAPACITY = 256;
 
@@ -133,45 +130,8 @@ export class BatchBuilder {
   add(m: BuiltMessage, recordSize: number): void {
     if (this.count === 0) this.baseSeq = m.sequenceId;
     if (this.at + recordSize > this.buf.length) this.grow(this.at + recordSize);
-    const dv = this.dv;
-    const buf = this.buf;
     const r = this.at;
-    let t = r + MESSAGE_HEADER_SIZE;
-    let flags = 0;
-    if (m.eventTime !== undefined) {
-      flags |= MSG_HAS_EVENT_TIME;
-      setU64(dv, t, m.eventTime);
-      t += 8;
-    }
-    if (m.deliverAt !== undefined) {
-      flags |= MSG_HAS_DELIVER_AT;
-      setU64(dv, t, m.deliverAt);
-      t += 8;
-    }
-    let keyLen = 0;
-    if (m.key !== null) {
-      flags |= MSG_HAS_KEY;
-      keyLen = m.key.length;
-      copy(buf, m.key, t);
-      t += keyLen;
-    }
-    let propsLen = 0;
-    if (m.properties !== null) {
-      propsLen = m.properties.length;
-      copy(buf, m.properties, t);
-      t += propsLen;
-    }
-    if (m.value === null) flags |= MSG_VALUE_NULL;
-    else {
-      copy(buf, m.value, t);
-      t += m.value.length;
-    }
-    dv.setUint32(r, t - r, true);
-    dv.setUint8(r + 4, flags);
-    dv.setUint8(r + 5, 0);
-    dv.setUint16(r + 6, keyLen, true);
-    dv.setUint32(r + 8, propsLen, true);
-    dv.setUint32(r + 12, m.sequenceId - this.baseSeq, true);
+    const t = writeRecord(this.dv, this.buf, r, m, m.sequenceId - this.baseSeq);
     this.at = t;
     this.count++;
     this.payloadBytes += t - r - MESSAGE_HEADER_SIZE;
@@ -203,25 +163,5 @@ export class BatchBuilder {
     next.set(this.buf.subarray(0, this.at));
     this.buf = next;
     this.dv = new DataView(next.buffer, next.byteOffset, next.byteLength);
-  }
-}
-
-function copy(dst: Uint8Array, src: Uint8Array, at: number): void {
-  const n = src.length;
-  if (n <= LOOP_COPY_MAX) {
-    for (let i = 0; i < n; i++) dst[at + i] = src[i]!;
-  } else {
-    dst.set(src, at);
-  }
-}
-
-/** A non-negative safe integer as u64 LE, or -1 as all ones (no base sequence). */
-function setU64(dv: DataView, at: number, n: number): void {
-  if (n < 0) {
-    dv.setUint32(at, 0xffffffff, true);
-    dv.setUint32(at + 4, 0xffffffff, true);
-  } else {
-    dv.setUint32(at, n >>> 0, true);
-    dv.setUint32(at + 4, Math.floor(n / TWO_32), true);
   }
 }
