@@ -161,7 +161,7 @@ class PartitionActor implements Actor {
         return reply.ok();
       }
       case OP_ACK: return this.ack(body, reply);
-      case OP_REDELIVER: return void this.acks(op, body, reply).catch((e: unknown) => reply.fail(e));
+      case OP_REDELIVER: return void this.redeliver(body, reply).catch((e: unknown) => reply.fail(e));
       case OP_CLOSE_CONSUMER:
       case OP_UNSUBSCRIBE: return void this.closeConsumer(op, body, reply).catch((e: unknown) => reply.fail(e));
       case OP_SEEK: return void this.seek(unpack(body) as { consumerId: number; ledgerId?: number; entryId?: number; publishTimeMs?: number }, reply).catch((e: unknown) => reply.fail(e));
@@ -323,6 +323,19 @@ class PartitionActor implements Actor {
   }
 
   /**
+   * The consumer an ACK or REDELIVER request (read through `v`) is for; throws a typed error for a
+   * malformed request or an unknown consumer. Items follow the header: see {@link ACK_ITEM}.
+   */
+  private ackTarget(v: DataView, clientId: number): { sub: Subscription; slot: number } {
+    const count = v.byteLength < ACK_HEADER ? -1 : v.getUint32(4, true);
+    if (count < 0 || v.byteLength !== ACK_HEADER + count * ACK_ITEM) throw new MillraceError('INVALID_ARGUMENT', 'malformed ack request');
+    const consumerId = v.getUint32(0, true);
+    const found = this.consumer(clientId, consumerId);
+    if (!found) throw new MillraceError('CLOSED', `consumer ${consumerId} is not subscribed to ${this.ml.name}`);
+    return found;
+  }
+
+  /**
    * An ack request: one per acked message when a consumer acks each. Not async (the promise of an
    * async function and its catch() were garbage per ack); errors still become the reply.
    */
@@ -330,34 +343,24 @@ class PartitionActor implements Actor {
     let acked: Promise<void>;
     try {
       const v = new DataView(body.buffer, body.byteOffset, body.length);
-      const consumerId = v.getUint32(0, true);
-      const count = v.getUint32(4, true);
-      if (body.length !== ACK_HEADER + count * ACK_ITEM) throw new MillraceError('INVALID_ARGUMENT', 'malformed ack request');
-      const found = this.consumer(reply.clientId, consumerId);
-      if (!found) throw new MillraceError('CLOSED', `consumer ${consumerId} is not subscribed to ${this.ml.name}`);
-      acked = found.sub.ack(found.slot, v, ACK_HEADER, count);
+      const t = this.ackTarget(v, reply.clientId);
+      acked = t.sub.ack(t.slot, v, ACK_HEADER, v.getUint32(4, true));
     } catch (err) {
       return reply.fail(err);
     }
     acked.then(() => reply.ok(), (e: unknown) => reply.fail(e));
   }
 
-  private async acks(op: number, body: Uint8Array, reply: Reply): Promise<void> {
+  /** A nack or an ack timeout: the messages go back for redelivery. */
+  private async redeliver(body: Uint8Array, reply: Reply): Promise<void> {
     const v = new DataView(body.buffer, body.byteOffset, body.length);
-    const consumerId = v.getUint32(0, true);
+    const { sub, slot } = this.ackTarget(v, reply.clientId);
     const count = v.getUint32(4, true);
-    if (body.length !== ACK_HEADER + count * ACK_ITEM) throw new MillraceError('INVALID_ARGUMENT', 'malformed ack request');
-    const found = this.consumer(reply.clientId, consumerId);
-    if (!found) throw new MillraceError('CLOSED', `consumer ${consumerId} is not subscribed to ${this.ml.name}`);
-    if (op === OP_ACK) {
-      await found.sub.ack(found.slot, v, ACK_HEADER, count);
-    } else {
-      const refs = [];
-      for (let i = 0, o = ACK_HEADER; i < count; i++, o += ACK_ITEM) {
-        refs.push({ position: { ledgerId: v.getFloat64(o, true), entryId: v.getFloat64(o + 8, true) }, batchIndex: v.getUint16(o + 16, true), key: null });
-      }
-      await found.sub.redeliver(found.slot, refs);
+    const refs = [];
+    for (let i = 0, o = ACK_HEADER; i < count; i++, o += ACK_ITEM) {
+      refs.push({ position: { ledgerId: v.getFloat64(o, true), entryId: v.getFloat64(o + 8, true) }, batchIndex: v.getUint16(o + 16, true), key: null });
     }
+    await sub.redeliver(slot, refs);
     reply.ok();
   }
 
