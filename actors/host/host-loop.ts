@@ -150,24 +150,19 @@ export class HostLoop {
       this.post({ t: 'reply', clientId: c.id, requestId, status, body });
       return;
     }
-    // Written here rather than through write(): one reply per request, and its fill closure was
-    // garbage each time. Nothing below throws once the record is claimed.
+    // Not through write(): one reply per request, and its fill closure was garbage each time.
+    // Nothing below throws once the record is claimed.
     if (c.backlog.length === 0) {
       const at = c.replies.tryClaim(RECORD_REPLY, length);
       if (at >= 0) {
-        c.replyView.setUint32(at, requestId, true);
-        c.replyView.setInt32(at + 4, status, true);
-        c.replies.bytes.set(body, at + REPLY_HEADER);
+        fillReply(c.replies.bytes, c.replyView, at, requestId, status, body);
         c.replies.commit(at);
         c.bell.ring();
         return;
       }
     }
     const record = new Uint8Array(length);
-    const view = new DataView(record.buffer);
-    view.setUint32(0, requestId, true);
-    view.setInt32(4, status, true);
-    record.set(body, REPLY_HEADER);
+    fillReply(record, new DataView(record.buffer), 0, requestId, status, body);
     c.backlog.push({ type: RECORD_REPLY, record });
   }
 
@@ -337,6 +332,13 @@ export async function runHost(init: HostInit): Promise<void> {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A reply record at `bytes[at..]`: request ID, status, body. */
+function fillReply(bytes: Uint8Array, view: DataView, at: number, requestId: number, status: number, body: Uint8Array): void {
+  view.setUint32(at, requestId, true);
+  view.setInt32(at + 4, status, true);
+  bytes.set(body, at + REPLY_HEADER);
+}
 
 /** One request's Reply: a small object, not an object and two closures per request. */
 class RingReply implements Reply {
