@@ -94,3 +94,19 @@ test('storage - an async broker acknowledges sends and acks, and a reopen in dur
     removeDir(dir);
   }
 });
+
+test('storage - a failing background flush is reported to onSyncError as STORAGE_WRITE_FAILED, not dropped', async () => {
+  const dir = tempDir();
+  try {
+    const errors: MillraceError[] = [];
+    const store = Store.open(dir, { durability: 'async', syncIntervalMs: 10, onSyncError: (e) => errors.push(e) });
+    // fsync failing as it does on a dying disk: lmdb-js calls back with the error.
+    (store.root as unknown as { sync(cb: (err?: unknown) => void): void }).sync = (cb) => setImmediate(() => cb(new Error('EIO: i/o error, fsync')));
+    await new Promise((r) => setTimeout(r, 80));
+    assert.ok(errors.length >= 1, 'the failure was reported');
+    assert.ok(errors.every((e) => e.code === 'STORAGE_WRITE_FAILED' && /EIO/.test(String((e.cause as Error).message))));
+    await store.close();
+  } finally {
+    removeDir(dir);
+  }
+});

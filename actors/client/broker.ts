@@ -238,6 +238,7 @@ export class Broker implements AsyncDisposable {
       store = Store.open(options.dataDir, {
         ...(options.durability === undefined ? {} : { durability: options.durability }),
         syncIntervalMs: options.syncIntervalMs ?? DEFAULTS.asyncSyncIntervalMs,
+        onSyncError: (err) => writeLog(options.logger ?? silentLogger, 'error', { err: err.message, cause: String(err.cause) }, 'background flush of the data dir failed; recent async writes may not survive an OS crash'),
       });
     } catch (err) {
       lock.release();

@@ -35,6 +35,11 @@ export interface StoreOptions {
    * @default 0
    */
   syncIntervalMs?: number;
+  /**
+   * Told when a background flush fails (an EIO or ENOSPC from fsync): commits since the last good
+   * flush may not survive an OS crash. Without it such a failure would pass unseen.
+   */
+  onSyncError?: (err: MillraceError) => void;
 }
 
 /** Key of an entry: managed-ledger id, ledger id, entry id. Ordered, so a range scan reads a ledger in order. */
@@ -66,7 +71,7 @@ export class Store {
   private syncing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
-  private constructor(readonly dataDir: string, readonly root: RootDatabase, readonly durability: Durability, syncIntervalMs: number) {
+  private constructor(readonly dataDir: string, readonly root: RootDatabase, readonly durability: Durability, options: StoreOptions) {
     this.entries = root.openDB<Buffer, EntryKey>('entries', { encoding: 'binary' });
     this.ledgers = root.openDB<unknown, LedgerKey>('ledgers', { encoding: 'msgpack' });
     this.indexes = root.openDB<Buffer, LedgerKey>('indexes', { encoding: 'binary' });
@@ -76,8 +81,10 @@ export class Store {
     // Tests only (MILLRACE_FAULTS): failing or slow writes. Unset, nothing is wrapped.
     const faults = faultsFromEnv();
     if (faults) installFaults({ entries: this.entries, cursors: this.cursors, ledgers: this.ledgers, meta: this.meta, topics: this.topics }, faults);
-    if (durability === 'async' && syncIntervalMs > 0) {
-      this.syncTimer = setInterval(() => { void this.sync().catch(() => undefined); }, syncIntervalMs);
+    const interval = options.syncIntervalMs ?? 0;
+    if (durability === 'async' && interval > 0) {
+      const report = options.onSyncError ?? toVoid;
+      this.syncTimer = setInterval(() => { this.sync().catch(report); }, interval);
       this.syncTimer.unref();
     }
   }
@@ -114,7 +121,7 @@ export class Store {
     } catch (cause) {
       throw new MillraceError('STORAGE_READ_FAILED', `cannot open the LMDB environment in ${dir}`, { cause, retriable: false });
     }
-    return new Store(dir, root, durability, syncIntervalMs);
+    return new Store(dir, root, durability, options);
   }
 
   /**
@@ -127,7 +134,7 @@ export class Store {
       // lmdb-js has `sync(callback)` (mdb_env_sync in the thread pool) but leaves it out of its types.
       (this.root as unknown as { sync(cb: (err?: unknown) => void): void }).sync((err?: unknown) => {
         this.syncing = undefined;
-        if (err) reject(new MillraceError('STORAGE_WRITE_FAILED', 'flushing the LMDB environment failed', { cause: err, retriable: true }));
+        if (err) reject(new MillraceError('STORAGE_WRITE_FAILED', `flushing the LMDB environment in ${this.dataDir} failed`, { cause: err, retriable: true }));
         else resolve();
       });
     });
