@@ -87,6 +87,53 @@ test('retention - with Pulsar\'s default, ledgers every subscription has passed 
   }, SMALL);
 });
 
+test('retention - consumed ledgers are trimmed as the subscriptions pass them, not only at the housekeeping tick (Pulsar trims on mark-delete)', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('prompt');
+    const c = await broker.subscribe({ topic, subscription: 'work', type: 'shared', initialPosition: 'earliest' });
+    await publish(broker, topic, range(100));
+    assert.equal((await ledgersOf(broker, topic)).length, 10);
+    const got = await drain(c, 100);
+    for (const m of got.slice(0, 55)) await c.ack(m);
+    // Housekeeping runs every 60 s here: only the ack-driven trim can delete ledgers in time.
+    const deadline = Date.now() + 5000;
+    let ledgers = await ledgersOf(broker, topic);
+    while (ledgers.length > 5 && Date.now() < deadline) {
+      await sleep(20);
+      ledgers = await ledgersOf(broker, topic);
+    }
+    // Acked 0..54: the ledgers of 0-9 .. 40-49 are passed, 50-59 is not.
+    assert.deepEqual(ledgers.map((l) => l.entries), [10, 10, 10, 10, 10]);
+    const st = await broker.admin.stats(topic);
+    assert.equal(st.subscriptions['work']!.msgBacklog, 45);
+    // What is not acked is still there: a consumer coming after this one gets it.
+    await c.close();
+    const c2 = await broker.subscribe({ topic, subscription: 'work', type: 'shared' });
+    const again = await drain(c2, 45, { idleMs: 3000 });
+    assert.deepEqual(again.map(text).sort(), range(100).slice(55).sort());
+  }, { ...SMALL, policies: { retention: { timeMs: 0, sizeBytes: 0 } } });
+});
+
+test('retention - on a topic without subscriptions each sealed ledger is trimmed at rollover; a retention policy keeps them', async () => {
+  await withBroker(async ({ broker }) => {
+    const none = topicName('nosub');
+    const kept = topicName('nosub-kept');
+    await broker.admin.setPolicies(kept, { retention: { timeMs: -1, sizeBytes: -1 } });
+    await publish(broker, none, range(45));
+    await publish(broker, kept, range(45));
+    const deadline = Date.now() + 5000;
+    let ledgers = await ledgersOf(broker, none);
+    while (ledgers.length > 1 && Date.now() < deadline) {
+      await sleep(20);
+      ledgers = await ledgersOf(broker, none);
+    }
+    assert.deepEqual(ledgers.map((l) => l.state), ['open'], JSON.stringify(ledgers));
+    assert.equal(ledgers[0]!.entries, 5);
+    await sleep(300); // several trim checks' worth
+    assert.equal((await ledgersOf(broker, kept)).length, 5);
+  }, SMALL);
+});
+
 test('retention - by time keeps acked ledgers until they are older than the limit; by size keeps the newest within it; -1 keeps all', async () => {
   await withBroker(async ({ broker }) => {
     const infinite = topicName('keep');
@@ -94,6 +141,8 @@ test('retention - by time keeps acked ledgers until they are older than the limi
     const sized = topicName('sized');
     await broker.admin.setPolicies(infinite, { retention: { timeMs: -1, sizeBytes: -1 } });
     await broker.admin.setPolicies(timed, { retention: { timeMs: 400, sizeBytes: -1 } });
+    // Kept while it is written (each rollover would trim it at once), then limited by size below.
+    await broker.admin.setPolicies(sized, { retention: { timeMs: -1, sizeBytes: -1 } });
     for (const t of [infinite, timed, sized]) await publish(broker, t, range(50)); // no subscription: all consumed
     const entryBytes = (await broker.admin.stats(sized)).storageSize / 50;
     await broker.admin.setPolicies(sized, { retention: { timeMs: -1, sizeBytes: Math.ceil(entryBytes * 25) } });

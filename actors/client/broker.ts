@@ -57,7 +57,7 @@ export interface BrokerOptions {
    * background: the most an OS crash or power loss can lose. @default 1000
    */
   syncIntervalMs?: number;
-  /** Ledger rollover. @default Pulsar's: 50,000 entries, 2 GiB, 4 hours */
+  /** Ledger rollover: a ledger is also what retention deletes whole. @default 50,000 entries, 8 MiB, 4 hours */
   ledger?: Pick<ManagedLedgerOptions, 'maxEntries' | 'maxBytes' | 'maxAgeMs'>;
   /** Create topics on first use (non-partitioned), as Pulsar does by default. @default true */
   allowAutoTopicCreation?: boolean;

@@ -94,6 +94,14 @@ class PartitionActor implements Actor {
   private stopTimer: (() => void) | undefined;
   private stopped = false;
   private deleted = false;
+  /** A pass asked for by {@link trimIfConsumed} is running. */
+  private trimming = false;
+  /** A {@link trimIfConsumed} check is scheduled. */
+  private trimCheck = false;
+  /** The oldest ledger and the ledger count at that pass: a ledger retention keeps is not asked for again until one of them changes. */
+  private trimAskedAt = { oldest: -1, ledgers: -1 };
+  /** Ledger of the last append: a change means a rollover sealed a ledger. */
+  private appendLedger = -1;
 
   constructor(
     private readonly ctx: ActorContext,
@@ -181,7 +189,10 @@ class PartitionActor implements Actor {
         }, (e: unknown) => reply.fail(e));
         return;
       }
-      case OP_SUBSCRIPTION_ADMIN: return void this.subscriptionAdmin(unpack(body) as SubscriptionAdminRequest).then(() => reply.ok(), (e: unknown) => reply.fail(e));
+      case OP_SUBSCRIPTION_ADMIN: return void this.subscriptionAdmin(unpack(body) as SubscriptionAdminRequest).then(() => {
+        reply.ok();
+        this.trimSoon();
+      }, (e: unknown) => reply.fail(e));
       case OP_DELETE: return void this.deleteAll((unpack(body) as { force?: boolean }).force === true).then(() => reply.ok(), (e: unknown) => reply.fail(e));
       case OP_INTERNAL_STATS: return void this.internalStats().then((s) => reply.ok(pack(s)), (e: unknown) => reply.fail(e));
       default:
@@ -240,6 +251,10 @@ class PartitionActor implements Actor {
       v.setUint32(24, r.count, true);
       reply.ok(this.appendReply);
       this.onAppended();
+      if (r.position.ledgerId !== this.appendLedger) {
+        this.appendLedger = r.position.ledgerId;
+        this.trimSoon();
+      }
     }, (err: unknown) => {
       this.dedup.reject(entry);
       reply.fail(err);
@@ -348,7 +363,50 @@ class PartitionActor implements Actor {
     } catch (err) {
       return reply.fail(err);
     }
-    acked.then(() => reply.ok(), (e: unknown) => reply.fail(e));
+    acked.then(() => {
+      reply.ok();
+      this.trimSoon();
+    }, (e: unknown) => reply.fail(e));
+  }
+
+  /**
+   * Pulsar's trimConsumedLedgersInBackground: once every subscription is past the oldest sealed
+   * ledger (on a topic without subscriptions, once a ledger is sealed), a housekeeping pass runs
+   * soon instead of at the next tick. Retention decides as always; this only makes it prompt, so a
+   * busy queue's consumed ledgers go back to LMDB's free pages while it runs, rather than growing
+   * the file (and the resident mmap pages) for up to a whole interval. Called after every ack and
+   * rollover: a field check until a sealed ledger may be trimmable, then one check per
+   * DEFAULTS.trimCheckMs (reading a cursor's position retakes its copy of the ledger list).
+   */
+  private trimSoon(): void {
+    if (this.trimCheck || this.trimming || this.stopped) return;
+    const oldest = this.ml.oldestClosedLedger;
+    if (!oldest) return;
+    if (oldest.ledgerId === this.trimAskedAt.oldest && this.ml.ledgerCount === this.trimAskedAt.ledgers) return;
+    const { timeMs, sizeBytes } = this.maintenance.policies.retention;
+    if (timeMs < 0 && sizeBytes < 0) return; // kept forever
+    this.trimCheck = true;
+    this.ctx.setTimer(DEFAULTS.trimCheckMs, () => {
+      this.trimCheck = false;
+      this.trimIfConsumed();
+    });
+  }
+
+  private trimIfConsumed(): void {
+    if (this.trimming || this.stopped) return;
+    const oldest = this.ml.oldestClosedLedger;
+    if (!oldest) return;
+    for (const s of this.subscriptions.values()) {
+      const md = s.cursor.markDeletePosition;
+      if (md.ledgerId < oldest.ledgerId || (md.ledgerId === oldest.ledgerId && md.entryId < oldest.lastEntryId)) return;
+    }
+    // Retention may keep it (a time or size limit): not asked again until the list changes.
+    this.trimAskedAt = { oldest: oldest.ledgerId, ledgers: this.ml.ledgerCount };
+    this.trimming = true;
+    void this.maintenance.run({ light: true }).catch(() => undefined).then(() => {
+      this.trimming = false;
+      this.releaseHeld();
+    });
   }
 
   /** A nack or an ack timeout: the messages go back for redelivery. */
@@ -379,6 +437,7 @@ class PartitionActor implements Actor {
       await found.sub.delete();
     }
     reply.ok();
+    if (op === OP_UNSUBSCRIBE) this.trimSoon();
   }
 
   private async seek(req: { consumerId: number; ledgerId?: number; entryId?: number; publishTimeMs?: number }, reply: Reply): Promise<void> {

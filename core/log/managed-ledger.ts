@@ -29,7 +29,7 @@ import {
 export interface ManagedLedgerOptions {
   /** Roll over to a new ledger after this many entries. @default 50_000 */
   maxEntries?: number;
-  /** Roll over before a ledger would pass this many bytes. @default 2 GiB */
+  /** Roll over before a ledger would pass this many bytes. @default 8 MiB */
   maxBytes?: number;
   /** Roll over when the open ledger is older than this on an append. @default 4 hours */
   maxAgeMs?: number;
@@ -739,6 +739,20 @@ export class ManagedLedger {
       n += entryCount(value);
     }
     return n;
+  }
+
+  /**
+   * The oldest ledger when it is sealed or offloaded (the first one retention could delete), else
+   * undefined. Not a copy, unlike {@link ledgers}: the cheap check made after every ack.
+   */
+  get oldestClosedLedger(): Readonly<LedgerInfo> | undefined {
+    const l = this.list[0];
+    return l && l.state !== 'open' ? l : undefined;
+  }
+
+  /** Ledgers in the list now, open one included. */
+  get ledgerCount(): number {
+    return this.list.length;
   }
 
   /** A copy of the ledger list, oldest first. */
