@@ -166,6 +166,12 @@ export class ManagedLedger {
   private readonly prefetched = new Set<number>();
   /** Per-entry message counts of offloaded ledgers (the cursor's backlog needs them), loaded lazily. */
   private readonly offloadedCounts = new Map<number, Uint16Array>();
+  /**
+   * Frozen copies of the closed (sealed, offloaded) ledgers, oldest first, for {@link ledgers}: they
+   * change only on a seal, a trim, an offload or a failed write, which drop this (`closedChanged`),
+   * so a cursor retaking its view after each append copies one ledger, not all of them.
+   */
+  private closedCopies: readonly Readonly<LedgerInfo>[] | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -334,6 +340,7 @@ export class ManagedLedger {
         info.entries -= 1;
         info.bytes -= size;
         info.messages -= count;
+        if (info.state !== 'open') this.closedChanged();
         if (info.state === 'sealed') void this.store.ledgers.put([this.mlId, info.ledgerId], { ...info }).catch(() => undefined);
         throw new MillraceError('STORAGE_WRITE_FAILED', `append to ${this.name} at ${formatPosition(position)} failed`, { cause });
       },
@@ -382,6 +389,7 @@ export class ManagedLedger {
   }
 
   private seal(ledger: OpenLedger, now: number): void {
+    this.closedChanged();
     ledger.info.state = 'sealed';
     ledger.info.sealedAt = now;
     this.sealedIndexes.set(ledger.info.ledgerId, ledger.index);
@@ -401,7 +409,7 @@ export class ManagedLedger {
   async read(position: Position): Promise<ReadEntry> {
     this.assertOpen();
     assertPosition(position);
-    const l = this.list.find((x) => x.ledgerId === position.ledgerId);
+    const l = this.ledgerById(position.ledgerId);
     if (!this.confirmed || comparePositions(position, this.confirmed) > 0 || !l) {
       throw new MillraceError('ENTRY_NOT_FOUND', `${this.name} has no entry at ${formatPosition(position)}`);
     }
@@ -427,8 +435,9 @@ export class ManagedLedger {
     const end = this.confirmed;
     if (!end) return out;
     let bytes = 0;
-    for (const l of this.list) {
-      if (l.ledgerId < from.ledgerId || l.entries === 0) continue;
+    for (let i = this.firstLedgerFrom(from.ledgerId); i < this.list.length; i++) {
+      const l = this.list[i]!;
+      if (l.entries === 0) continue;
       if (l.ledgerId > end.ledgerId) break;
       const startEntry = l.ledgerId === from.ledgerId ? from.entryId : 0;
       const lastEntry = l.ledgerId === end.ledgerId ? end.entryId : l.lastEntryId;
@@ -550,6 +559,7 @@ export class ManagedLedger {
         throw new MillraceError('STORAGE_WRITE_FAILED', `trimming ledger ${l.ledgerId} of ${this.name} failed`, { cause });
       }
       this.list.splice(this.list.indexOf(l), 1);
+      this.closedChanged();
       this.sealedIndexes.delete(l.ledgerId);
       this.offloadedReaders.delete(l.ledgerId);
       this.prefetched.delete(l.ledgerId);
@@ -595,7 +605,7 @@ export class ManagedLedger {
    * for them when it gets there. Read-ahead inside an object does not cross to the next one by itself.
    */
   private prefetchAfter(l: LedgerInfo): void {
-    const at = this.list.indexOf(l);
+    const at = this.ledgerAt(l.ledgerId);
     for (let i = at + 1; i <= at + PREFETCH_LEDGERS && i < this.list.length; i++) {
       const next = this.list[i]!;
       if (next.state !== 'offloaded') return;
@@ -627,7 +637,7 @@ export class ManagedLedger {
   async offloadLedger(ledgerId: number): Promise<OffloadRecord> {
     this.assertOpen();
     const t = this.requireTiered();
-    const l = this.list.find((x) => x.ledgerId === ledgerId);
+    const l = this.ledgerById(ledgerId);
     if (!l || l.state === 'open') throw new MillraceError('INVALID_ARGUMENT', `ledger ${ledgerId} of ${this.name} is not a sealed ledger`);
     if (l.offload?.complete) return { ...l.offload };
     if (l.offload) await t.objects.delete(l.offload.key).catch(() => undefined);
@@ -635,6 +645,7 @@ export class ManagedLedger {
     const record: OffloadRecord = { uid, key: `${encodeURIComponent(this.name)}/${ledgerId}-${uid}`, complete: false };
     await this.putRow({ ...l, offload: record });
     l.offload = record;
+    this.closedChanged();
     const summary = await writeLedgerObject(t.objects, record.key, ledgerId, this.localEntries(l));
     if (summary.entries !== l.entries) {
       throw new MillraceError('OFFLOAD_FAILED', `offload of ledger ${ledgerId} of ${this.name} wrote ${summary.entries} entries, the ledger holds ${l.entries}`);
@@ -642,6 +653,7 @@ export class ManagedLedger {
     const complete: OffloadRecord = { ...record, complete: true, size: summary.size, dataChecksum: summary.dataChecksum, indexChecksum: summary.indexChecksum, completedAt: this.options.now() };
     await this.putRow({ ...l, offload: complete });
     l.offload = complete;
+    this.closedChanged();
     return { ...complete };
   }
 
@@ -669,7 +681,7 @@ export class ManagedLedger {
   async deleteLocalCopy(ledgerId: number): Promise<void> {
     this.assertOpen();
     const t = this.requireTiered();
-    const l = this.list.find((x) => x.ledgerId === ledgerId);
+    const l = this.ledgerById(ledgerId);
     if (!l || l.state !== 'sealed' || !l.offload?.complete) {
       throw new MillraceError('INVALID_ARGUMENT', `ledger ${ledgerId} of ${this.name} has no complete offload to rely on`);
     }
@@ -699,6 +711,7 @@ export class ManagedLedger {
       throw new MillraceError('STORAGE_WRITE_FAILED', `deleting the local copy of ledger ${ledgerId} of ${this.name} failed`, { cause });
     }
     Object.assign(l, row);
+    this.closedChanged();
     this.offloadedCounts.set(ledgerId, counts);
   }
 
@@ -712,7 +725,7 @@ export class ManagedLedger {
 
   /** Whether an entry ID of a listed ledger holds an entry (false for a gap left by a failed write). */
   isStored(ledgerId: number, entryId: number): boolean {
-    const l = this.list.find((x) => x.ledgerId === ledgerId);
+    const l = this.ledgerById(ledgerId);
     if (!l || entryId < 0 || entryId > l.lastEntryId) return false;
     if (l.entries === l.lastEntryId + 1) return true;
     if (l.state === 'offloaded') return !(l.gaps ?? []).includes(entryId);
@@ -722,7 +735,7 @@ export class ManagedLedger {
   /** Messages in the stored entries [from, to] of a ledger, local or offloaded. */
   countMessages(ledgerId: number, from: number, to: number): number {
     if (to < from) return 0;
-    const l = this.list.find((x) => x.ledgerId === ledgerId);
+    const l = this.ledgerById(ledgerId);
     if (l?.state === 'offloaded') {
       let counts = this.offloadedCounts.get(ledgerId);
       if (!counts) {
@@ -755,9 +768,62 @@ export class ManagedLedger {
     return this.list.length;
   }
 
-  /** A copy of the ledger list, oldest first. */
-  ledgers(): LedgerInfo[] {
-    return this.list.map((l) => ({ ...l }));
+  /**
+   * The ledger list, oldest first, as frozen copies (the open ledger's copy is taken now). Only the
+   * open ledger's copy is new on each call; the closed ones are shared until one of them changes.
+   */
+  ledgers(): Readonly<LedgerInfo>[] {
+    let closed = this.closedCopies;
+    const list = this.list;
+    const open = list.length > 0 && list[list.length - 1]!.state === 'open' ? list[list.length - 1]! : undefined;
+    if (!closed) {
+      const n = open ? list.length - 1 : list.length;
+      const copies: Readonly<LedgerInfo>[] = new Array(n);
+      for (let i = 0; i < n; i++) copies[i] = Object.freeze({ ...list[i]! });
+      closed = this.closedCopies = copies;
+    }
+    const out = closed.slice();
+    if (open) out.push(Object.freeze({ ...open }));
+    return out;
+  }
+
+  /** A closed ledger, or the list, changed: the next {@link ledgers} copies them again. */
+  private closedChanged(): void {
+    this.closedCopies = undefined;
+  }
+
+  /** Index of ledger `ledgerId` in the list (sorted by ID), or -1: a binary search, as lists grow long with retention. */
+  private ledgerAt(ledgerId: number): number {
+    const l = this.list;
+    let lo = 0;
+    let hi = l.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const id = l[mid]!.ledgerId;
+      if (id === ledgerId) return mid;
+      if (id < ledgerId) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Ledger `ledgerId` of the list, or undefined. */
+  private ledgerById(ledgerId: number): LedgerInfo | undefined {
+    const i = this.ledgerAt(ledgerId);
+    return i < 0 ? undefined : this.list[i];
+  }
+
+  /** Index of the first ledger with an ID at or after `ledgerId` (list.length if none). */
+  private firstLedgerFrom(ledgerId: number): number {
+    const l = this.list;
+    let lo = 0;
+    let hi = l.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (l[mid]!.ledgerId < ledgerId) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** The last durable position, undefined while the log is empty. */
