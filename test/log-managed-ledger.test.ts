@@ -144,6 +144,37 @@ test('log - readRange crosses ledgers and honours maxEntries and maxBytes', asyn
   }, { maxEntries: 3 });
 });
 
+test('log - with many ledgers, reads by ID find every ledger, and ledgers() is a frozen snapshot that later appends, seals and trims leave alone', async () => {
+  await withLedger(async (ml) => {
+    const rs: AppendResult[] = [];
+    for (let i = 0; i < 200; i++) rs.push(await ml.append(batch(`m${i}`, 1)));
+    // 100 ledgers (IDs 1..100, the last one open): every lookup by ID is a search now.
+    for (const i of [0, 1, 2, 99, 100, 101, 150, 197, 198, 199]) {
+      const r = rs[i]!;
+      assert.deepEqual(values((await ml.read(r.position)).entry), [`m${i}#0:`.padEnd(20, '.')]);
+      assert.equal(ml.isStored(r.position.ledgerId, r.position.entryId), true);
+      assert.equal(ml.countMessages(r.position.ledgerId, r.position.entryId, r.position.entryId), 1);
+      const range = await ml.readRange(r.position, { maxEntries: 3 });
+      assert.deepEqual(range.map((e) => e.position), rs.slice(i, i + 3).map((x) => x.position));
+    }
+    assert.equal(ml.isStored(1000, 0), false);
+    await assert.rejects(ml.read({ ledgerId: 1000, entryId: 0 }), (e: unknown) => e instanceof MillraceError && e.code === 'ENTRY_NOT_FOUND');
+    const before = ml.ledgers();
+    assert.equal(before.length, 100);
+    assert.equal(before[99]!.state, 'open');
+    assert.equal(before[99]!.entries, 2);
+    assert.ok(Object.isFrozen(before[0]) && Object.isFrozen(before[99]));
+    await ml.append(batch('next', 1)); // seals ledger 100, opens 101
+    await ml.trimBefore(rs[10]!.position); // drops ledgers 1-5
+    assert.equal(before.length, 100);
+    assert.equal(before[0]!.ledgerId, 1);
+    assert.deepEqual([before[99]!.state, before[99]!.entries], ['open', 2]);
+    const after = ml.ledgers();
+    assert.deepEqual([after[0]!.ledgerId, after.length], [6, 96]);
+    assert.deepEqual([after[94]!.state, after[94]!.ledgerId, after[95]!.state], ['sealed', 100, 'open']);
+  }, { maxEntries: 2 });
+});
+
 test('log - findByTime lands on the first entry published at or after the time', async () => {
   let now = 10_000;
   await withLedger(async (ml) => {
