@@ -4,7 +4,7 @@
  * measured and its unit; a comparison carries its baseline from the same run as a separate result,
  * so ratios are taken between figures measured minutes apart on the same noisy machine.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -62,19 +62,54 @@ export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
+/** Resident memory split as Linux reports it: anonymous (heaps, rings, malloc) and file-backed (mmap'd LMDB pages, the node binary). */
+export interface RssParts {
+  rss_anon_mb: number;
+  rss_file_mb: number;
+}
+
 /**
- * Samples this process's resident memory every 25 ms until stopped; returns the peak in MB. Worker
- * threads are threads of this process, so their heaps count; so do touched LMDB file pages (mmap).
+ * Samples this process's resident memory every 25 ms until stopped; `stop()` returns the peak in
+ * MB. Worker threads are threads of this process, so their heaps count; so do touched LMDB file
+ * pages (mmap). On Linux `parts()` (after `stop()`) splits the peak sample into anonymous and
+ * file-backed memory, which tells heap growth from LMDB's map; elsewhere it is undefined.
  */
-export function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage().rss;
-  const t = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 25);
+export function rssSampler(): { stop(): number; parts(): RssParts | undefined } {
+  let peak = 0;
+  let peakParts: RssParts | undefined;
+  const sample = (): void => {
+    const parts = readRssParts();
+    const rss = parts ? (parts.rss_anon_mb + parts.rss_file_mb) * 2 ** 20 : process.memoryUsage.rss();
+    if (rss > peak) {
+      peak = rss;
+      peakParts = parts;
+    }
+  };
+  sample();
+  const t = setInterval(sample, 25);
   return {
     stop() {
       clearInterval(t);
-      return Math.max(peak, process.memoryUsage().rss) / 2 ** 20;
+      sample();
+      return peak / 2 ** 20;
     },
+    parts: () => peakParts,
   };
+}
+
+let procStatus = process.platform === 'linux';
+
+function readRssParts(): RssParts | undefined {
+  if (!procStatus) return undefined;
+  try {
+    const status = readFileSync('/proc/self/status', 'latin1');
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const anon = kb('RssAnon');
+    const file = kb('RssFile') + kb('RssShmem');
+    if (Number.isNaN(anon) || Number.isNaN(file)) throw new Error('no RssAnon/RssFile');
+    return { rss_anon_mb: Math.round(anon / 10.24) / 100, rss_file_mb: Math.round(file / 10.24) / 100 };
+  } catch {
+    procStatus = false;
+    return undefined;
+  }
 }

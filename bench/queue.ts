@@ -5,7 +5,8 @@
  * consumer counts what it receives in a shared Uint8Array (one counter per message, Atomics.add),
  * so duplicates (a counter above 1) and losses (a counter at 0) are exact. `rss_mb` is the peak
  * resident memory of the process (host and consumer threads included) sampled during the run, in
- * a child process of its own (./isolated.ts).
+ * a child process of its own (./isolated.ts); on Linux `rss_anon_mb` (V8 heaps, rings, malloc) and
+ * `rss_file_mb` (LMDB's mapped pages, the node binary) split that peak sample.
  * The consumer threads run this same module (see `consume` at the end).
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -73,6 +74,7 @@ async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
     // A short grace period for duplicates to show up before counting.
     await new Promise((r) => setTimeout(r, ctx.quick ? 200 : 500));
     const rss_mb = rss.stop();
+    const rssParts = rss.parts();
     let duplicates = 0;
     let losses = 0;
     for (let i = 0; i < total; i++) {
@@ -84,7 +86,7 @@ async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
     const s = (t1 - t0) / 1000;
     return {
       name: 'e2e.queue.shared4.100B', unit: 'msg/s', value: got / s, messages: total, received: got, consumers: CONSUMERS,
-      partitions: 4, duplicates, losses, failed_sends: failed, publish_msg_per_s: total / ((sentAt - t0) / 1000), rss_mb, durability: 'durable',
+      partitions: 4, duplicates, losses, failed_sends: failed, publish_msg_per_s: total / ((sentAt - t0) / 1000), rss_mb, ...rssParts, durability: 'durable',
     };
   } finally {
     await Promise.all(workers.map(async (w) => {
