@@ -51,8 +51,11 @@ async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
       const prev = window[slot];
       // try/await rather than prev.catch(): a derived promise per message is the bench's own cost.
       if (prev) try { await prev; } catch { failed++; }
-      const v = new Uint8Array(VALUE_BYTES);
-      new DataView(v.buffer).setUint32(0, i, true);
+      // A pooled Buffer (as data read from a socket or a file arrives), not an ArrayBuffer of its
+      // own: a fresh 100-byte Uint8Array and a DataView per message cost 0.30 us against 0.05 us,
+      // and their backing stores were GC work; the harness was a quarter of the main thread.
+      const v = Buffer.allocUnsafe(VALUE_BYTES).fill(0, 4);
+      v.writeUInt32LE(i, 0);
       window[slot] = producer.send({ value: v });
     }
     await Promise.all(window.map((p) => p?.catch(() => failed++)));
@@ -144,7 +147,8 @@ async function consume(d: ConsumerData): Promise<void> {
       n = 0;
       continue;
     }
-    const seq = new DataView(m.data.buffer, m.data.byteOffset, 4).getUint32(0, true);
+    const d = m.data;
+    const seq = (d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24)) >>> 0;
     if (seq < c8.length) Atomics.add(c8, seq, 1);
     // Progress in steps: one shared atomic per message would contend across four threads.
     if (++n === 64) {
