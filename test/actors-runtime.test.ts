@@ -26,7 +26,7 @@ test('actors - appends through the ring reach the partition ledger durably and r
   try {
     const sys = track(await ActorSystem.open({ dataDir: dir, workers: 2 }));
     const parts = await Promise.all([0, 1, 2, 3].map((i) => PartitionClient.spawn(sys, `rt-partition-${i}`)));
-    // Stable placement spreads partitions over both hosts (rendezvous hashing of the names).
+    // Placement spreads the partitions evenly over the hosts.
     assert.deepEqual(new Set(parts.map((p) => sys.hostOf(p.ref))).size, 2);
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => parts[i % 4]!.append(batch(`m${i}`))));
     for (let p = 0; p < 4; p++) {
@@ -47,6 +47,25 @@ test('actors - appends through the ring reach the partition ledger durably and r
     assert.equal(ml.stats().entries, 50);
     await ml.close();
     await store.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('actors - placement puts each new actor on the host with the fewest; a topic whose names all hash to one host is still spread evenly', async () => {
+  const dir = tempDir();
+  try {
+    const sys = track(await ActorSystem.open({ dataDir: dir, workers: 2 }));
+    // Rendezvous hashing alone put all four of these on one host.
+    const names = [0, 1, 2, 3].map((i) => `persistent://public/default/events-partition-${i}`);
+    const parts = await Promise.all(names.map((n) => PartitionClient.spawn(sys, n)));
+    const hosts = parts.map((p) => sys.hostOf(p.ref));
+    assert.deepEqual([hosts.filter((h) => h === 0).length, hosts.filter((h) => h === 1).length], [2, 2], hosts.join());
+    // Spawned one at a time (as topics are created over a broker's life), they alternate.
+    const more = [];
+    for (let i = 0; i < 6; i++) more.push(sys.hostOf((await PartitionClient.spawn(sys, `later-${i}`)).ref));
+    assert.deepEqual([more.filter((h) => h === 0).length, more.filter((h) => h === 1).length], [3, 3], more.join());
+    await sys.close();
   } finally {
     removeDir(dir);
   }

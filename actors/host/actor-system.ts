@@ -342,6 +342,20 @@ export class ActorSystem {
     };
   }
 
+  /**
+   * Actors placed on each host now in the pool (starting ones too), `except` one (the actor being
+   * placed again); actors of a dead host, about to move, count for none.
+   */
+  private actorsPerHost(except: ActorRecord): Map<number, number> {
+    const load = new Map<number, number>();
+    const hosts = this.local!.hosts;
+    for (const a of this.local!.actors.values()) {
+      if (a === except || a.host === undefined || hosts[a.host.index] !== a.host) continue;
+      load.set(a.host.index, (load.get(a.host.index) ?? 0) + 1);
+    }
+    return load;
+  }
+
   private liveIndexes(): number[] {
     const hosts = this.local!.hosts;
     const live = hosts.filter((h) => h.live).map((h) => h.index);
@@ -426,7 +440,7 @@ export class ActorSystem {
   }
 
   private place(rec: ActorRecord, hostIndex: number | undefined): void {
-    const index = hostIndex ?? placeActor(rec.name, this.liveIndexes());
+    const index = hostIndex ?? placeActor(rec.name, this.liveIndexes(), this.actorsPerHost(rec));
     const host = this.local!.hosts[index]!;
     rec.host = host;
     rec.ready = host.ready.then(() => this.waitFor(host, rec.actorId, { t: 'spawn', actorId: rec.actorId, kind: rec.kind, name: rec.name, config: rec.config }));
