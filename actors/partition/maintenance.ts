@@ -77,6 +77,14 @@ export class PartitionMaintenance {
     private readonly tiered: boolean,
     private readonly log: Log = () => undefined,
     private readonly now: () => number = Date.now,
+    /**
+     * Runs before ledgers up to `through` are deleted: the partition snapshots its deduplication
+     * state there, as Pulsar's deduplication cursor holds trimming back until its snapshot. A
+     * restart rebuilds that state from the snapshot and the entries after it, so entries deleted
+     * past the snapshot would take their sequence IDs with them and a producer's resend of them
+     * would be stored twice.
+     */
+    private readonly beforeTrim: (through: Position) => Promise<void> = async () => undefined,
   ) {
     this.policies = readPolicies(store, ml.name, defaults);
   }
@@ -317,6 +325,8 @@ export class PartitionMaintenance {
       through = l;
     }
     if (through) {
+      await this.beforeTrim({ ledgerId: through.ledgerId, entryId: through.lastEntryId });
+      if (this.stopping) return;
       const deleted = await this.ml.trimBefore({ ledgerId: through.ledgerId, entryId: through.lastEntryId + 1 });
       if (deleted.length > 0) this.log('info', { ledgers: deleted }, 'ledgers trimmed by retention');
     }

@@ -110,7 +110,8 @@ class PartitionActor implements Actor {
     private readonly partitionIndex: number,
     private readonly config: PartitionActorConfig,
   ) {
-    this.maintenance = new PartitionMaintenance(ctx.store, ml, () => this.subscriptions.values(), config.policies, config.tieredStorage !== undefined, ctx.log);
+    this.maintenance = new PartitionMaintenance(ctx.store, ml, () => this.subscriptions.values(), config.policies, config.tieredStorage !== undefined, ctx.log,
+      Date.now, (through) => this.dedup.snapshot(through));
   }
 
   /** Opens every durable subscription (housekeeping needs their cursors) and starts the timer. */
