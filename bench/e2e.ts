@@ -7,10 +7,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Broker, MessageId, type Durability } from '../index.js';
+import { Broker, MessageId, type Durability, type Message } from '../index.js';
 import type { BenchContext, BenchResult, Scenario } from './harness.js';
 import { percentile, rssSampler } from './harness.js';
 import { runIsolated, type Workload } from './isolated.js';
+import { lmdbCeilings, stubPair, type LoopConsumer, type LoopProducer } from './baselines.js';
 
 const VALUE_BYTES = 100;
 // Sends in flight: each send awaits the one issued WINDOW sends before it (a sliding window), the
@@ -81,30 +82,51 @@ async function publish(ctx: BenchContext, name: string, partitions: number): Pro
   });
 }
 
-async function pubsub(ctx: BenchContext): Promise<BenchResult> {
+/** A publish workload after its same-run ceiling: raw LMDB writing the same bytes as full batches. */
+async function publishWithCeiling(ctx: BenchContext, name: string, partitions: number): Promise<BenchResult[]> {
+  const [write] = await lmdbCeilings(ctx, ctx.quick ? 200_000 : 2_000_000, VALUE_BYTES, WINDOW);
+  const r = await publish(ctx, name, partitions);
+  return [write!, { ...r, baseline: write!.name, ratio: r.value / write!.value }];
+}
+
+/**
+ * The pub+sub loop: sends `total` stamped messages through the send window while receiving and
+ * acking each on the same thread. Returns what was received, how long it took and each message's
+ * publish-to-receive latency (us).
+ */
+async function pubsubLoop<M extends { data: Uint8Array }>(producer: LoopProducer, consumer: LoopConsumer<M>, total: number): Promise<{ got: number; seconds: number; latencies: Float64Array }> {
+  const latencies = new Float64Array(total);
+  const t0 = performance.now();
+  const sending = sendWindowed(producer, total, stampedValue);
+  let got = 0;
+  while (got < total) {
+    const m = await consumer.receive({ timeoutMs: 10_000 });
+    if (!m) break;
+    latencies[got++] = (performance.now() - stampOf(m.data)) * 1000;
+    consumer.ack(m).catch(() => undefined);
+  }
+  await sending;
+  return { got, seconds: (performance.now() - t0) / 1000, latencies: latencies.subarray(0, got) };
+}
+
+async function pubsub(ctx: BenchContext): Promise<BenchResult[]> {
   const total = ctx.quick ? 100_000 : 1_000_000;
-  return withBroker(ctx, 'durable', async (broker) => {
+  // The same loop with a broker that costs nothing: the workload's own ceiling on this thread.
+  const stub = stubPair();
+  const h = await pubsubLoop(stub.producer, stub.consumer, total);
+  const harness: BenchResult = { name: 'harness.pubsub.100B', unit: 'msg/s', value: h.got / h.seconds, messages: h.got };
+  const r = await withBroker(ctx, 'durable', async (broker) => {
     const topic = 'bench-pubsub';
     await broker.admin.createTopic(topic, { partitions: 4 });
     const consumer = await broker.subscribe({ topic, subscription: 'bench', type: 'shared', initialPosition: 'earliest', receiverQueueSize: 5000 });
     const producer = await broker.createProducer({ topic, routing: 'round-robin', maxPendingMessages: WINDOW * 2 });
     const rss = rssSampler();
-    const latencies = new Float64Array(total);
-    const t0 = performance.now();
-    const sending = sendWindowed(producer, total, stampedValue);
-    let got = 0;
-    while (got < total) {
-      const m = await consumer.receive({ timeoutMs: 10_000 });
-      if (!m) break;
-      latencies[got++] = (performance.now() - stampOf(m.data)) * 1000;
-      consumer.ack(m).catch(() => undefined);
-    }
-    await sending;
-    const s = (performance.now() - t0) / 1000;
+    const run = await pubsubLoop<Message<Uint8Array>>(producer, consumer, total);
     const rss_mb = rss.stop();
-    const sorted = latencies.subarray(0, got).sort();
-    return { name: 'e2e.pubsub.100B', unit: 'msg/s', value: got / s, messages: got, p50_us: percentile(sorted, 50), p99_us: percentile(sorted, 99), rss_mb };
+    const sorted = run.latencies.sort();
+    return { name: 'e2e.pubsub.100B', unit: 'msg/s', value: run.got / run.seconds, messages: run.got, p50_us: percentile(sorted, 50), p99_us: percentile(sorted, 99), rss_mb };
   });
+  return [harness, { ...r, baseline: harness.name, ratio: r.value / harness.value }];
 }
 
 async function steadyLatency(ctx: BenchContext, durability: Durability, name: string): Promise<BenchResult> {
@@ -165,6 +187,13 @@ async function replay(ctx: BenchContext): Promise<BenchResult> {
   });
 }
 
+/** The replay workload after its same-run ceiling: a raw LMDB scan of as many full-batch entries. */
+async function replayWithCeiling(ctx: BenchContext): Promise<BenchResult[]> {
+  const [, scan] = await lmdbCeilings(ctx, ctx.quick ? 200_000 : 1_000_000, VALUE_BYTES, WINDOW);
+  const r = await replay(ctx);
+  return [scan!, { ...r, baseline: scan!.name, ratio: r.value / scan!.value }];
+}
+
 /** A reader reads `total` messages of `topic` from the earliest: its rate, count and peak RSS (MB). */
 export async function replayFromEarliest(broker: Broker, topic: string, total: number): Promise<{ rate: number; n: number; rss: number }> {
   const rss = rssSampler();
@@ -194,12 +223,12 @@ function idleRss(): BenchResult {
 
 /** The workloads, by name, each run in its own child process (./isolated.ts). */
 export const workloads: Record<string, Workload> = {
-  'e2e.publish.100B': async (ctx) => [await publish(ctx, 'e2e.publish.100B', 4)],
-  'e2e.publish.100B.p1': async (ctx) => [await publish(ctx, 'e2e.publish.100B.p1', 1)],
-  'e2e.pubsub.100B': async (ctx) => [await pubsub(ctx)],
+  'e2e.publish.100B': (ctx) => publishWithCeiling(ctx, 'e2e.publish.100B', 4),
+  'e2e.publish.100B.p1': (ctx) => publishWithCeiling(ctx, 'e2e.publish.100B.p1', 1),
+  'e2e.pubsub.100B': (ctx) => pubsub(ctx),
   'e2e.latency.2k': async (ctx) => [await steadyLatency(ctx, 'durable', 'e2e.latency.2k')],
   'e2e.latency.2k.async': async (ctx) => [await steadyLatency(ctx, 'async', 'e2e.latency.2k.async')],
-  'e2e.replay.100B': async (ctx) => [await replay(ctx)],
+  'e2e.replay.100B': (ctx) => replayWithCeiling(ctx),
 };
 
 const isolated = (...names: string[]) => async (ctx: BenchContext): Promise<BenchResult[]> => {
