@@ -282,6 +282,84 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     });
   }
 
+  /**
+   * Several messages at once (Pulsar's `batchReceive`, a NATS `fetch`): an ML data loader's batch,
+   * or fewer promises for a consumer that processes in bulk. Resolves as soon as `maxMessages`
+   * messages are in hand or their values reach `maxBytes`, or once `timeoutMs` has passed (or the
+   * signal aborts, or the consumer closes) with whatever arrived, possibly none. Messages are taken
+   * as they arrive, so flow control keeps them coming: a batch may be larger than
+   * `receiverQueueSize`. Each message is acked (or nacked) on its own, as from `receive`. A dispatch
+   * failure rejects the call only when it has no message yet; otherwise the batch resolves and the
+   * next receive reports the failure.
+   * @param options.maxMessages at most this many messages. @default 100
+   * @param options.maxBytes the batch is complete once its values' bytes reach this. @default 10 MiB
+   * @param options.timeoutMs how long to wait for a full batch; 0 takes only what is buffered. @default 100
+   */
+  receiveBatch(options: { maxMessages?: number; maxBytes?: number; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Message<T>[]> {
+    if (this.closed) return Promise.reject(new MillraceError('CLOSED', `consumer on ${this.topic} (${this.subscription}) is closed`));
+    const maxMessages = options.maxMessages ?? 100;
+    const maxBytes = options.maxBytes ?? 10 * 2 ** 20;
+    const timeoutMs = options.timeoutMs ?? 100;
+    if (!Number.isSafeInteger(maxMessages) || maxMessages < 1) return Promise.reject(new MillraceError('INVALID_ARGUMENT', `maxMessages must be an integer >= 1, got ${String(maxMessages)}`));
+    if (typeof maxBytes !== 'number' || !(maxBytes >= 1)) return Promise.reject(new MillraceError('INVALID_ARGUMENT', `maxBytes must be a number >= 1, got ${String(maxBytes)}`));
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs > 2 ** 31 - 1) return Promise.reject(new MillraceError('INVALID_ARGUMENT', `timeoutMs must be a number of ms from 0 to 2^31-1, got ${String(timeoutMs)}`));
+    const batch: Message<T>[] = [];
+    let bytes = 0;
+    const full = (): boolean => batch.length >= maxMessages || bytes >= maxBytes;
+    const take = (m: EntryMessage<T>): void => {
+      batch.push(m);
+      bytes += m.data.length;
+    };
+    for (let m = this.queue.shift(); m !== undefined; m = full() ? undefined : this.queue.shift()) {
+      if (m.rec.state[m.batchIndex] === OUT_QUEUED) m.rec.state[m.batchIndex] = OUT_TAKEN;
+      this.consumed(this.parts[m.rec.part]!);
+      take(m);
+    }
+    if (full() || timeoutMs === 0 || options.signal?.aborted) return Promise.resolve(batch);
+    if (batch.length === 0 && this.failure) {
+      const err = this.failure;
+      this.failure = undefined;
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', finish);
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve(batch);
+      };
+      // Registered as one receive at a time: onDeliver hands it a message, and it asks for the next
+      // at the head of the line until the batch is full.
+      const w = {
+        resolve: (m: Message<T> | null): void => {
+          if (done) return;
+          if (m === null) return finish();
+          take(m as EntryMessage<T>);
+          if (full()) finish();
+          else this.waiters.unshift(w);
+        },
+        reject: (err: unknown): void => {
+          if (done) return;
+          if (batch.length > 0) {
+            if (err instanceof MillraceError) this.failure = err;
+            return finish();
+          }
+          done = true;
+          clearTimeout(timer);
+          options.signal?.removeEventListener('abort', finish);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      options.signal?.addEventListener('abort', finish, { once: true });
+      this.waiters.push(w);
+    });
+  }
+
   /** Iterates messages until the consumer closes. A `break` ends the iteration only; the consumer stays open. */
   async *[Symbol.asyncIterator](): AsyncIterator<Message<T>> {
     while (!this.closed) {
