@@ -62,3 +62,20 @@ export function parseLedgerInfo(raw: unknown): LedgerInfo | undefined {
   if (r.state === 'offloaded' && !(r.offload && r.offload.complete === true && typeof r.offload.key === 'string')) return undefined;
   return { ...(r as LedgerInfo), messages: typeof r.messages === 'number' ? r.messages : 0 };
 }
+
+/**
+ * Index of ledger `ledgerId` in `list` (sorted by ID, as every ledger list is), or -(insertion
+ * point + 1) when it is not there: a binary search, as lists grow long with retention.
+ */
+export function searchLedgers(list: readonly { readonly ledgerId: number }[], ledgerId: number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const id = list[mid]!.ledgerId;
+    if (id === ledgerId) return mid;
+    if (id < ledgerId) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -(lo + 1);
+}

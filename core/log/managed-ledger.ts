@@ -15,7 +15,7 @@ import { MillraceError } from '../errors.js';
 import { DEFAULTS, LIMITS } from '../defaults.js';
 import type { Store } from '../storage/store.js';
 import { comparePositions, formatPosition, type Position } from './position.js';
-import { newLedgerInfo, parseLedgerInfo, type LedgerInfo, type OffloadRecord } from './ledger-info.js';
+import { newLedgerInfo, parseLedgerInfo, searchLedgers, type LedgerInfo, type OffloadRecord } from './ledger-info.js';
 import type { ObjectStore } from '../offload/object-store.js';
 import { writeLedgerObject, type OffloadEntry } from '../offload/ledger-object.js';
 import { OffloadedLedgerReader, type BlockCache } from '../offload/offloaded-ledger-reader.js';
@@ -605,7 +605,7 @@ export class ManagedLedger {
    * for them when it gets there. Read-ahead inside an object does not cross to the next one by itself.
    */
   private prefetchAfter(l: LedgerInfo): void {
-    const at = this.ledgerAt(l.ledgerId);
+    const at = searchLedgers(this.list, l.ledgerId);
     for (let i = at + 1; i <= at + PREFETCH_LEDGERS && i < this.list.length; i++) {
       const next = this.list[i]!;
       if (next.state !== 'offloaded') return;
@@ -792,38 +792,16 @@ export class ManagedLedger {
     this.closedCopies = undefined;
   }
 
-  /** Index of ledger `ledgerId` in the list (sorted by ID), or -1: a binary search, as lists grow long with retention. */
-  private ledgerAt(ledgerId: number): number {
-    const l = this.list;
-    let lo = 0;
-    let hi = l.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const id = l[mid]!.ledgerId;
-      if (id === ledgerId) return mid;
-      if (id < ledgerId) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
-  }
-
   /** Ledger `ledgerId` of the list, or undefined. */
   private ledgerById(ledgerId: number): LedgerInfo | undefined {
-    const i = this.ledgerAt(ledgerId);
+    const i = searchLedgers(this.list, ledgerId);
     return i < 0 ? undefined : this.list[i];
   }
 
   /** Index of the first ledger with an ID at or after `ledgerId` (list.length if none). */
   private firstLedgerFrom(ledgerId: number): number {
-    const l = this.list;
-    let lo = 0;
-    let hi = l.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (l[mid]!.ledgerId < ledgerId) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    const i = searchLedgers(this.list, ledgerId);
+    return i >= 0 ? i : -i - 1;
   }
 
   /** The last durable position, undefined while the log is empty. */
