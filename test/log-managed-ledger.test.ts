@@ -172,6 +172,18 @@ test('log - with many ledgers, reads by ID find every ledger, and ledgers() is a
     const after = ml.ledgers();
     assert.deepEqual([after[0]!.ledgerId, after.length], [6, 96]);
     assert.deepEqual([after[94]!.state, after[94]!.ledgerId, after[95]!.state], ['sealed', 100, 'open']);
+    // A kept copy (a cursor's) follows appends in place, and is remade when a closed ledger changes.
+    const copy = ml.refreshLedgers(undefined);
+    assert.deepEqual(copy.list, ml.ledgers());
+    await ml.append(batch('in-place', 1)); // ledger 101 gets its second entry: only the open row changes
+    const same = ml.refreshLedgers(copy);
+    assert.equal(same, copy);
+    assert.deepEqual(same.list, ml.ledgers());
+    assert.equal(same.list[same.list.length - 1]!.entries, 2);
+    await ml.append(batch('rolled', 1)); // seals 101
+    const remade = ml.refreshLedgers(same);
+    assert.notEqual(remade.list, same.list);
+    assert.deepEqual(remade.list, ml.ledgers());
   }, { maxEntries: 2 });
 });
 

@@ -2,7 +2,7 @@
 export {
   ManagedLedger, resolveManagedLedgerOptions,
   type ManagedLedgerOptions, type ResolvedManagedLedgerOptions, type AppendBatch, type AppendResult,
-  type ReadEntry, type ReadRangeOptions, type ManagedLedgerStats, type TieredStorage,
+  type ReadEntry, type ReadRangeOptions, type ManagedLedgerStats, type TieredStorage, type LedgerListCopy,
 } from './managed-ledger.js';
 export { comparePositions, formatPosition, type Position } from './position.js';
 export type { LedgerInfo, LedgerState, OffloadRecord } from './ledger-info.js';

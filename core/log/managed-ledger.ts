@@ -147,6 +147,14 @@ interface OpenLedger {
   rowWrite: Promise<unknown> | undefined;
 }
 
+/** A caller's own copy of the ledger list, kept up to date by {@link ManagedLedger.refreshLedgers}. */
+export interface LedgerListCopy {
+  /** The closed ledgers' rows it was made from (shared, frozen). */
+  readonly closed: readonly Readonly<LedgerInfo>[];
+  /** Its list: the closed rows, then the open ledger's row. */
+  readonly list: Readonly<LedgerInfo>[];
+}
+
 /** One partition's log. Open with {@link ManagedLedger.open}. */
 export class ManagedLedger {
   private readonly list: LedgerInfo[];
@@ -773,18 +781,47 @@ export class ManagedLedger {
    * open ledger's copy is new on each call; the closed ones are shared until one of them changes.
    */
   ledgers(): Readonly<LedgerInfo>[] {
-    let closed = this.closedCopies;
-    const list = this.list;
-    const open = list.length > 0 && list[list.length - 1]!.state === 'open' ? list[list.length - 1]! : undefined;
-    if (!closed) {
-      const n = open ? list.length - 1 : list.length;
-      const copies: Readonly<LedgerInfo>[] = new Array(n);
-      for (let i = 0; i < n; i++) copies[i] = Object.freeze({ ...list[i]! });
-      closed = this.closedCopies = copies;
-    }
-    const out = closed.slice();
-    if (open) out.push(Object.freeze({ ...open }));
+    const out = this.closedRows().slice();
+    const open = this.openRow();
+    if (open) out.push(open);
     return out;
+  }
+
+  /**
+   * For a caller that keeps its own copy of the list and retakes it after every append (a cursor):
+   * brings `copy` up to date and returns it. When no closed ledger changed since `copy` was made,
+   * only its open ledger's row is replaced, in place: O(1) per append instead of a copy of every
+   * row (thousands with long retention). Pass undefined the first time; never share the result.
+   */
+  refreshLedgers(copy: LedgerListCopy | undefined): LedgerListCopy {
+    const closed = this.closedRows();
+    const open = this.openRow();
+    if (copy === undefined || copy.closed !== closed) {
+      const list = closed.slice();
+      if (open) list.push(open);
+      return { closed, list };
+    }
+    const list = copy.list;
+    list.length = closed.length;
+    if (open) list.push(open);
+    return copy;
+  }
+
+  /** The frozen copies of the closed ledgers, made again only after one of them changed. */
+  private closedRows(): readonly Readonly<LedgerInfo>[] {
+    if (this.closedCopies) return this.closedCopies;
+    const list = this.list;
+    const n = list.length > 0 && list[list.length - 1]!.state === 'open' ? list.length - 1 : list.length;
+    const copies: Readonly<LedgerInfo>[] = new Array(n);
+    for (let i = 0; i < n; i++) copies[i] = Object.freeze({ ...list[i]! });
+    this.closedCopies = copies;
+    return copies;
+  }
+
+  /** A frozen copy of the open ledger's row, undefined when there is none. */
+  private openRow(): Readonly<LedgerInfo> | undefined {
+    const last = this.list[this.list.length - 1];
+    return last && last.state === 'open' ? Object.freeze({ ...last }) : undefined;
   }
 
   /** A closed ledger, or the list, changed: the next {@link ledgers} copies them again. */
