@@ -610,9 +610,11 @@ export class ManagedCursor {
     const v = this.version;
     let write: Promise<void>;
     try {
-      // A fresh Buffer per write: lmdb-js holds the value until the commit.
+      // A fresh Buffer per write: lmdb-js holds the value until the commit. Through store.put, which
+      // commits at once in async mode: every write of this cursor goes that way, so none overtakes
+      // another (delete, queued after them, is the only async write of the key).
       const value = encodeCursorState(this.snapshot());
-      write = this.store.settle(this.store.cursors.put([this.mlId, this.name], value));
+      write = this.store.put(this.store.cursors, [this.mlId, this.name], value);
     } catch (cause) {
       write = Promise.reject(cause);
     }
