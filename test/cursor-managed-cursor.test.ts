@@ -452,3 +452,34 @@ test('cursor - overlapping persists across turns, each with a fresh value, leave
     assert.deepEqual(ps.map((p) => [0, 1, 2].map((j) => again.redeliveryCount(p, j))), counts);
   }, { maxEntries: 7 });
 });
+
+test('cursor - acks persisted while a write is in flight go out in one write after it, and every one resolves durable', () => withEnv(async (env) => {
+  const [a, b, c, d] = await env.append(1, 1, 1, 1);
+  const cur = await env.open();
+  // Count the cursor's writes to LMDB (the durable store sends them through lmdb-js's async put),
+  // and hold each one in flight 50 ms, as a slow fsync would, so the test does not hang on timing.
+  const db = env.store.cursors as unknown as { put(...args: unknown[]): Promise<unknown> };
+  const put = db.put.bind(db);
+  let writes = 0;
+  db.put = (...args: unknown[]) => {
+    writes++;
+    return put(...args).then((r) => new Promise((resolve) => setTimeout(() => resolve(r), 50)));
+  };
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  cur.ack(a!, 0, 1);
+  const p1 = cur.persist();
+  await turn(); // the first write is in flight now
+  cur.ack(b!, 0, 1);
+  const p2 = cur.persist();
+  await turn();
+  cur.ack(c!, 0, 1);
+  const p3 = cur.persist();
+  await turn();
+  cur.ack(d!, 0, 1);
+  const p4 = cur.persist();
+  await Promise.all([p1, p2, p3, p4]);
+  assert.equal(writes, 2, 'the first write, then one for the three acks made while it was in flight');
+  await env.reopen();
+  const again = await env.open();
+  assert.deepEqual(again.markDeletePosition, d, 'every ack is stored');
+}));

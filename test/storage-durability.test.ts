@@ -110,3 +110,24 @@ test('storage - a failing background flush is reported to onSyncError as STORAGE
     removeDir(dir);
   }
 });
+
+test('storage - put commits on the calling thread in async mode (no writer-thread round trip), through the writer in durable mode', async () => {
+  for (const durability of ['async', 'durable'] as const) {
+    const dir = tempDir();
+    try {
+      const store = Store.open(dir, { durability });
+      const done = store.put(store.meta, ['k'], 7);
+      // Async mode: committed before put returns, so this thread reads it at once. Durable mode: the
+      // write is still queued for the writer thread, as lmdb-js's put leaves it.
+      assert.equal(store.meta.get(['k']), durability === 'async' ? 7 : undefined, durability);
+      await done;
+      assert.equal(store.meta.get(['k']), 7);
+      await store.close();
+      const again = Store.open(dir);
+      assert.equal(again.meta.get(['k']), 7, `${durability}: the value is stored`);
+      await again.close();
+    } finally {
+      removeDir(dir);
+    }
+  }
+});

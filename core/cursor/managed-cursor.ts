@@ -61,6 +61,7 @@ const key = (ledgerId: number, entryId: number): string => {
 };
 
 const RESOLVED = Promise.resolve();
+const noop = (): void => undefined;
 
 /** One subscription's cursor. Open with {@link ManagedCursor.open}. */
 export class ManagedCursor {
@@ -81,6 +82,8 @@ export class ManagedCursor {
   private writtenVersion = -1;
   private lastWrite: Promise<void> | undefined;
   private scheduled: Promise<void> | undefined;
+  /** Settles when the write in flight is over (either way); undefined when none is. */
+  private writing: Promise<void> | undefined;
   private deleted = false;
   /** Inside batch(): the view was checked at its start. */
   private viewHeld = false;
@@ -591,7 +594,10 @@ export class ManagedCursor {
    * Writes the state; resolves when it is durable (store.settle). The write is queued in a microtask,
    * so every change made in this turn is in it, and every cursor persisted in one turn shares one
    * LMDB commit. A call while a write is queued shares it; a call with nothing changed since the
-   * last write shares that write.
+   * last write shares that write. While a write is in flight (durable mode: until its fsync), the
+   * next one waits for it, so the changes made meanwhile go out in one write instead of one each:
+   * an ack request a commit cycle. That write would have been flushed only after the one in flight
+   * anyway (flushes are in order), so an ack waits about as long as before.
    */
   persist(): Promise<void> {
     if (this.deleted) return Promise.reject(new MillraceError('CLOSED', `cursor ${this.name} was deleted`));
@@ -600,7 +606,7 @@ export class ManagedCursor {
     if (this.version === this.writtenVersion) return Promise.resolve();
     // Queued as a reaction of an already resolved promise: runs in a microtask like queueMicrotask,
     // without the executor, resolving functions and callback closures of a new Promise per write.
-    this.scheduled = RESOLVED.then(this.writeScheduled);
+    this.scheduled = (this.writing ?? RESOLVED).then(this.writeScheduled);
     return this.scheduled;
   }
 
@@ -610,16 +616,24 @@ export class ManagedCursor {
     const v = this.version;
     let write: Promise<void>;
     try {
-      // A fresh Buffer per write: lmdb-js holds the value until the commit.
+      // A fresh Buffer per write: lmdb-js holds the value until the commit. Through store.put, which
+      // commits at once in async mode: every write of this cursor goes that way, so none overtakes
+      // another (delete, queued after them, is the only async write of the key).
       const value = encodeCursorState(this.snapshot());
-      write = this.store.settle(this.store.cursors.put([this.mlId, this.name], value));
+      write = this.store.put(this.store.cursors, [this.mlId, this.name], value);
     } catch (cause) {
       write = Promise.reject(cause);
     }
-    const done = write.catch((cause: unknown) => {
+    const done = write.then(() => {
+      if (this.writing === settled) this.writing = undefined;
+    }, (cause: unknown) => {
+      if (this.writing === settled) this.writing = undefined;
       if (this.writtenVersion === v) this.writtenVersion = -1;
       throw new MillraceError('STORAGE_WRITE_FAILED', `persisting cursor ${this.name} of ${this.ml.name} failed`, { cause });
     });
+    // What the next write waits for: this one over, either way (a failure is the callers' to see).
+    const settled = done.then(noop, noop);
+    this.writing = settled;
     this.writtenVersion = v;
     this.lastWrite = done;
     return done;

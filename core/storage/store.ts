@@ -5,7 +5,7 @@
  * with the same flags: lmdb-js throws or silently ignores a mismatch, so the flags live only here.
  */
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { MillraceError } from '../errors.js';
 import { LOG_FILE, prepareDataDir } from './data-dir.js';
 import { faultsFromEnv, installFaults } from './faults.js';
@@ -48,6 +48,7 @@ export type EntryKey = [mlId: number, ledgerId: number, entryId: number];
 export type LedgerKey = [mlId: number, ledgerId: number];
 
 const toVoid = (): void => undefined;
+const RESOLVED: Promise<void> = Promise.resolve();
 
 // 12 named databases by default in lmdb-js; we reserve room for cursors, dedup, policies, offload.
 const MAX_DBS = 32;
@@ -70,6 +71,8 @@ export class Store {
   private syncTimer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  /** Test faults wrap the databases' async `put` only: with them, `put` takes that path. */
+  private readonly faulty: boolean;
 
   private constructor(readonly dataDir: string, readonly root: RootDatabase, readonly durability: Durability, options: StoreOptions) {
     this.entries = root.openDB<Buffer, EntryKey>('entries', { encoding: 'binary' });
@@ -80,6 +83,7 @@ export class Store {
     this.topics = root.openDB<unknown, (string | number)[]>('topics', { encoding: 'msgpack' });
     // Tests only (MILLRACE_FAULTS): failing or slow writes. Unset, nothing is wrapped.
     const faults = faultsFromEnv();
+    this.faulty = faults !== undefined;
     if (faults) installFaults({ entries: this.entries, cursors: this.cursors, ledgers: this.ledgers, meta: this.meta, topics: this.topics }, faults);
     const interval = options.syncIntervalMs ?? 0;
     if (durability === 'async' && interval > 0) {
@@ -150,6 +154,29 @@ export class Store {
   settle(commit: Promise<unknown>): Promise<void> {
     if (this.durability !== 'durable') return commit.then(toVoid);
     return commit.then(() => (commit as Promise<unknown> & { flushed?: Promise<unknown> }).flushed ?? this.root.flushed).then(toVoid);
+  }
+
+  /**
+   * Writes one value and resolves once it is as durable as this store promises (as `settle` of an
+   * async put would). In `async` mode the commit is made here, synchronously: with noSync it is a
+   * copy into the map and a write to the OS, tens of microseconds, while an async put goes to
+   * lmdb-js's writer thread and back, two thread wake-ups that took over a millisecond in about one
+   * case in a hundred on a loaded 2-vCPU machine, and whose per-write bookkeeping (a resolution and a
+   * closure on a linked list) outlived young-generation collections: it was most of what a host
+   * worker's scavenges copied. In `durable` mode the write goes through the writer thread as before:
+   * a synchronous commit would hold this thread for the whole fsync.
+   *
+   * Not for a key that also has async writes in flight: the synchronous commit would land before
+   * them and be overwritten by older data.
+   */
+  put<V, K extends Key>(db: Database<V, K>, key: K, value: V): Promise<void> {
+    if (this.durability === 'durable' || this.faulty) return this.settle(db.put(key, value));
+    try {
+      db.putSync(key, value);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return RESOLVED;
   }
 
   /** The numeric id of a managed ledger's name, registered on first use (a cold path: a sync txn). */
