@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { MillraceError } from '../errors.js';
 import { DEFAULTS, LIMITS } from '../defaults.js';
-import type { Store } from '../storage/store.js';
+import type { EntryKey, Store } from '../storage/store.js';
 import { comparePositions, formatPosition, type Position } from './position.js';
 import { newLedgerInfo, parseLedgerInfo, searchLedgers, type LedgerInfo, type OffloadRecord } from './ledger-info.js';
 import type { ObjectStore } from '../offload/object-store.js';
@@ -145,6 +145,8 @@ interface OpenLedger {
   indexBytes: number;
   /** First append to this ledger writes its list row in the same commit. */
   rowWrite: Promise<unknown> | undefined;
+  /** The ledger's row is committed: its entries may commit on their own (see write). */
+  rowCommitted: boolean;
 }
 
 /** A caller's own copy of the ledger list, kept up to date by {@link ManagedLedger.refreshLedgers}. */
@@ -166,6 +168,8 @@ export class ManagedLedger {
   private readonly inflight = new Set<Promise<unknown>>();
   /** Appends not settled yet, and who waits for them all to be. */
   private pendingAppends = 0;
+  /** Entry puts queued for lmdb-js's writer thread and not settled. */
+  private queuedPuts = 0;
   private appendsDrained: (() => void)[] = [];
   private closed = false;
   private tiered: TieredStorage | undefined;
@@ -329,7 +333,15 @@ export class ManagedLedger {
 
     const rowWrite = ledger.rowWrite;
     ledger.rowWrite = undefined;
-    const put = this.store.entries.put([this.mlId, position.ledgerId, position.entryId], entry as Buffer);
+    const key: EntryKey = [this.mlId, position.ledgerId, position.entryId];
+    // Async durability: commit on this thread (Store.put) once nothing this entry must follow is
+    // still queued (its ledger row, an earlier entry), skipping lmdb-js's writer-thread round trip,
+    // whose per-write bookkeeping was most of what a host's young-generation collections copied.
+    // An entry committed ahead of an earlier one still queued would be readable before it.
+    const now = this.store.durability === 'async' && ledger.rowCommitted && this.queuedPuts === 0;
+    if (!now) this.queuedPuts += 1;
+    const put = now ? this.store.put(this.store.entries, key, entry as Buffer) : this.store.entries.put(key, entry as Buffer);
+    if (!now) put.then(this.putSettled, this.putSettled);
     // Handled below through settle(), possibly only after the row write settles: mark it handled now,
     // or a put that fails first is an unhandled rejection (which kills a worker thread).
     if (rowWrite) put.catch(ignore);
@@ -354,6 +366,10 @@ export class ManagedLedger {
       },
     );
   }
+
+  private readonly putSettled = (): void => {
+    this.queuedPuts -= 1;
+  };
 
   private appendSettled(): void {
     this.pendingAppends -= 1;
@@ -391,7 +407,8 @@ export class ManagedLedger {
       this.store.meta.put(['next-ledger', this.mlId], this.nextLedgerId),
       this.store.ledgers.put([this.mlId, info.ledgerId], { ...info }),
     ]);
-    const next: OpenLedger = { info, index: new SparseIndex({ intervalBytes: o.indexIntervalBytes }), indexBytes: 0, rowWrite };
+    const next: OpenLedger = { info, index: new SparseIndex({ intervalBytes: o.indexIntervalBytes }), indexBytes: 0, rowWrite, rowCommitted: false };
+    rowWrite.then(() => { next.rowCommitted = true; }, () => undefined);
     this.current = next;
     return next;
   }
