@@ -12,8 +12,8 @@
  */
 import { MillraceError } from '../errors.js';
 import type { Store } from '../storage/store.js';
-import type { ManagedLedger } from '../log/managed-ledger.js';
-import type { LedgerInfo } from '../log/ledger-info.js';
+import type { LedgerListCopy, ManagedLedger } from '../log/managed-ledger.js';
+import { searchLedgers, type LedgerInfo } from '../log/ledger-info.js';
 import { comparePositions, formatPosition, type Position } from '../log/position.js';
 import { AckRanges } from './ack-ranges.js';
 import {
@@ -71,7 +71,9 @@ export class ManagedCursor {
   private readonly counts = new Map<string, CountedEntry>();
 
   /** A copy of the ledger list and the last confirmed position it was taken with. */
-  private list: LedgerInfo[] = [];
+  private list: readonly Readonly<LedgerInfo>[] = [];
+  /** This cursor's own copy of the ledger list (see refresh), `list` is its rows. */
+  private ledgerCopy: LedgerListCopy | undefined;
   private confirmed: Position | undefined;
 
   /** Messages in the entries of markDelete's ledger up to an entry ID, for backlog(). */
@@ -162,13 +164,15 @@ export class ManagedCursor {
   // The ledger list
 
   /**
-   * Takes a fresh copy of the ledger list, then moves markDelete over what became acked without an
-   * ack: trimmed ledgers, gaps, acked ranges. Every public call starts here or at view(), so a trim
-   * is seen at once; the copy is a few small objects per ledger (tens of ledgers at 50,000 entries).
+   * Brings the copy of the ledger list up to date, then moves markDelete over what became acked
+   * without an ack: trimmed ledgers, gaps, acked ranges. Every public call starts here or at view(),
+   * so a trim is seen at once. After an append only the open ledger's row is retaken (in place), so
+   * this costs the same with thousands of retained ledgers as with one.
    */
   private refresh(): void {
     this.assertUsable();
-    this.list = this.ml.ledgers();
+    this.ledgerCopy = this.ml.refreshLedgers(this.ledgerCopy);
+    this.list = this.ledgerCopy.list;
     this.confirmed = this.ml.lastConfirmed;
     const first = this.list[0];
     if (first && this.md.ledgerId < first.ledgerId) {
@@ -221,17 +225,7 @@ export class ManagedCursor {
 
   /** Index of the ledger in the list (sorted by ID), or -(insertion point + 1). */
   private ledgerIndex(ledgerId: number): number {
-    const l = this.list;
-    let lo = 0;
-    let hi = l.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const id = l[mid]!.ledgerId;
-      if (id === ledgerId) return mid;
-      if (id < ledgerId) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -(lo + 1);
+    return searchLedgers(this.list, ledgerId);
   }
 
   /** The next entry ID after `p` that may hold an entry and is confirmed, or undefined. */
