@@ -9,15 +9,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Broker } from '../../index.js';
+import { Broker, type Durability } from '../../index.js';
 import { CHILD_OPTIONS, DEDUP_TRIM_IDS } from '../fixtures/dedup-trim-options.js';
 import { tempDir, removeDir } from '../util/tmp.js';
 
 const CHILD = fileURLToPath(new URL('../fixtures/dedup-trim-child.js', import.meta.url));
 
-function runUntilReadyThenKill(dir: string, topic: string): Promise<void> {
+function runUntilReadyThenKill(dir: string, topic: string, durability: Durability): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, topic], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CHILD, dir, topic, durability], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
@@ -34,26 +34,28 @@ function runUntilReadyThenKill(dir: string, topic: string): Promise<void> {
   });
 }
 
-test('dedup - after a crash, a resend of IDs whose ledgers were consumed and trimmed is dropped as a duplicate', async () => {
-  const dir = tempDir();
-  const topic = 'persistent://public/default/dedup-trim';
-  try {
-    await runUntilReadyThenKill(dir, topic);
-    const broker = await Broker.open({ dataDir: dir, ...CHILD_OPTIONS });
+for (const durability of ['durable', 'async'] as const) {
+  test(`dedup - after a crash (${durability}), a resend of IDs whose ledgers were consumed and trimmed is dropped as a duplicate`, async () => {
+    const dir = tempDir();
+    const topic = 'persistent://public/default/dedup-trim';
     try {
-      const producer = await broker.createProducer({ topic, name: 'resender', batching: { maxMessages: 1 } });
-      assert.equal(producer.lastSequenceId, DEDUP_TRIM_IDS - 1);
-      const enc = new TextEncoder();
-      const ids = [];
-      for (let id = 0; id < DEDUP_TRIM_IDS; id++) ids.push(await producer.send({ value: enc.encode(String(id)), sequenceId: id }));
-      const stored = ids.filter((id) => id.ledgerId >= 0).length;
-      assert.equal(stored, 0, `${stored} of ${DEDUP_TRIM_IDS} resends stored again`);
-      const consumer = await broker.subscribe({ topic, subscription: 'work', type: 'shared' });
-      assert.equal(await consumer.receive({ timeoutMs: 500 }), null, 'nothing new reaches the subscription');
+      await runUntilReadyThenKill(dir, topic, durability);
+      const broker = await Broker.open({ dataDir: dir, ...CHILD_OPTIONS, durability });
+      try {
+        const producer = await broker.createProducer({ topic, name: 'resender', batching: { maxMessages: 1 } });
+        assert.equal(producer.lastSequenceId, DEDUP_TRIM_IDS - 1);
+        const enc = new TextEncoder();
+        const ids = [];
+        for (let id = 0; id < DEDUP_TRIM_IDS; id++) ids.push(await producer.send({ value: enc.encode(String(id)), sequenceId: id }));
+        const stored = ids.filter((id) => id.ledgerId >= 0).length;
+        assert.equal(stored, 0, `${stored} of ${DEDUP_TRIM_IDS} resends stored again`);
+        const consumer = await broker.subscribe({ topic, subscription: 'work', type: 'shared' });
+        assert.equal(await consumer.receive({ timeoutMs: 500 }), null, 'nothing new reaches the subscription');
+      } finally {
+        await broker.close();
+      }
     } finally {
-      await broker.close();
+      removeDir(dir);
     }
-  } finally {
-    removeDir(dir);
-  }
-});
+  });
+}
