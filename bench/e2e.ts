@@ -66,9 +66,9 @@ async function withBroker<T>(ctx: BenchContext, durability: Durability, fn: (b: 
   }
 }
 
-async function publish(ctx: BenchContext, name: string, partitions: number): Promise<BenchResult> {
+async function publish(ctx: BenchContext, name: string, partitions: number, durability: Durability = 'durable'): Promise<BenchResult> {
   const total = ctx.quick ? 200_000 : 2_000_000;
-  return withBroker(ctx, 'durable', async (broker) => {
+  return withBroker(ctx, durability, async (broker) => {
     const topic = `bench-publish-${partitions}`;
     await broker.admin.createTopic(topic, { partitions: partitions > 1 ? partitions : 0 });
     const producer = await broker.createProducer({ topic, routing: 'round-robin', maxPendingMessages: WINDOW * 2 });
@@ -78,7 +78,7 @@ async function publish(ctx: BenchContext, name: string, partitions: number): Pro
     const failed = await sendWindowed(producer, total, () => value);
     const s = (performance.now() - t0) / 1000;
     const rss_mb = rss.stop();
-    return { name, unit: 'msg/s', value: total / s, messages: total, partitions, failed, rss_mb };
+    return { name, unit: 'msg/s', value: total / s, messages: total, partitions, failed, rss_mb, durability };
   });
 }
 
@@ -225,6 +225,13 @@ function idleRss(): BenchResult {
 export const workloads: Record<string, Workload> = {
   'e2e.publish.100B': (ctx) => publishWithCeiling(ctx, 'e2e.publish.100B', 4),
   'e2e.publish.100B.p1': (ctx) => publishWithCeiling(ctx, 'e2e.publish.100B.p1', 1),
+  // Async mode commits appends on the host thread while nothing is queued: this watches that the
+  // path keeps up when appends pile up (the same-run baseline is the durable figure of the same child).
+  'e2e.publish.100B.async': async (ctx) => {
+    const durable = await publish(ctx, 'baseline.publish.100B.durable', 4);
+    const r = await publish(ctx, 'e2e.publish.100B.async', 4, 'async');
+    return [durable, { ...r, baseline: durable.name, ratio: r.value / durable.value }];
+  },
   'e2e.pubsub.100B': (ctx) => pubsub(ctx),
   'e2e.latency.2k': async (ctx) => [await steadyLatency(ctx, 'durable', 'e2e.latency.2k')],
   'e2e.latency.2k.async': async (ctx) => [await steadyLatency(ctx, 'async', 'e2e.latency.2k.async')],
@@ -241,6 +248,7 @@ export const scenarios: Scenario[] = [
   { name: 'broker.idle', description: 'resident memory of an open idle broker (fresh process)', run: async () => [idleRss()] },
   { name: 'e2e.publish.100B', description: 'one producer, batching on, 4 partitions, durable', run: isolated('e2e.publish.100B') },
   { name: 'e2e.publish.100B.p1', description: 'one producer, batching on, one partition, durable', run: isolated('e2e.publish.100B.p1') },
+  { name: 'e2e.publish.100B.async', description: 'the 4-partition publish in async durability, after the durable one in the same child', run: isolated('e2e.publish.100B.async') },
   { name: 'e2e.pubsub.100B', description: 'produce and consume at once (shared, ack each), durable; publish-to-receive latency', run: isolated('e2e.pubsub.100B') },
   {
     name: 'e2e.latency.2k',
