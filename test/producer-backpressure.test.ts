@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Broker, MessageId } from '../index.js';
+import { Broker, MessageId, Schemas } from '../index.js';
 import { tempDir, removeDir } from './util/tmp.js';
 
 test('producer - sends waiting for room (maxPendingMessages) keep their call order', async () => {
@@ -23,6 +23,42 @@ test('producer - sends waiting for room (maxPendingMessages) keep their call ord
       assert.equal(new TextDecoder().decode(m!.data), String(i));
     }
     await producer.close();
+  } finally {
+    await broker.close();
+    removeDir(dir);
+  }
+});
+
+test('producer - a value (and a key) may be reused as soon as send returns, also when the send waits for room', async () => {
+  const dir = tempDir();
+  const broker = await Broker.open({ dataDir: dir, workers: 1, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
+  try {
+    const topic = 'reuse';
+    const producer = await broker.createProducer({ topic, maxPendingMessages: 5, batching: { maxMessages: 3 } });
+    const value = new Uint8Array(8);
+    const key = new Uint8Array(2);
+    const json = await broker.createProducer({ topic: 'reuse-json', maxPendingMessages: 2, batching: { maxMessages: 1 }, schema: Schemas.json<{ n: number }>() });
+    const doc = { n: 0 };
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < 300; i++) {
+      // One buffer, one key and one object for every send: most of these sends wait for room.
+      new DataView(value.buffer).setUint32(0, i, true);
+      key[0] = i % 251;
+      sends.push(producer.send({ value, key }));
+      doc.n = i;
+      sends.push(json.send({ value: doc }));
+    }
+    await Promise.all(sends);
+    const reader = await broker.createReader({ topic, startMessageId: MessageId.earliest });
+    const jsonReader = await broker.createReader({ topic: 'reuse-json', startMessageId: MessageId.earliest, schema: Schemas.json<{ n: number }>() });
+    for (let i = 0; i < 300; i++) {
+      const m = await reader.readNext({ timeoutMs: 2000 });
+      assert.equal(new DataView(m!.data.buffer, m!.data.byteOffset, 8).getUint32(0, true), i);
+      assert.equal(m!.keyBytes?.[0], i % 251);
+      assert.deepEqual((await jsonReader.readNext({ timeoutMs: 2000 }))!.value, { n: i });
+    }
+    await producer.close();
+    await json.close();
   } finally {
     await broker.close();
     removeDir(dir);

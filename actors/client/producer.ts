@@ -127,8 +127,12 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
   private readonly maxPending: number;
   private readonly sendTimeoutMs: number;
   private pendingCount = 0;
-  /** Sends waiting for room, oldest first; `waitHead` moves instead of Array#shift (O(n) each). */
-  private waiting: ({ message: ProducerMessage<T>; resolve(id: MessageId): void; reject(err: unknown): void } | undefined)[] = [];
+  /**
+   * Sends waiting for room, oldest first, each already taken apart into its own bytes (nothing of
+   * the caller's is kept: a value may be reused once send returns); its sequence ID, when the
+   * producer numbers it, is given on admission. `waitHead` moves instead of Array#shift.
+   */
+  private waiting: ({ parts: BuiltMessage; numbered: boolean; resolve(id: MessageId): void; reject(err: unknown): void } | undefined)[] = [];
   private waitHead = 0;
   private seq: number;
   private closed = false;
@@ -187,15 +191,30 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
   }
 
   /**
-   * Sends one message; resolves with its ID once it is durable (its batch is appended). Not an
-   * async function: at millions of sends a second, the extra promise and microtask per call showed
+   * Sends one message; resolves with its ID once it is durable (its batch is appended). The message
+   * is copied before send returns, as Kafka's and Pulsar's producers serialize at send: its value's
+   * buffer (and key, and a json or msgpack value object) may be reused or changed at once, also
+   * when the send waits for room. Not an async function: at millions of sends a second, the extra promise and microtask per call showed
    * up as garbage-collector time; the slow path (waiting for room) is the only one that awaits.
    */
   send(message: ProducerMessage<T>): Promise<MessageId> {
     if (this.closed) return Promise.reject(new MillraceError('CLOSED', `producer ${this.name} on ${this.topic} is closed`));
     if (this.waitingCount > 0 || this.pendingCount >= this.maxPending) {
       // Backpressure. Waiting sends keep their call order: a send must never overtake an earlier one.
-      return new Promise<MessageId>((resolve, reject) => this.waiting.push({ message, resolve, reject }));
+      // Taken apart and copied now, as a send that goes out at once is laid out now: the caller may
+      // reuse the value's buffer (or change a json value) as soon as send returns.
+      const parts: BuiltMessage = { value: null, key: null, properties: null, eventTime: undefined, deliverAt: undefined, sequenceId: 0 };
+      try {
+        if (message === null || typeof message !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'send takes { value, key?, properties?, ... }');
+        this.toMessage(message, parts);
+        checkMessage(parts, this.nameBytes.length, MAX_ENTRY_BYTES);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (parts.value !== null && parts.value === (message.value as unknown)) parts.value = parts.value.slice();
+      if (parts.key !== null && parts.key === message.key) parts.key = parts.key.slice();
+      const numbered = message.sequenceId === undefined;
+      return new Promise<MessageId>((resolve, reject) => this.waiting.push({ parts, numbered, resolve, reject }));
     }
     return this.sendNow(message);
   }
@@ -211,6 +230,30 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
       clear(m);
       return Promise.reject(err);
     }
+    return this.sendBuilt(m, recordSize);
+  }
+
+  /** A waiting send got room: its parts go out as a send made now would, numbered now if the producer numbers it. */
+  private sendWaited(parts: BuiltMessage, numbered: boolean): Promise<MessageId> {
+    const m = this.scratch;
+    m.value = parts.value;
+    m.key = parts.key;
+    m.properties = parts.properties;
+    m.eventTime = parts.eventTime;
+    m.deliverAt = parts.deliverAt;
+    m.sequenceId = numbered ? this.seq + 1 : parts.sequenceId;
+    let recordSize: number;
+    try {
+      recordSize = checkMessage(m, this.nameBytes.length, MAX_ENTRY_BYTES);
+    } catch (err) {
+      clear(m);
+      return Promise.reject(err);
+    }
+    return this.sendBuilt(m, recordSize);
+  }
+
+  /** Lays out the message in `m` (the scratch, cleared here) in its partition's batch. */
+  private sendBuilt(m: BuiltMessage, recordSize: number): Promise<MessageId> {
     const seqBefore = this.seq;
     this.seq = Math.max(this.seq, m.sequenceId);
     const partition = this.partitionFor(m.key, m.sequenceId);
@@ -262,7 +305,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
         this.waiting = [];
         this.waitHead = 0;
       }
-      this.sendNow(w.message).then(w.resolve, w.reject);
+      this.sendWaited(w.parts, w.numbered).then(w.resolve, w.reject);
     }
   }
 
