@@ -221,16 +221,14 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
 
   private sendNow(message: ProducerMessage<T>): Promise<MessageId> {
     const m = this.scratch;
-    let recordSize: number;
     try {
       if (message === null || typeof message !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'send takes { value, key?, properties?, ... }');
       this.toMessage(message, m);
-      recordSize = checkMessage(m, this.nameBytes.length, MAX_ENTRY_BYTES);
     } catch (err) {
       clear(m);
       return Promise.reject(err);
     }
-    return this.sendBuilt(m, recordSize);
+    return this.sendBuilt(m);
   }
 
   /** A waiting send got room: its parts go out as a send made now would, numbered now if the producer numbers it. */
@@ -242,6 +240,11 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     m.eventTime = parts.eventTime;
     m.deliverAt = parts.deliverAt;
     m.sequenceId = numbered ? this.seq + 1 : parts.sequenceId;
+    return this.sendBuilt(m);
+  }
+
+  /** Checks the message in `m` (the scratch, cleared here) and lays it out in its partition's batch. */
+  private sendBuilt(m: BuiltMessage): Promise<MessageId> {
     let recordSize: number;
     try {
       recordSize = checkMessage(m, this.nameBytes.length, MAX_ENTRY_BYTES);
@@ -249,11 +252,6 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
       clear(m);
       return Promise.reject(err);
     }
-    return this.sendBuilt(m, recordSize);
-  }
-
-  /** Lays out the message in `m` (the scratch, cleared here) in its partition's batch. */
-  private sendBuilt(m: BuiltMessage, recordSize: number): Promise<MessageId> {
     const seqBefore = this.seq;
     this.seq = Math.max(this.seq, m.sequenceId);
     const partition = this.partitionFor(m.key, m.sequenceId);
