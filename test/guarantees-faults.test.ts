@@ -204,3 +204,28 @@ test('faults - closing the broker with an unawaited ack whose cursor write is sl
     removeDir(dir);
   }
 });
+
+test('faults - an ack nobody awaits that fails (its cursor write hits EIO) is no unhandled rejection; an awaited one rejects with STORAGE_WRITE_FAILED', async () => {
+  const dir = tempDir('millrace-faults');
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => { unhandled.push(reason); };
+  process.on('unhandledRejection', onUnhandled);
+  // The cursor's first write (its creation) passes; every later one fails.
+  const broker = await openWithFaults(dir, [{ db: 'cursors', error: 'EIO', after: 1 }]);
+  try {
+    const topic = topicName('ack-unawaited');
+    const c = await broker.subscribe({ topic, subscription: 's', type: 'shared', initialPosition: 'earliest' });
+    const p = await broker.createProducer({ topic });
+    await Promise.all(['a', 'b'].map((v) => p.send({ value: new TextEncoder().encode(v) })));
+    const a = await c.receive({ timeoutMs: 2000 });
+    const b = await c.receive({ timeoutMs: 2000 });
+    void c.ack(a!); // the contract: calling ack without awaiting it is allowed
+    await new Promise((r) => setTimeout(r, 300)); // its request fails meanwhile, with no handler of ours
+    assert.deepEqual(unhandled, []);
+    await assert.rejects(c.ack(b!), (e: unknown) => e instanceof MillraceError && e.code === 'STORAGE_WRITE_FAILED');
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await broker.close();
+    removeDir(dir);
+  }
+});

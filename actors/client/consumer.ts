@@ -78,6 +78,8 @@ interface AckBatch {
   reject(e: unknown): void;
 }
 
+const ignore = (): void => undefined;
+
 function ackBatch(): AckBatch {
   let resolve!: () => void;
   let reject!: (e: unknown) => void;
@@ -85,6 +87,11 @@ function ackBatch(): AckBatch {
     resolve = res;
     reject = rej;
   });
+  // Calling ack without awaiting it is allowed (the API's contract): a failed ack nobody awaited
+  // must not become an unhandled rejection, which kills a Node process. One handler per batch marks
+  // it handled; a caller who awaits still sees the failure. So a consumer need not attach a .catch
+  // per ack either, each a reaction on this shared promise.
+  promise.catch(ignore);
   return { promise, resolve, reject };
 }
 
@@ -391,7 +398,11 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     return -1;
   }
 
-  /** Acks one message; resolves once the ack is durable. Many acks share one commit (and one promise). */
+  /**
+   * Acks one message; resolves once the ack is durable. Many acks share one commit (and one
+   * promise). It may be called without awaiting it: a failure nobody awaits is not an unhandled
+   * rejection.
+   */
   ack(m: Message<T> | MessageId): Promise<void> {
     try {
       if (this.closed) throw new MillraceError('CLOSED', 'the consumer is closed');
