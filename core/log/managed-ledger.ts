@@ -338,10 +338,14 @@ export class ManagedLedger {
     // still queued (its ledger row, an earlier entry), skipping lmdb-js's writer-thread round trip,
     // whose per-write bookkeeping was most of what a host's young-generation collections copied.
     // An entry committed ahead of an earlier one still queued would be readable before it.
-    const now = this.store.durability === 'async' && ledger.rowCommitted && this.queuedPuts === 0;
-    if (!now) this.queuedPuts += 1;
+    // Queued puts are counted only where the other path exists: in durable mode every put is queued.
+    const syncable = this.store.putCommitsNow;
+    const now = syncable && ledger.rowCommitted && this.queuedPuts === 0;
     const put = now ? this.store.put(this.store.entries, key, entry as Buffer) : this.store.entries.put(key, entry as Buffer);
-    if (!now) put.then(this.putSettled, this.putSettled);
+    if (syncable && !now) {
+      this.queuedPuts += 1;
+      put.then(this.putSettled, this.putSettled);
+    }
     // Handled below through settle(), possibly only after the row write settles: mark it handled now,
     // or a put that fails first is an unhandled rejection (which kills a worker thread).
     if (rowWrite) put.catch(ignore);

@@ -157,6 +157,14 @@ export class Store {
   }
 
   /**
+   * Whether {@link put} commits on the calling thread before it returns (async durability, no test
+   * faults): a caller that must keep its writes in order knows which of them can still be queued.
+   */
+  get putCommitsNow(): boolean {
+    return this.durability === 'async' && !this.faulty;
+  }
+
+  /**
    * Writes one value and resolves once it is as durable as this store promises (as `settle` of an
    * async put would). In `async` mode the commit is made here, synchronously: with noSync it is a
    * copy into the map and a write to the OS, tens of microseconds, while an async put goes to
@@ -170,7 +178,7 @@ export class Store {
    * them and be overwritten by older data.
    */
   put<V, K extends Key>(db: Database<V, K>, key: K, value: V): Promise<void> {
-    if (this.durability === 'durable' || this.faulty) return this.settle(db.put(key, value));
+    if (!this.putCommitsNow) return this.settle(db.put(key, value));
     try {
       db.putSync(key, value);
     } catch (err) {
