@@ -330,13 +330,16 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     }
     return new Promise((resolve, reject) => {
       let done = false;
-      const finish = (): void => {
-        if (done) return;
+      const end = (): void => {
         done = true;
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', finish);
         const i = this.waiters.indexOf(w);
         if (i >= 0) this.waiters.splice(i, 1);
+      };
+      const finish = (): void => {
+        if (done) return;
+        end();
         resolve(batch);
       };
       // Registered as one receive at a time: onDeliver hands it a message, and it asks for the next
@@ -355,9 +358,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
             if (err instanceof MillraceError) this.failure = err;
             return finish();
           }
-          done = true;
-          clearTimeout(timer);
-          options.signal?.removeEventListener('abort', finish);
+          end();
           reject(err);
         },
       };
