@@ -90,8 +90,8 @@ export class PartitionMaintenance {
   }
 
   /**
-   * Ends housekeeping before the partition closes its ledger: the running pass stops at its next
-   * step (an offload between ledgers) and no new pass starts. Resolves when nothing of it is left
+   * Ends housekeeping before the partition closes its ledger: the running pass skips or stops its
+   * offload (between ledgers) but finishes its local steps, and no new pass starts. Resolves when nothing of it is left
    * running, so none of its writes can reach a store that is closing.
    */
   async stop(): Promise<void> {
@@ -132,11 +132,13 @@ export class PartitionMaintenance {
         // snapshot until its next tick, so start the pass from the latest commit.
         this.store.root.resetReadTxn();
         this.policies = readPolicies(this.store, this.ml.name, this.defaults);
+        // A pass that started finishes its local steps (a few LMDB writes) even when stop() comes
+        // meanwhile: only the offload, which can take long, ends early. Otherwise whether a short
+        // process's first pass trimmed anything would depend on how soon it closed.
         await this.expire();
-        if (this.stopping) return;
         await this.checkQuota();
         if (full && !this.stopping) await this.offloadLedgers();
-        if (!this.stopping) await this.trim();
+        await this.trim();
       } while (this.again && !this.ml.isClosed && !this.stopping);
     } finally {
       // Cleared in the same turn as the last `again` check: a request after it starts a new pass.
@@ -326,7 +328,6 @@ export class PartitionMaintenance {
     }
     if (through) {
       await this.beforeTrim({ ledgerId: through.ledgerId, entryId: through.lastEntryId });
-      if (this.stopping) return;
       const deleted = await this.ml.trimBefore({ ledgerId: through.ledgerId, entryId: through.lastEntryId + 1 });
       if (deleted.length > 0) this.log('info', { ledgers: deleted }, 'ledgers trimmed by retention');
     }
