@@ -139,12 +139,12 @@ test('retention - by time keeps acked ledgers until they are older than the limi
     const infinite = topicName('keep');
     const timed = topicName('timed');
     const sized = topicName('sized');
-    await broker.admin.setPolicies(infinite, { retention: { timeMs: -1, sizeBytes: -1 } });
-    await broker.admin.setPolicies(timed, { retention: { timeMs: 400, sizeBytes: -1 } });
-    // Kept while it is written (each rollover would trim it at once), then limited by size below.
-    await broker.admin.setPolicies(sized, { retention: { timeMs: -1, sizeBytes: -1 } });
+    // Each kept while it is written (each rollover would trim it at once), then limited below.
+    for (const t of [infinite, timed, sized]) await broker.admin.setPolicies(t, { retention: { timeMs: -1, sizeBytes: -1 } });
     for (const t of [infinite, timed, sized]) await publish(broker, t, range(50)); // no subscription: all consumed
     const entryBytes = (await broker.admin.stats(sized)).storageSize / 50;
+    // A limit far above the run's length: how long the writes took (slow disks, loaded CI) cannot matter.
+    await broker.admin.setPolicies(timed, { retention: { timeMs: 600_000, sizeBytes: -1 } });
     await broker.admin.setPolicies(sized, { retention: { timeMs: -1, sizeBytes: Math.ceil(entryBytes * 25) } });
     for (const t of [infinite, timed, sized]) await broker.admin.runMaintenance(t);
     assert.equal((await ledgersOf(broker, infinite)).length, 5);
@@ -152,7 +152,9 @@ test('retention - by time keeps acked ledgers until they are older than the limi
     // 50 entries of which at most 25 entries' bytes are kept: whole ledgers go until the rest fits.
     const kept = await ledgersOf(broker, sized);
     assert.ok(kept.reduce((n, l) => n + l.entries, 0) <= 25 + 10 && kept.length < 5, JSON.stringify(kept));
-    await sleep(500);
+    // Now every sealed ledger is older than the limit.
+    await sleep(50);
+    await broker.admin.setPolicies(timed, { retention: { timeMs: 20, sizeBytes: -1 } });
     await broker.admin.runMaintenance(timed);
     assert.ok((await ledgersOf(broker, timed)).length <= 1);
     assert.equal((await ledgersOf(broker, infinite)).length, 5);
@@ -167,9 +169,10 @@ test('ttl - unacked messages older than the TTL are acked automatically; newer o
   await withBroker(async ({ broker }) => {
     const topic = topicName('ttl');
     const c = await broker.subscribe({ topic, subscription: 's', type: 'shared', initialPosition: 'earliest', receiverQueueSize: 5 });
-    await broker.admin.setPolicies(topic, { ttlMs: 300, retention: { timeMs: -1, sizeBytes: -1 } });
+    // 1.5 s: the five 'new' sends and the pass must fit in it even on a slow, loaded machine.
+    await broker.admin.setPolicies(topic, { ttlMs: 1500, retention: { timeMs: -1, sizeBytes: -1 } });
     await publish(broker, topic, range(30, 'old'));
-    await sleep(400);
+    await sleep(1600);
     await publish(broker, topic, range(5, 'new'));
     await broker.admin.runMaintenance(topic);
     assert.equal((await broker.admin.stats(topic)).subscriptions['s']!.msgBacklog, 5);
