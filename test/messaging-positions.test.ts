@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageId } from '../index.js';
-import { bytes, drain, range, sendAll, sleep, text, topicName, withBroker } from './util/messaging.js';
+import { getEventListeners } from 'node:events';
+import { bytes, drain, isCode, range, sendAll, sleep, text, topicName, withBroker } from './util/messaging.js';
 
 test('delayed - deliverAfterMs on shared is delivered no earlier than asked', async () => {
   await withBroker(async ({ broker }) => {
@@ -112,5 +113,70 @@ test('seek - seek(messageId)', async () => {
     assert.equal(await c.receive({ timeoutMs: 200 }), null);
     await p.send({ value: bytes('new') });
     assert.equal(text((await c.receive({ timeoutMs: 1000 }))!), 'new');
+  });
+});
+
+test('reader - seek: to a message (inclusive, also inside a batch), to earliest for another epoch, to latest, to a time; it never waits out a long poll at the old end', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('reader-seek');
+    await broker.admin.createTopic(topic, { partitions: 2 });
+    const p = await broker.createProducer({ topic, routing: 'single', batching: { maxMessages: 3 } });
+    const ids: MessageId[] = [];
+    for (const v of range(9)) ids.push(await p.send({ value: bytes(v) }));
+    const r = await broker.createReader({ topic, startMessageId: MessageId.earliest });
+    const readAll = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (let m = await r.readNext({ timeoutMs: 300 }); m; m = await r.readNext({ timeoutMs: 300 })) out.push(text(m));
+      return out;
+    };
+    assert.deepEqual(await readAll(), range(9));
+    // At the end, the reader's fetches are parked in long polls (1 s): a seek must not wait for them.
+    const t0 = Date.now();
+    await r.seek(MessageId.earliest);
+    const first = await r.readNext({ timeoutMs: 5000 });
+    assert.equal(first && text(first), 'm0');
+    assert.ok(Date.now() - t0 < 900, `first message of the new epoch after ${Date.now() - t0} ms`);
+    assert.deepEqual(await readAll(), range(9).slice(1), 'a second epoch reads everything again, once');
+    // Inclusive, from inside a batch of three (ids[4] is the second message of its entry).
+    await r.seek(ids[4]!);
+    assert.deepEqual(await readAll(), range(9).slice(4));
+    // Buffered messages from before a seek are dropped: seek back while most of the topic is buffered.
+    await r.seek(MessageId.earliest);
+    const one = await r.readNext({ timeoutMs: 1000 });
+    assert.equal(one && text(one), 'm0');
+    await r.seek(ids[7]!);
+    assert.deepEqual(await readAll(), ['m7', 'm8']);
+    await r.seek(MessageId.latest);
+    assert.equal(await r.readNext({ timeoutMs: 200 }), null);
+    await p.send({ value: bytes('after') });
+    assert.equal(text((await r.readNext({ timeoutMs: 2000 }))!), 'after');
+    await r.seek(Date.now() + 60_000);
+    assert.equal(await r.readNext({ timeoutMs: 200 }), null);
+    await r.seek(0);
+    assert.deepEqual(await readAll(), [...range(9), 'after']);
+    // A message that lands in the old long poll after a seek is read once, in its place.
+    await r.seek(MessageId.earliest);
+    await p.send({ value: bytes('late') });
+    assert.deepEqual(await readAll(), [...range(9), 'after', 'late']);
+    // Bad input: typed errors; a closed reader refuses.
+    await assert.rejects(r.seek(Number.NaN), isCode('INVALID_ARGUMENT'));
+    await assert.rejects(r.seek('m1' as never), isCode('INVALID_ARGUMENT'));
+    await assert.rejects(r.seek(new MessageId(ids[0]!.ledgerId, ids[0]!.entryId, 7, 0)), isCode('INVALID_ARGUMENT'));
+    await r.close();
+    await assert.rejects(r.seek(MessageId.earliest), isCode('CLOSED'));
+  });
+});
+
+test('reader - readNext with one AbortSignal for a whole loop leaves no listener behind; an abort ends a wait with null', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('reader-signal');
+    const r = await broker.createReader({ topic, startMessageId: MessageId.earliest });
+    const ac = new AbortController();
+    for (let i = 0; i < 30; i++) assert.equal(await r.readNext({ timeoutMs: 5, signal: ac.signal }), null);
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+    const waiting = r.readNext({ signal: ac.signal });
+    setTimeout(() => ac.abort(), 50);
+    assert.equal(await waiting, null);
+    await r.close();
   });
 });

@@ -32,6 +32,11 @@ interface Part {
   /** Skip batch indexes up to this one in the entry at `next` (an exclusive start inside a batch). */
   skipThrough: number;
   fetching: boolean;
+  /**
+   * Bumped by seek: the fetch that was running (maybe parked in a long poll at the old end) drops
+   * what it gets and leaves, and a new one starts from the new position at once.
+   */
+  fetchId: number;
   /** What this partition's messages share (made on the first fetch). */
   src?: MessageSource<unknown>;
 }
@@ -58,7 +63,7 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
     const start = options.startMessageId ?? MessageId.latest;
     if (!(start instanceof MessageId)) throw new MillraceError('INVALID_ARGUMENT', 'startMessageId must be a MessageId');
     const parts: Part[] = await Promise.all(clients.map(async ({ client, partition }) => {
-      const part: Part = { client, partition, next: { ledgerId: 0, entryId: 0 }, skipThrough: -1, fetching: false };
+      const part: Part = { client, partition, next: { ledgerId: 0, entryId: 0 }, skipThrough: -1, fetching: false, fetchId: 0 };
       if (options.startTimeMs !== undefined) {
         if (!Number.isFinite(options.startTimeMs)) throw new MillraceError('INVALID_ARGUMENT', `startTimeMs must be epoch ms, got ${options.startTimeMs}`);
         const p = await client.findByTime(options.startTimeMs);
@@ -91,10 +96,11 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
 
   private async fetch(p: Part): Promise<void> {
     p.fetching = true;
+    const id = p.fetchId;
     try {
       while (!this.closed && this.size < this.capacity) {
         const entries = await p.client.readRange(p.next, { maxEntries: 64, waitMs: POLL_WAIT_MS });
-        if (this.closed) return;
+        if (this.closed || id !== p.fetchId) return;
         const src = (p.src ??= new MessageSource<T>(this.topic, p.partition, this.schema, this)) as MessageSource<T>;
         for (const { position, entry } of entries) {
           // One header walk per entry; each message reads its fields only when asked.
@@ -110,6 +116,7 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
         if (entries.length > 0) for (const w of this.waiters.splice(0)) w();
       }
     } catch (err) {
+      if (id !== p.fetchId) return; // a seek moved this partition: what the old read met no longer matters
       if (this.closed || (err instanceof MillraceError && err.code === 'CLOSED')) {
         // closing: nothing to report
       } else if (err instanceof MillraceError && !err.retriable) {
@@ -123,9 +130,9 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
         await new Promise((r) => setTimeout(r, 20));
       }
     } finally {
-      p.fetching = false;
+      if (id === p.fetchId) p.fetching = false;
     }
-    if (!this.closed && this.size < this.capacity) this.fill();
+    if (id === p.fetchId && !this.closed && this.size < this.capacity) this.fill();
   }
 
   private get size(): number {
@@ -149,13 +156,20 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
       if (this.failure) throw this.failure;
       const left = deadline - Date.now();
       if (left <= 0 || options.signal?.aborted) return null;
+      const signal = options.signal;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 2 ** 31 - 1));
-        this.waiters.push(() => {
+        // Every way out removes the others: a signal kept for a whole read loop must not collect a
+        // listener per call (Node warns past ten, and each holds its call's closure).
+        const done = (): void => {
           clearTimeout(t);
+          signal?.removeEventListener('abort', done);
+          const at = this.waiters.indexOf(done);
+          if (at >= 0) this.waiters.splice(at, 1);
           resolve();
-        });
-        options.signal?.addEventListener('abort', () => resolve(), { once: true });
+        };
+        const t = setTimeout(done, Math.min(left, 2 ** 31 - 1));
+        this.waiters.push(done);
+        signal?.addEventListener('abort', done, { once: true });
       });
     }
   }
@@ -170,6 +184,46 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
       if (last && (last.ledgerId > p.next.ledgerId || (last.ledgerId === p.next.ledgerId && last.entryId >= p.next.entryId))) return true;
     }
     return this.size > 0;
+  }
+
+  /**
+   * Moves the reader, as Pulsar's `Reader.seek`: to a message ID (that message is the next one read;
+   * only its partition moves), to `MessageId.earliest` or `MessageId.latest` (every partition), or to
+   * a publish time in epoch ms (every partition: the first message published at or after it). What
+   * was buffered from before is dropped, and so is a read that was in flight: the next message read
+   * comes from the new position. Replaying a topic again (an ML epoch) is `seek(MessageId.earliest)`.
+   */
+  async seek(target: MessageId | number): Promise<void> {
+    if (this.closed) throw new MillraceError('CLOSED', 'the reader is closed');
+    let moves: { part: Part; next: Position; skipThrough: number }[];
+    if (typeof target === 'number') {
+      if (!Number.isFinite(target)) throw new MillraceError('INVALID_ARGUMENT', `seek takes a MessageId or a publish time in epoch ms, got ${target}`);
+      moves = await Promise.all(this.parts.map(async (part) => ({ part, next: (await part.client.findByTime(target)) ?? (await afterLast(part.client)), skipThrough: -1 })));
+    } else if (!(target instanceof MessageId)) {
+      throw new MillraceError('INVALID_ARGUMENT', 'seek takes a MessageId or a publish time in epoch ms');
+    } else if (target.isEarliest) {
+      moves = this.parts.map((part) => ({ part, next: { ledgerId: 0, entryId: 0 }, skipThrough: -1 }));
+    } else if (target.isLatest) {
+      moves = await Promise.all(this.parts.map(async (part) => ({ part, next: await afterLast(part.client), skipThrough: -1 })));
+    } else {
+      const part = this.parts.length === 1 ? this.parts[0] : this.parts.find((p) => p.partition === target.partition);
+      if (!part) throw new MillraceError('INVALID_ARGUMENT', `message ID ${target.toString()} is not of ${this.topic}`);
+      // Inclusive: the entry from the message's batch index on (a whole-entry ID, index -1, from its start).
+      moves = [{ part, next: { ledgerId: target.ledgerId, entryId: target.entryId }, skipThrough: Math.max(-1, target.batchIndex - 1) }];
+    }
+    if (this.closed) throw new MillraceError('CLOSED', 'the reader is closed');
+    // A failure was of data behind the old position; reading from the new one may meet it again.
+    this.failure = undefined;
+    for (const m of moves) {
+      m.part.next = m.next;
+      m.part.skipThrough = m.skipThrough;
+      m.part.fetchId++;
+      m.part.fetching = false;
+    }
+    // Messages of a partition that did not move stay valid; the moved ones' buffered messages go.
+    const moved = new Set(moves.map((m) => m.part.partition));
+    this.queue.retain((msg) => !moved.has((msg as EntryMessage<T>).src.partition));
+    this.fill();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Message<T>> {
