@@ -180,3 +180,21 @@ test('reader - readNext with one AbortSignal for a whole loop leaves no listener
     await r.close();
   });
 });
+
+test('reader - reads ahead about receiverQueueSize messages, not 64 entries of whole batches', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('reader-ahead');
+    const p = await broker.createProducer({ topic, batching: { maxMessages: 100, maxDelayMs: 50 } });
+    await Promise.all(range(3000).map((v) => p.send({ value: bytes(v) })));
+    const r = await broker.createReader({ topic, startMessageId: MessageId.earliest, receiverQueueSize: 150 });
+    const first = await r.readNext({ timeoutMs: 2000 });
+    assert.equal(first && text(first), 'm0');
+    await sleep(200);
+    // One entry (100 messages) first, then entries for the room left: under two reads' worth.
+    assert.ok(r.bufferedCount <= 150 + 100, `buffered ${r.bufferedCount}`);
+    const rest: string[] = [];
+    for (let m = await r.readNext({ timeoutMs: 500 }); m; m = await r.readNext({ timeoutMs: 500 })) rest.push(text(m));
+    assert.deepEqual(rest, range(3000).slice(1));
+    await r.close();
+  });
+});

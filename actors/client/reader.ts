@@ -43,6 +43,8 @@ interface Part {
 
 // A long poll returns at once when entries arrive; this bounds how long a quiet one stays parked.
 const POLL_WAIT_MS = 1_000;
+// Entries per read at most (small entries: 64 round trips' worth of work per read).
+const MAX_READ_ENTRIES = 64;
 
 export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncDisposable {
   private readonly queue = new Fifo<Message<T>>();
@@ -50,6 +52,8 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   private readonly schema: Schema<T>;
   private readonly capacity: number;
   private closed = false;
+  /** Messages per entry seen so far (a moving average; 0 until one is seen): sizes each read. */
+  private messagesPerEntry = 0;
   /** A partition's read failed for good (corrupt data): readNext throws it once the buffer is empty. */
   private failure: MillraceError | undefined;
 
@@ -99,12 +103,18 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
     const id = p.fetchId;
     try {
       while (!this.closed && this.size < this.capacity) {
-        const entries = await p.client.readRange(p.next, { maxEntries: 64, waitMs: POLL_WAIT_MS });
+        // Entries enough for the room left at the batch size seen so far (one until an entry was
+        // seen): a fixed 64 entries of 1,000-message batches buffered 64 times receiverQueueSize.
+        const room = this.capacity - this.size;
+        const maxEntries = this.messagesPerEntry === 0 ? 1 : Math.max(1, Math.min(MAX_READ_ENTRIES, Math.ceil(room / this.messagesPerEntry)));
+        const entries = await p.client.readRange(p.next, { maxEntries, waitMs: POLL_WAIT_MS });
         if (this.closed || id !== p.fetchId) return;
         const src = (p.src ??= new MessageSource<T>(this.topic, p.partition, this.schema, this)) as MessageSource<T>;
         for (const { position, entry } of entries) {
           // One header walk per entry; each message reads its fields only when asked.
           const view = new EntryView(entry);
+          // A moving average, so one odd batch size does not swing the next read's length.
+          this.messagesPerEntry = this.messagesPerEntry === 0 ? Math.max(1, view.count) : this.messagesPerEntry + (Math.max(1, view.count) - this.messagesPerEntry) / 8;
           const rec = new OutEntry(0, position.ledgerId, position.entryId, view.count, 0);
           const skip = position.ledgerId === p.next.ledgerId && position.entryId === p.next.entryId ? p.skipThrough : -1;
           for (let i = skip + 1; i < view.count; i++) {
@@ -136,6 +146,11 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   }
 
   private get size(): number {
+    return this.queue.size;
+  }
+
+  /** @internal Messages read ahead and not yet taken (tests read it). */
+  get bufferedCount(): number {
     return this.queue.size;
   }
 
