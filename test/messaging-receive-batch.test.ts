@@ -82,3 +82,32 @@ test('receiveBatch - the timeout or an abort resolves what arrived; close resolv
     await assert.rejects(c.receiveBatch(), isCode('CLOSED'));
   });
 });
+
+test('ack(list) - acks each message of a batch individually and durably; a message the consumer does not hold fails the whole call', async () => {
+  await withBroker(async (ctx) => {
+    const topic = topicName('ack-list');
+    await ctx.broker.admin.createTopic(topic, { partitions: 2 });
+    const opts = { topic, subscription: 's', type: 'shared' as const, initialPosition: 'earliest' as const };
+    let c = await ctx.broker.subscribe(opts);
+    const p = await ctx.broker.createProducer({ topic, routing: 'round-robin' });
+    await sendAll(p, range(40));
+    const got = [];
+    while (got.length < 40) got.push(...await c.receiveBatch({ maxMessages: 40, timeoutMs: 1000 }));
+    const keep = got.filter((m) => text(m) === 'm7');
+    const acked = got.filter((m) => text(m) !== 'm7');
+    // Both partitions in one call, one message listed twice: one promise, resolved once durable.
+    await c.ack([...acked, acked[0]!]);
+    await c.ack([]);
+    // Unknown (already acked) in a list: ACK_INVALID, and the held message in it stays unacked.
+    await assert.rejects(c.ack([keep[0]!, acked[1]!]), isCode('ACK_INVALID'));
+    await assert.rejects(c.ack([keep[0]!, 'x' as never]), isCode('INVALID_ARGUMENT'));
+    assert.equal((await ctx.broker.admin.stats(topic)).subscriptions['s']!.msgBacklog, 1);
+    // Durable: after a restart only the unacked message comes back.
+    await c.close();
+    const broker = await ctx.reopen();
+    c = await broker.subscribe(opts);
+    const again = [];
+    for (let m = await c.receive({ timeoutMs: 1000 }); m; m = await c.receive({ timeoutMs: 300 })) again.push(text(m));
+    assert.deepEqual(again, ['m7']);
+  });
+});

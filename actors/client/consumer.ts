@@ -80,6 +80,11 @@ interface AckBatch {
 
 const ignore = (): void => undefined;
 
+/** Array.isArray, as a guard TypeScript narrows a readonly array with. */
+function isList<X>(m: X | readonly X[]): m is readonly X[] {
+  return Array.isArray(m);
+}
+
 function ackBatch(): AckBatch {
   let resolve!: () => void;
   let reject!: (e: unknown) => void;
@@ -400,13 +405,16 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   }
 
   /**
-   * Acks one message; resolves once the ack is durable. Many acks share one commit (and one
-   * promise). It may be called without awaiting it: a failure nobody awaits is not an unhandled
-   * rejection.
+   * Acks one message, or each message of a list (Pulsar's `acknowledge(messages)`: a batch from
+   * {@link receiveBatch} in one call; each is acked individually, not cumulatively); resolves once
+   * the acks are durable. A list with a message this consumer does not hold acks none of it
+   * (ACK_INVALID). Many acks share one commit (and one promise). It may be called without awaiting
+   * it: a failure nobody awaits is not an unhandled rejection.
    */
-  ack(m: Message<T> | MessageId): Promise<void> {
+  ack(m: Message<T> | MessageId | readonly (Message<T> | MessageId)[]): Promise<void> {
     try {
       if (this.closed) throw new MillraceError('CLOSED', 'the consumer is closed');
+      if (isList(m)) return this.ackEach(m);
       if (m instanceof EntryMessage && m.src.owner === this) {
         // The usual ack, of a message this consumer handed out: no lookup, nothing allocated.
         const { rec, batchIndex } = m as EntryMessage<T>;
@@ -421,6 +429,23 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  private ackEach(list: readonly (Message<T> | MessageId)[]): Promise<void> {
+    // Every lookup first: one message this consumer does not hold fails the call before any ack.
+    const found = list.map((x) => this.held(x));
+    const batches = new Set<Promise<void>>();
+    for (const { rec, i } of found) {
+      if (rec.state[i] === 0) continue; // listed twice
+      this.settle(rec, i);
+      batches.add(this.queueAck(rec.part, rec.ledgerId, rec.entryId, i, rec.batchSize, false));
+    }
+    if (batches.size === 0) return Promise.resolve();
+    if (batches.size === 1) return batches.values().next().value as Promise<void>;
+    // Across partitions: one promise for all, handled as each batch's is (see ackBatch).
+    const all = Promise.all(batches).then(() => undefined);
+    all.catch(ignore);
+    return all;
   }
 
   /** Acks every message up to and including `m` on its partition. Not on Shared or Key_Shared subscriptions. */
