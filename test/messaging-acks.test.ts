@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MessageId } from '../index.js';
+import { MessageId, type Message } from '../index.js';
 import { bytes, drain, isCode, range, sendAll, sleep, text, topicName, withBroker } from './util/messaging.js';
 
 test('acks - an acked message is never delivered again on that subscription, also after the broker restarts', async () => {
@@ -162,5 +162,30 @@ test('ack timeout - an unacked message is redelivered after ackTimeoutMs', async
     assert.equal(again.redeliveryCount, 1);
     await c.ack(again);
     assert.equal(await c.receive({ timeoutMs: 400 }), null, 'an acked message does not time out');
+  });
+});
+
+test('redeliverUnacknowledgedMessages - what the application took and did not ack comes back at once, counted; buffered and acked messages do not', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('redeliver-all');
+    await broker.admin.createTopic(topic, { partitions: 2 });
+    // No nack delay would apply: the redelivery is immediate.
+    const c = await broker.subscribe({ topic, subscription: 's', type: 'shared', initialPosition: 'earliest', nackRedeliveryDelayMs: 60_000 });
+    const p = await broker.createProducer({ topic, routing: 'round-robin' });
+    await sendAll(p, range(20));
+    const taken: Message<Uint8Array>[] = [];
+    for (let i = 0; i < 10; i++) taken.push((await c.receive({ timeoutMs: 2000 }))!);
+    for (const m of taken.slice(0, 3)) await c.ack(m);
+    c.redeliverUnacknowledgedMessages();
+    await assert.rejects(c.ack(taken[5]!), isCode('ACK_INVALID'), 'given back: no longer held');
+    const rest: Message<Uint8Array>[] = [];
+    for (let m = await c.receive({ timeoutMs: 1000 }); m; m = await c.receive({ timeoutMs: 300 })) {
+      rest.push(m);
+      await c.ack(m);
+    }
+    const back = rest.filter((m) => m.redeliveryCount === 1).map(text).sort();
+    assert.deepEqual(back, taken.slice(3).map(text).sort(), 'the seven taken and unacked, once each');
+    assert.deepEqual(rest.map(text).sort(), range(20).filter((v) => !taken.slice(0, 3).map(text).includes(v)).sort(), 'nothing lost, nothing twice');
+    assert.equal((await broker.admin.stats(topic)).subscriptions['s']!.msgBacklog, 0);
   });
 });

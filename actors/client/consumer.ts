@@ -515,6 +515,26 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     setTimeout(() => this.giveBack([{ rec, i }]), delay);
   }
 
+  /**
+   * Gives back, at once, every message this consumer handed to the application and has not acked
+   * (Pulsar's `redeliverUnacknowledgedMessages`): a worker that failed its minibatch returns it all.
+   * They are redelivered, to this consumer or another one, with their redelivery counts up, and
+   * acking one of them afterwards is ACK_INVALID. Messages still in the receive buffer (not yet
+   * received) stay there and are received once, as before.
+   */
+  redeliverUnacknowledgedMessages(): void {
+    if (this.closed) return;
+    const items: { rec: OutEntry; i: number }[] = [];
+    for (const part of this.parts) {
+      for (const byEntry of part.out.values()) {
+        for (const rec of byEntry.values()) {
+          for (let i = 0; i < rec.batchSize; i++) if (rec.state[i] === OUT_TAKEN) items.push({ rec, i });
+        }
+      }
+    }
+    this.giveBack(items);
+  }
+
   private giveBack(items: { rec: OutEntry; i: number }[]): void {
     const byPart = new Map<number, AckItem[]>();
     for (const { rec, i } of items) {
