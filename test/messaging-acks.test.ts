@@ -189,3 +189,21 @@ test('redeliverUnacknowledgedMessages - what the application took and did not ac
     assert.equal((await broker.admin.stats(topic)).subscriptions['s']!.msgBacklog, 0);
   });
 });
+
+test('ack by ID - a message acked by its ID while still in the receive buffer is not handed out from there', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('ack-buffered');
+    const c = await broker.subscribe({ topic, subscription: 's', type: 'shared', initialPosition: 'earliest', nackRedeliveryDelayMs: 50 });
+    const p = await broker.createProducer({ topic, batching: { maxMessages: 4 } });
+    const ids = await Promise.all(range(4).map((v) => p.send({ value: bytes(v) })));
+    while (c.bufferedCount < 4) await sleep(5);
+    await c.ack(ids[1]!);
+    const got: Message<Uint8Array>[] = [];
+    for (let m = await c.receive({ timeoutMs: 1000 }); m; m = await c.receive({ timeoutMs: 300 })) {
+      got.push(m);
+      await c.ack(m);
+    }
+    assert.deepEqual(got.map(text), ['m0', 'm2', 'm3'], 'm1 was acked: not handed out');
+    assert.equal((await broker.admin.stats(topic)).subscriptions['s']!.msgBacklog, 0);
+  });
+});
