@@ -91,8 +91,8 @@ export class PartitionMaintenance {
 
   /**
    * Ends housekeeping before the partition closes its ledger: the running pass skips or stops its
-   * offload (between ledgers) but finishes its local steps, and no new pass starts. Resolves when nothing of it is left
-   * running, so none of its writes can reach a store that is closing.
+   * offload (between ledgers) but finishes its local steps, and no new pass starts. Resolves when
+   * nothing of it is left running, so none of its writes can reach a store that is closing.
    */
   async stop(): Promise<void> {
     this.stopping = true;
