@@ -32,6 +32,7 @@ export interface TrainerOptions {
 export class Trainer {
   readonly model: LogisticRegression;
   private pendingFeedback = 0;
+  private replay: Reader<Uint8Array> | undefined;
 
   private constructor(
     private readonly broker: Broker,
@@ -51,6 +52,7 @@ export class Trainer {
   }
 
   async close(): Promise<void> {
+    await this.replay?.close();
     await this.feedbackProducer.close();
     await this.feedbackConsumer.close();
   }
@@ -71,8 +73,17 @@ export class Trainer {
     return weights;
   }
 
-  private async reader(): Promise<Reader<Uint8Array>> {
-    return this.broker.createReader({ topic: this.topics.features, startMessageId: MessageId.earliest, receiverQueueSize: 20_000 });
+  /**
+   * The features replay from the earliest message: one reader for the whole run, sought back to the
+   * start for each pass (Reader.seek), as an epoch loop would rather than opening one per pass.
+   */
+  private async replayFromEarliest(): Promise<Reader<Uint8Array>> {
+    if (this.replay === undefined) {
+      this.replay = await this.broker.createReader({ topic: this.topics.features, startMessageId: MessageId.earliest, receiverQueueSize: 20_000 });
+    } else {
+      await this.replay.seek(MessageId.earliest);
+    }
+    return this.replay;
   }
 
   private async next(reader: Reader<Uint8Array>, got: number) {
@@ -96,26 +107,22 @@ export class Trainer {
     const firstLedger = new Map<number, number>();
     let lossSum = 0;
     let trained = 0;
-    let reader = await this.reader();
-    try {
-      for (let i = 0; i < features; i++) {
-        const m = await this.next(reader, i);
-        if (!firstLedger.has(m.id.partition)) firstLedger.set(m.id.partition, m.id.ledgerId);
-        const x = decodeFeatures(m.data);
-        if (x.eventId < events && seen[x.eventId] === 0) {
-          seen[x.eventId] = 1;
-          distinct++;
-        }
-        if (!isHoldout(x.eventId)) {
-          const w = weights.get(x.eventId) ?? 1;
-          lossSum += this.model.train(x, w);
-          trained++;
-        }
-        progress.done = i + 1;
-        if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToLoop();
+    const reader = await this.replayFromEarliest();
+    for (let i = 0; i < features; i++) {
+      const m = await this.next(reader, i);
+      if (!firstLedger.has(m.id.partition)) firstLedger.set(m.id.partition, m.id.ledgerId);
+      const x = decodeFeatures(m.data);
+      if (x.eventId < events && seen[x.eventId] === 0) {
+        seen[x.eventId] = 1;
+        distinct++;
       }
-    } finally {
-      await reader.close();
+      if (!isHoldout(x.eventId)) {
+        const w = weights.get(x.eventId) ?? 1;
+        lossSum += this.model.train(x, w);
+        trained++;
+      }
+      progress.done = i + 1;
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToLoop();
     }
     const trainMs = Date.now() - progress.startedAt;
     let startedOffloaded = 0;
@@ -128,33 +135,29 @@ export class Trainer {
     let holdoutLoss = 0;
     let published = 0;
     const sends: Promise<unknown>[] = [];
-    reader = await this.reader();
-    try {
-      for (let i = 0; i < features; i++) {
-        const x = decodeFeatures((await this.next(reader, i)).data);
-        const p = this.model.predict(x);
-        if (isHoldout(x.eventId)) {
-          holdout++;
-          holdoutLoss += logLoss(x.label, p);
-          if ((p > 0.5 ? 1 : 0) === x.label) correct++;
-        } else {
-          const error = Math.abs(x.label - p);
-          if (error > 0.5) {
-            sends.push(this.feedbackProducer.send({ value: encodeFeedback({ eventId: x.eventId, error, epoch }) }));
-            published++;
-          }
-        }
-        scoring.done = i + 1;
-        if (i % YIELD_EVERY === YIELD_EVERY - 1) {
-          // Bounded: the sends of the last stretch are durable before more are issued.
-          await Promise.all(sends.splice(0));
-          await yieldToLoop();
+    await reader.seek(MessageId.earliest);
+    for (let i = 0; i < features; i++) {
+      const x = decodeFeatures((await this.next(reader, i)).data);
+      const p = this.model.predict(x);
+      if (isHoldout(x.eventId)) {
+        holdout++;
+        holdoutLoss += logLoss(x.label, p);
+        if ((p > 0.5 ? 1 : 0) === x.label) correct++;
+      } else {
+        const error = Math.abs(x.label - p);
+        if (error > 0.5) {
+          sends.push(this.feedbackProducer.send({ value: encodeFeedback({ eventId: x.eventId, error, epoch }) }));
+          published++;
         }
       }
-      await Promise.all(sends);
-    } finally {
-      await reader.close();
+      scoring.done = i + 1;
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) {
+        // Bounded: the sends of the last stretch are durable before more are issued.
+        await Promise.all(sends.splice(0));
+        await yieldToLoop();
+      }
     }
+    await Promise.all(sends);
     this.pendingFeedback = published;
     this.state.current = undefined;
     return {
