@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { defaultWorkers } from '../core/defaults.js';
 import { MillraceError } from '../core/errors.js';
 import { integer } from './parse.js';
 import { commonOptions, withBroker, type CommonOptions } from './session.js';
@@ -24,7 +25,7 @@ export function registerBench(program: Command): void {
     .description('a short produce and consume throughput check (not the full benchmark suite: npm run bench)')
     .option('-n, --messages <n>', 'messages to produce and consume', integer(1, 100_000_000), 100_000)
     .option('-s, --size <bytes>', 'value size in bytes', integer(0, 4 * 2 ** 20), 100)
-    .option('-p, --partitions <n>', 'partitions of the bench topic; 0: non-partitioned', integer(0, 1024), 4), { dataDir: 'temp', workers: availableParallelism() })
+    .option('-p, --partitions <n>', 'partitions of the bench topic; 0: non-partitioned', integer(0, 1024), 4), { dataDir: 'temp', workers: defaultWorkers(availableParallelism()) })
     .addHelpText('after', `
 Examples:
   millrace bench                                   # 100,000 x 100 B in a temporary data dir

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Schemas } from '../index.js';
+import { availableParallelism } from 'node:os';
+import { Broker, Schemas } from '../index.js';
+import { defaultWorkers } from '../core/defaults.js';
+import { tempDir, removeDir } from './util/tmp.js';
 import { bytes, drain, isCode, range, sendAll, sleep, text, topicName, withBroker } from './util/messaging.js';
 
 test('flow control - a consumer that does not receive holds at most receiverQueueSize messages (G9)', async () => {
@@ -172,4 +175,19 @@ test('message - topic names the partition a message came from on a partitioned t
     for (const m of await drain(c, 6)) assert.equal(m.topic, `${topic}-partition-${m.id.partition}`);
     assert.equal((await drain(cp, 1))[0]!.topic, plain);
   });
+});
+
+test('workers - by default one host worker per core but one (a core left to the application thread), never none', async () => {
+  assert.deepEqual([1, 2, 3, 8].map(defaultWorkers), [1, 1, 2, 7]);
+  const dir = tempDir('millrace-workers');
+  try {
+    const broker = await Broker.open({ dataDir: dir });
+    try {
+      assert.equal(broker.testHooks.workers, defaultWorkers(availableParallelism()));
+    } finally {
+      await broker.close();
+    }
+  } finally {
+    removeDir(dir);
+  }
 });

@@ -34,7 +34,7 @@ watchThreadExits();
 /** Options of {@link Broker.open}. */
 export interface BrokerOptions {
   dataDir: string;
-  /** Worker threads hosting partition actors. @default the number of cores */
+  /** Worker threads hosting partition actors. @default one per core but one, at least one (leaves a core to the application thread) */
   workers?: number;
   /**
    * Bytes of each ring between a client thread and a host worker (a power of two); records over

@@ -15,7 +15,7 @@ import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:work
 import { setImmediate as immediate } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import { MillraceError } from '../../core/errors.js';
-import { DEFAULTS } from '../../core/defaults.js';
+import { DEFAULTS, defaultWorkers } from '../../core/defaults.js';
 import type { Durability } from '../../core/storage/store.js';
 import { prepareDataDir } from '../../core/storage/data-dir.js';
 import { Doorbell } from './doorbell.js';
@@ -35,7 +35,7 @@ export type { SystemHandle } from './control.js';
 /** Options of {@link ActorSystem.open}. */
 export interface ActorSystemOptions {
   dataDir: string;
-  /** Host worker threads. @default os.availableParallelism() */
+  /** Host worker threads. @default one per core but one, at least one (defaultWorkers) */
   workers?: number;
   /** @default 'durable' */
   durability?: Durability;
@@ -144,7 +144,7 @@ export class ActorSystem {
 
   /** Starts the pool and one host loop per worker. */
   static async open(options: ActorSystemOptions): Promise<ActorSystem> {
-    const workers = options.workers ?? os.availableParallelism();
+    const workers = options.workers ?? defaultWorkers(os.availableParallelism());
     if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
       throw new MillraceError('INVALID_ARGUMENT', `workers must be an integer from 1 to 256, got ${String(workers)}`);
     }
