@@ -16,7 +16,10 @@ import { lmdbCeilings, stubPair, type LoopConsumer, type LoopProducer } from './
 const VALUE_BYTES = 100;
 // Sends in flight: each send awaits the one issued WINDOW sends before it (a sliding window), the
 // pattern a fast producer uses; awaiting every Nth send instead drains the pipeline each time.
-const WINDOW = 20_000;
+// 10,000: with one host worker (the default on two cores), 20,000 published no faster (2.44-2.53M
+// against 2.44-2.51M msg/s) and pub+sub was slower (877-918k against 949k-1.02M; 40,000: 788-833k),
+// its pending sends only growing the main thread's heap.
+const WINDOW = 10_000;
 
 /** Sends `total` messages made by `make` through a sliding window of in-flight sends. */
 export async function sendWindowed(producer: { send(m: { value: Uint8Array }): Promise<unknown>; flush(): Promise<void> }, total: number, make: () => Uint8Array): Promise<number> {
