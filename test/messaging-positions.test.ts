@@ -198,3 +198,24 @@ test('reader - reads ahead about receiverQueueSize messages, not 64 entries of w
     await r.close();
   });
 });
+
+test('getLastMessageIds - the last stored message of each partition, with its batch index; earliest for an empty partition', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('last-ids');
+    await broker.admin.createTopic(topic, { partitions: 3 });
+    const c = await broker.subscribe({ topic, subscription: 's', type: 'shared', initialPosition: 'earliest' });
+    assert.deepEqual((await c.getLastMessageIds()).map((id) => id.isEarliest), [true, true, true]);
+    // Two partitions get batches of up to 4; the third stays empty.
+    const p = await broker.createProducer({ topic, routing: 'key-hash', batching: { maxMessages: 4, maxDelayMs: 20 } });
+    const ids = await Promise.all(range(7).map((v) => p.send({ value: bytes(v), key: 'a' })));
+    const more = await Promise.all(range(2, 'b').map((v) => p.send({ value: bytes(v), key: 'zz' })));
+    const last = await c.getLastMessageIds();
+    // The newest ID sent to each partition, and earliest for a partition nothing was sent to.
+    const want = [0, 1, 2].map((i) => [...ids, ...more].filter((id) => id.partition === i)
+      .reduce<MessageId>((a, b) => (a.isEarliest || b.compare(a) > 0 ? b : a), MessageId.earliest));
+    assert.deepEqual(last.map(String), want.map(String));
+    assert.ok(want.some((id) => id.isEarliest) && want.some((id) => id.batchIndex > 0), 'an empty partition and a batch were covered');
+    await c.close();
+    await assert.rejects(c.getLastMessageIds(), isCode('CLOSED'));
+  });
+});

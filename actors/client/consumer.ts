@@ -627,6 +627,23 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     }));
   }
 
+  /**
+   * The ID of the last message stored on each partition this consumer reads, in partition order
+   * (Pulsar's `getLastMessageIds`): where a catch-up or a replay of what exists now ends. A
+   * partition with no message gives `MessageId.earliest`; one whose last entry retention already
+   * deleted gives that entry's whole-entry ID (batch index -1).
+   */
+  async getLastMessageIds(): Promise<MessageId[]> {
+    if (this.closed) throw new MillraceError('CLOSED', 'the consumer is closed');
+    return Promise.all(this.parts.map(async (p) => {
+      const last = await p.client.lastPosition();
+      if (!last) return MessageId.earliest;
+      const [e] = await p.client.readRange(last, { maxEntries: 1 });
+      const at = e !== undefined && e.position.ledgerId === last.ledgerId && e.position.entryId === last.entryId;
+      return new MessageId(last.ledgerId, last.entryId, p.partition, at ? new EntryView(e.entry).count - 1 : -1);
+    }));
+  }
+
   /** Closes the consumer and deletes the subscription (its cursor). Fails if other consumers are connected. */
   async unsubscribe(): Promise<void> {
     if (this.closed) throw new MillraceError('CLOSED', 'the consumer is closed');
