@@ -219,3 +219,29 @@ test('getLastMessageIds - the last stored message of each partition, with its ba
     await assert.rejects(c.getLastMessageIds(), isCode('CLOSED'));
   });
 });
+
+test('seek - seeks right after a send, while the subscription is still dispatching it, deliver the message once on every type', async () => {
+  await withBroker(async ({ broker }) => {
+    // The dispatch of the send races the first seek: a seek used to land between a dispatch's read
+    // and its offer, which then went out after the reset ("offered twice" or a lost message).
+    for (const type of ['exclusive', 'failover', 'shared', 'key_shared'] as const) {
+      for (let i = 0; i < 8; i++) {
+        const topic = topicName(`seek-race-${type}-${i}`);
+        const opts = { topic, subscription: 's', type, initialPosition: 'earliest' as const };
+        const c0 = await broker.subscribe(opts);
+        const p = await broker.createProducer({ topic });
+        await p.send({ value: bytes('v0'), key: 'k0' });
+        await c0.seek(MessageId.earliest);
+        await c0.seek(MessageId.earliest);
+        await c0.close();
+        const d = await broker.subscribe(opts);
+        const first = await d.receive({ timeoutMs: 2000 });
+        assert.equal(first && text(first), 'v0', `${type} run ${i}`);
+        await d.ack(first!);
+        assert.equal(await d.receive({ timeoutMs: 50 }), null, `${type} run ${i}: delivered twice`);
+        await d.close();
+        await p.close();
+      }
+    }
+  });
+});

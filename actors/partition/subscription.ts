@@ -136,6 +136,15 @@ export class Subscription {
   private pumping = false;
   private again = false;
   /**
+   * A seek is resetting the subscription: pump() only notes that it is wanted. A pump runs across
+   * awaits (an entry read, a delivery) with offers in hand and the read position to move; a seek in
+   * between had those offers dispatched after it, and the position overwritten, so one message was
+   * offered twice (found by the messaging model: send, seek, seek on Failover).
+   */
+  private seeking = false;
+  /** Told when the running pump ends (a seek waits for it). */
+  private pumpEnded: (() => void)[] = [];
+  /**
    * Something that can change a dispatch decision happened (permits, acks, consumers, redeliveries).
    * Without it, held messages stay held: a pump after a mere append skips re-offering them, which
    * would otherwise cost O(held) per append.
@@ -301,6 +310,17 @@ export class Subscription {
 
   /** Moves the subscription so the next message delivered is the first at or after `position`. */
   async seek(position: Position): Promise<void> {
+    this.seeking = true;
+    try {
+      await this.pumpStopped();
+      await this.reset(position);
+    } finally {
+      this.seeking = false;
+      if (this.again) this.pump();
+    }
+  }
+
+  private async reset(position: Position): Promise<void> {
     // Pulsar disconnects consumers on a seek; here each consumer is reset in place: what it holds is
     // dropped by the dispatcher (it will be read again), and its client clears its queue.
     const conns = [...this.consumers.values()];
@@ -392,7 +412,7 @@ export class Subscription {
 
   /** Something changed (new entries, permits, acks): dispatch what can go. */
   pump(): void {
-    if (this.pumping) {
+    if (this.pumping || this.seeking) {
       this.again = true;
       return;
     }
@@ -400,9 +420,15 @@ export class Subscription {
     this.again = false;
     void this.pumpLoop().catch((err: unknown) => this.reportError(err)).finally(() => {
       this.pumping = false;
+      for (const ended of this.pumpEnded.splice(0)) ended();
       // A pump asked for while this one ran: run again now that the flag is down (no lost wake-up).
       if (this.again) this.pump();
     });
+  }
+
+  /** Resolves once no pump is running. */
+  private pumpStopped(): Promise<void> {
+    return this.pumping ? new Promise((resolve) => this.pumpEnded.push(resolve)) : Promise.resolve();
   }
 
   private async pumpLoop(): Promise<void> {
