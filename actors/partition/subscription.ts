@@ -136,12 +136,13 @@ export class Subscription {
   private pumping = false;
   private again = false;
   /**
-   * A seek is resetting the subscription: pump() only notes that it is wanted. A pump runs across
-   * awaits (an entry read, a delivery) with offers in hand and the read position to move; a seek in
-   * between had those offers dispatched after it, and the position overwritten, so one message was
-   * offered twice (found by the messaging model: send, seek, seek on Failover).
+   * Seeks resetting the subscription (two consumers may seek at once): while any is, pump() only
+   * notes that it is wanted. A pump runs across awaits (an entry read, a delivery) with offers in
+   * hand and the read position to move; a seek in between had those offers dispatched after it,
+   * and the position overwritten, so one message was offered twice (found by the messaging model:
+   * send, seek, seek on Failover).
    */
-  private seeking = false;
+  private seeking = 0;
   /** Told when the running pump ends (a seek waits for it). */
   private pumpEnded: (() => void)[] = [];
   /**
@@ -310,12 +311,12 @@ export class Subscription {
 
   /** Moves the subscription so the next message delivered is the first at or after `position`. */
   async seek(position: Position): Promise<void> {
-    this.seeking = true;
+    this.seeking++;
     try {
       await this.pumpStopped();
       await this.reset(position);
     } finally {
-      this.seeking = false;
+      this.seeking--;
       if (this.again) this.pump();
     }
   }
@@ -412,7 +413,7 @@ export class Subscription {
 
   /** Something changed (new entries, permits, acks): dispatch what can go. */
   pump(): void {
-    if (this.pumping || this.seeking) {
+    if (this.pumping || this.seeking > 0) {
       this.again = true;
       return;
     }
