@@ -207,3 +207,21 @@ test('ack by ID - a message acked by its ID while still in the receive buffer is
     assert.equal((await broker.admin.stats(topic)).subscriptions['s']!.msgBacklog, 0);
   });
 });
+
+test('ack timeout - the clock starts when the application receives a message, not when it reached the receive buffer', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('ack-timeout-clock');
+    const c = await broker.subscribe({ topic, subscription: 's', type: 'shared', initialPosition: 'earliest', ackTimeoutMs: 300 });
+    const p = await broker.createProducer({ topic });
+    await sendAll(p, ['waited']);
+    while (c.bufferedCount < 1) await sleep(5);
+    await sleep(500); // buffered longer than the ack timeout
+    const m = await c.receive({ timeoutMs: 1000 });
+    assert.equal(m && text(m), 'waited');
+    await sleep(150); // within the timeout since it was received
+    // Timed from delivery, it was given back at the next tick and came straight back into the buffer.
+    assert.equal(c.bufferedCount, 0, 'given back while the application held it');
+    await c.ack(m!);
+    assert.equal(await c.receive({ timeoutMs: 500 }), null, 'not redelivered');
+  });
+});

@@ -218,6 +218,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
         this.consumed(this.parts[rec.part]!);
         if (rec.state[batchIndex] !== OUT_QUEUED) continue;
         rec.state[batchIndex] = OUT_TAKEN;
+        if (this.ackTimer !== undefined) rec.taken(batchIndex, Date.now());
         if (run.next === run.count) this.queue.shift();
         return new EntryMessage<T>(run.src, run.view, batchIndex, rec.redeliveryCountOf(batchIndex), rec);
       }

@@ -49,6 +49,19 @@ export class OutEntry {
     this.state = new Uint8Array(batchSize);
   }
 
+  /**
+   * Index `i` was handed to the application at `now`: its ack-timeout clock starts here, not at
+   * delivery (a message that waited in the receive buffer past the timeout was given back the
+   * moment it was received, and its ack failed; Pulsar's tracker also starts on receive).
+   */
+  taken(i: number, now: number): void {
+    if (this.times === undefined) {
+      if (now === this.deliveredAt) return;
+      this.times = new Float64Array(this.batchSize).fill(this.deliveredAt);
+    }
+    this.times[i] = now;
+  }
+
   deliveredAtOf(i: number): number {
     return this.times === undefined ? this.deliveredAt : this.times[i]!;
   }
