@@ -568,15 +568,20 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
    */
   redeliverUnacknowledgedMessages(): void {
     if (this.closed) return;
+    this.giveBack(this.takenWhere(() => true));
+  }
+
+  /** The messages handed to the application and not acked or given back, that `keep` accepts. */
+  private takenWhere(keep: (rec: OutEntry, i: number) => boolean): { rec: OutEntry; i: number }[] {
     const items: { rec: OutEntry; i: number }[] = [];
     for (const part of this.parts) {
       for (const byEntry of part.out.values()) {
         for (const rec of byEntry.values()) {
-          for (let i = 0; i < rec.batchSize; i++) if (rec.state[i] === OUT_TAKEN) items.push({ rec, i });
+          for (let i = 0; i < rec.batchSize; i++) if (rec.state[i] === OUT_TAKEN && keep(rec, i)) items.push({ rec, i });
         }
       }
     }
-    this.giveBack(items);
+    return items;
   }
 
   private giveBack(items: { rec: OutEntry; i: number }[]): void {
@@ -594,15 +599,8 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
 
   private expireUnacked(timeoutMs: number): void {
     const now = Date.now();
-    const expired: { rec: OutEntry; i: number }[] = [];
-    for (const part of this.parts) {
-      for (const byEntry of part.out.values()) {
-        for (const rec of byEntry.values()) {
-          // Messages still in the queue are not the application's yet: their clock has not started.
-          for (let i = 0; i < rec.batchSize; i++) if (rec.state[i] === OUT_TAKEN && now - rec.deliveredAtOf(i) >= timeoutMs) expired.push({ rec, i });
-        }
-      }
-    }
+    // Messages still in the queue are not the application's yet: their clock starts when taken.
+    const expired = this.takenWhere((rec, i) => now - rec.deliveredAtOf(i) >= timeoutMs);
     if (expired.length > 0) this.giveBack(expired);
   }
 

@@ -40,7 +40,10 @@ export class OutEntry {
   out = 0;
   /** Still indexed by the consumer (false once every message of it was acked or given back). */
   live = true;
-  /** Delivery time of each batch index, only once indexes of one entry arrived at different times. */
+  /**
+   * Delivery time of each batch index (the time the application took it, under an ack timeout),
+   * only once indexes of one entry have different times.
+   */
   times: Float64Array | undefined;
   /** Redelivery count of each batch index, only when some is not 0. */
   counts: Uint32Array | undefined;
@@ -62,6 +65,7 @@ export class OutEntry {
     this.times[i] = now;
   }
 
+  /** When index `i` arrived, or was taken by the application under an ack timeout (see taken). */
   deliveredAtOf(i: number): number {
     return this.times === undefined ? this.deliveredAt : this.times[i]!;
   }
