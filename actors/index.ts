@@ -5,6 +5,7 @@ export { PartitionClient } from './client/partition-client.js';
 export type { PartitionActorConfig } from './partition/partition-actor.js';
 export { RingBuffer, type RingOptions, type RecordHandler } from './ring/index.js';
 export { Broker, type BrokerOptions, type BrokerHandle } from './client/broker.js';
+export type { IdleStrategy } from './host/idle-strategy.js';
 export { Producer, type ProducerOptions, type ProducerMessage, type BatchingOptions } from './client/producer.js';
 export { Consumer, type ConsumerOptions } from './client/consumer.js';
 export { Reader, type ReaderOptions } from './client/reader.js';

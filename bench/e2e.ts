@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Broker, MessageId, type Durability, type Message } from '../index.js';
+import { Broker, MessageId, type Durability, type IdleStrategy, type Message } from '../index.js';
 import type { BenchContext, BenchResult, Scenario } from './harness.js';
 import { percentile, rssSampler } from './harness.js';
 import { runIsolated, type Workload } from './isolated.js';
@@ -59,9 +59,9 @@ function stampOf(d: Uint8Array): number {
   return stampF64[0]!;
 }
 
-async function withBroker<T>(ctx: BenchContext, durability: Durability, fn: (b: Broker) => Promise<T>): Promise<T> {
+async function withBroker<T>(ctx: BenchContext, durability: Durability, fn: (b: Broker) => Promise<T>, idleStrategy?: IdleStrategy): Promise<T> {
   // Every message kept: these workloads read back what they wrote, whatever the housekeeping does.
-  const broker = await Broker.open({ dataDir: ctx.tmpDir('e2e'), durability, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
+  const broker = await Broker.open({ dataDir: ctx.tmpDir('e2e'), durability, ...(idleStrategy ? { idleStrategy } : {}), policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
   try {
     return await fn(broker);
   } finally {
@@ -135,7 +135,7 @@ async function pubsub(ctx: BenchContext): Promise<BenchResult[]> {
   return [harness, { ...r, baseline: harness.name, ratio: r.value / harness.value }];
 }
 
-async function steadyLatency(ctx: BenchContext, durability: Durability, name: string): Promise<BenchResult> {
+async function steadyLatency(ctx: BenchContext, durability: Durability, name: string, idleStrategy?: IdleStrategy): Promise<BenchResult> {
   const rate = 2000;
   const seconds = ctx.quick ? 2 : 10;
   // A warm-up at the same rate first, left out of the figures (as the OpenMessaging Benchmark does):
@@ -161,7 +161,11 @@ async function steadyLatency(ctx: BenchContext, durability: Durability, name: st
     // Paced by timers, never a busy wait: a spinning sender would starve the consumer on the same
     // event loop and measure the spin, not the broker. Each message is stamped when actually sent.
     const t0 = performance.now();
+    // CPU of the whole process over the measured part (after the warm-up): what the idle strategy
+    // spends for the latency (spinning hosts take a core while traffic is recent).
+    let cpu: { t: number; usage: NodeJS.CpuUsage } | undefined;
     for (let i = 0; i < total;) {
+      if (cpu === undefined && i >= warm) cpu = { t: performance.now(), usage: process.cpuUsage() };
       const due = t0 + (i * 1000) / rate;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -173,12 +177,14 @@ async function steadyLatency(ctx: BenchContext, durability: Durability, name: st
     }
     await receiving;
     const rss_mb = rss.stop();
+    const used = process.cpuUsage(cpu?.usage);
+    const cpu_cores = (used.user + used.system) / 1000 / (performance.now() - (cpu?.t ?? t0));
     const sorted = Float64Array.from(lat.slice(warm)).sort();
     return {
       name, unit: 'us', value: percentile(sorted, 50), p50_us: percentile(sorted, 50), p99_us: percentile(sorted, 99), p999_us: percentile(sorted, 99.9),
-      rate_per_s: rate, messages: sorted.length, warmup_s: warmupSeconds, durability, rss_mb,
+      rate_per_s: rate, messages: sorted.length, warmup_s: warmupSeconds, durability, rss_mb, cpu_cores, idle_strategy: idleStrategy ?? 'adaptive',
     };
-  });
+  }, idleStrategy);
 }
 
 async function replay(ctx: BenchContext): Promise<BenchResult> {
@@ -241,6 +247,9 @@ export const workloads: Record<string, Workload> = {
   'e2e.pubsub.100B': (ctx) => pubsub(ctx),
   'e2e.latency.2k': async (ctx) => [await steadyLatency(ctx, 'durable', 'e2e.latency.2k')],
   'e2e.latency.2k.async': async (ctx) => [await steadyLatency(ctx, 'async', 'e2e.latency.2k.async')],
+  // The same with threads that never spin: the baseline of what the default idle strategy buys.
+  'e2e.latency.2k.park': async (ctx) => [await steadyLatency(ctx, 'durable', 'e2e.latency.2k.park', 'park')],
+  'e2e.latency.2k.async.park': async (ctx) => [await steadyLatency(ctx, 'async', 'e2e.latency.2k.async.park', 'park')],
   'e2e.replay.100B': (ctx) => replayWithCeiling(ctx),
 };
 
@@ -249,6 +258,16 @@ const isolated = (...names: string[]) => async (ctx: BenchContext): Promise<Benc
   for (const n of names) results.push(...(await runIsolated(ctx, import.meta.url, n)));
   return results;
 };
+
+/**
+ * A latency workload after its baseline with `idleStrategy: 'park'`, each in its own child: the
+ * ratio is of p99s (below 1: the default is faster), and each row carries the CPU it used.
+ */
+async function againstPark(ctx: BenchContext, name: string): Promise<BenchResult[]> {
+  const [park] = await runIsolated(ctx, import.meta.url, `${name}.park`);
+  const [r] = await runIsolated(ctx, import.meta.url, name);
+  return [park!, { ...r!, baseline: park!.name, ratio: (r!.p99_us as number) / (park!.p99_us as number) }];
+}
 
 export const scenarios: Scenario[] = [
   { name: 'broker.idle', description: 'resident memory of an open idle broker (fresh process)', run: async () => [idleRss()] },
@@ -259,7 +278,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'e2e.latency.2k',
     description: 'publish-to-receive latency at a steady 2,000 msg/s, durable and async (each in its own process)',
-    run: isolated('e2e.latency.2k', 'e2e.latency.2k.async'),
+    run: async (ctx) => [...(await againstPark(ctx, 'e2e.latency.2k')), ...(await againstPark(ctx, 'e2e.latency.2k.async'))],
   },
   { name: 'e2e.replay.100B', description: 'a reader reads stored messages from the earliest', run: isolated('e2e.replay.100B') },
 ];

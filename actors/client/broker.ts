@@ -20,6 +20,7 @@ import { isLogger, silentLogger, writeLog, type Logger } from '../../core/observ
 import { Metrics, unregisterMeter, type MeterLike } from './metrics.js';
 import { ActorSystem, type SystemHandle } from '../host/actor-system.js';
 import { watchThreadExits } from '../host/thread-exits.js';
+import type { IdleStrategy } from '../host/idle-strategy.js';
 import { PartitionClient, type ConsumerSink } from './partition-client.js';
 import type { SubscribeRequest } from '../partition/partition-protocol.js';
 import { Producer, type ProducerOptions } from './producer.js';
@@ -52,6 +53,14 @@ export interface BrokerOptions {
    * once written to the OS (survives a process crash; see {@link Durability}). @default 'durable'
    */
   durability?: Durability;
+  /**
+   * What the broker's threads do between requests. `adaptive` spins (polls its rings) while traffic
+   * is recent and a core is spare, else parks; `spin` spins while traffic is recent whatever else
+   * needs the CPU (cores set aside for the broker); `park` never spins, the least CPU. Spinning
+   * saves the thread wake-ups of each request: at 2,000 msg/s it halved publish-to-receive latency.
+   * @default 'adaptive'
+   */
+  idleStrategy?: IdleStrategy;
   /**
    * With `durability: 'async'`, how often (ms) everything written is flushed to disk in the
    * background: the most an OS crash or power loss can lose. @default 1000
@@ -250,6 +259,7 @@ export class Broker implements AsyncDisposable {
         dataDir: options.dataDir, ...(options.workers === undefined ? {} : { workers: options.workers }), durability: store.durability,
         ...(options.logger ? { logger: options.logger } : {}),
         ...(options.ringBytes === undefined ? {} : { ringBytes: options.ringBytes }),
+        ...(options.idleStrategy === undefined ? {} : { idleStrategy: options.idleStrategy }),
         ...(options.workerResourceLimits === undefined ? {} : { workerResourceLimits: options.workerResourceLimits }),
       });
     } catch (err) {

@@ -19,6 +19,7 @@ import { DEFAULTS, defaultWorkers } from '../../core/defaults.js';
 import type { Durability } from '../../core/storage/store.js';
 import { prepareDataDir } from '../../core/storage/data-dir.js';
 import { Doorbell } from './doorbell.js';
+import { IDLE_STRATEGIES, SpinToken, type IdleStrategy } from './idle-strategy.js';
 import type { ControlToHost, HostInfo, HostToControl, SystemHandle } from './control.js';
 import type { HostInit } from './host-loop.js';
 import { placeActor } from './placement.js';
@@ -39,6 +40,8 @@ export interface ActorSystemOptions {
   workers?: number;
   /** @default 'durable' */
   durability?: Durability;
+  /** What host and client threads do between requests (see {@link IdleStrategy}). @default 'adaptive' */
+  idleStrategy?: IdleStrategy;
   /**
    * Data bytes of each request and reply ring (a power of two); a record may use 1/8 of it, larger
    * ones take the cold path (postMessage). Each client thread has two rings per host worker, and
@@ -126,6 +129,8 @@ interface Local {
   /** `kind\0name` -> actor: one actor per name, so one writer per managed ledger. */
   byName: Map<string, ActorRecord>;
   server: ConnectServer | undefined;
+  /** One host spins at a time (see SpinToken). */
+  spinToken: SpinToken;
 }
 
 export class ActorSystem {
@@ -149,6 +154,10 @@ export class ActorSystem {
       throw new MillraceError('INVALID_ARGUMENT', `workers must be an integer from 1 to 256, got ${String(workers)}`);
     }
     const ringBytes = options.ringBytes ?? DEFAULTS.ringBytes;
+    const idleStrategy = options.idleStrategy ?? 'adaptive';
+    if (!IDLE_STRATEGIES.includes(idleStrategy)) {
+      throw new MillraceError('INVALID_ARGUMENT', `idleStrategy must be one of ${IDLE_STRATEGIES.join(', ')}, got ${String(idleStrategy)}`);
+    }
     const resourceLimits = resolveResourceLimits(options.workerResourceLimits);
     const dataDir = prepareDataDir(options.dataDir);
     const pool = new Piscina({
@@ -164,8 +173,8 @@ export class ActorSystem {
       resourceLimits,
     });
     const local: Local = {
-      pool, options: { dataDir, workers, durability: options.durability ?? 'durable', ringBytes },
-      kinds: { ...BUILTIN_KINDS, ...(options.kinds ?? {}) }, hosts: [], actors: new Map(), byName: new Map(), server: undefined,
+      pool, options: { dataDir, workers, durability: options.durability ?? 'durable', ringBytes, idleStrategy },
+      kinds: { ...BUILTIN_KINDS, ...(options.kinds ?? {}) }, hosts: [], actors: new Map(), byName: new Map(), server: undefined, spinToken: SpinToken.create(),
       logger: options.logger ?? silentLogger,
     };
     const system = new ActorSystem(local, undefined);
@@ -228,7 +237,7 @@ export class ActorSystem {
     port1.on('message', (m: HostToControl) => this.onHostMessage(host, m, markReady));
     const init: HostInit = {
       hostId: index, generation, port: port2, bell: bell.buffer, dataDir: local.options.dataDir,
-      durability: local.options.durability, kinds: local.kinds,
+      durability: local.options.durability, idleStrategy: local.options.idleStrategy, spinToken: local.spinToken.buffer, kinds: local.kinds,
     };
     const task = local.pool.run(init, { transferList: [port2] }) as Promise<void>;
     host.exited = task.then(
@@ -288,6 +297,8 @@ export class ActorSystem {
     host.port.close();
     const died = new MillraceError('WORKER_DIED', `host worker ${host.index} (generation ${host.generation}) died`, { cause: err });
     this.endpoint.failSlot(host.index, host.generation, died);
+    // A host that died spinning never gave the token back.
+    local.spinToken.release(host.index + 1);
     for (const w of host.waiters.values()) w.reject(died);
     host.waiters.clear();
     if (this.closing || err === undefined) return;

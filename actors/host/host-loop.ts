@@ -12,6 +12,7 @@ import { Store, type Durability } from '../../core/storage/store.js';
 import { RingBuffer } from '../ring/index.js';
 import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
+import { IdleGate, SpinToken, type IdleStrategy } from './idle-strategy.js';
 import type { Actor, ActorFactory, Reply } from './actor.js';
 import { EVENT_HEADER, RECORD_EVENT, RECORD_REPLY, REPLY_HEADER, REQUEST_HEADER, STATUS_ERROR, STATUS_OK, encodeError } from './protocol.js';
 import type { ControlToHost, HostToControl } from './control.js';
@@ -24,6 +25,9 @@ export interface HostInit {
   bell: SharedArrayBuffer;
   dataDir: string;
   durability: Durability;
+  idleStrategy: IdleStrategy;
+  /** The process's {@link SpinToken}: one host spins at a time. */
+  spinToken: SharedArrayBuffer;
   /** Actor kinds: name -> module URL whose `default` export is an ActorFactory. */
   kinds: Record<string, string>;
 }
@@ -67,10 +71,12 @@ export class HostLoop {
   private readonly actors = new Map<number, Hosted>();
   private readonly factories = new Map<string, Promise<ActorFactory>>();
   private readonly bell: Doorbell;
+  private readonly idle: IdleGate;
   private stopping = false;
 
   constructor(private readonly init: HostInit, private readonly store: Store) {
     this.bell = Doorbell.attach(init.bell);
+    this.idle = new IdleGate(init.idleStrategy, { token: SpinToken.attach(init.spinToken), holder: init.hostId + 1 });
     init.port.on('message', (m: ControlToHost) => this.control(m));
   }
 
@@ -88,8 +94,10 @@ export class HostLoop {
   }
 
   private async loop(): Promise<void> {
+    let lastWork = -Infinity;
     while (!this.stopping) {
       if (this.drain() > 0) {
+        lastWork = performance.now();
         // Let commit callbacks and timers run between batches of requests.
         await immediate();
         continue;
@@ -97,6 +105,12 @@ export class HostLoop {
       let found = false;
       for (let i = 0; i < SPIN_CHECKS && !found; i++) found = this.hasWork();
       if (found) continue;
+      const spun = this.idle.spin(lastWork, this.hasWorkOrStopping);
+      if (spun === true) continue;
+      if (spun === false) {
+        await immediate();
+        continue;
+      }
       await this.bell.park(this.hasBacklog() ? BACKLOG_PARK_MS : PARK_MS, this.hasWorkOrStopping);
     }
   }
