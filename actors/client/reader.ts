@@ -70,12 +70,9 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
       const part: Part = { client, partition, next: { ledgerId: 0, entryId: 0 }, skipThrough: -1, fetching: false, fetchId: 0 };
       if (options.startTimeMs !== undefined) {
         if (!Number.isFinite(options.startTimeMs)) throw new MillraceError('INVALID_ARGUMENT', `startTimeMs must be epoch ms, got ${options.startTimeMs}`);
-        const p = await client.findByTime(options.startTimeMs);
-        part.next = p ?? (await afterLast(client));
-      } else if (start.isEarliest) {
-        part.next = { ledgerId: 0, entryId: 0 };
-      } else if (start.isLatest) {
-        part.next = await afterLast(client);
+        part.next = await startOf(client, options.startTimeMs);
+      } else if (start.isEarliest || start.isLatest) {
+        part.next = await startOf(client, start);
       } else if (start.partition === partition || clients.length === 1) {
         // Exclusive start: after the message. A batch index of -1 names the whole entry.
         if (start.batchIndex < 0) part.next = { ledgerId: start.ledgerId, entryId: start.entryId + 1 };
@@ -213,13 +210,11 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
     let moves: { part: Part; next: Position; skipThrough: number }[];
     if (typeof target === 'number') {
       if (!Number.isFinite(target)) throw new MillraceError('INVALID_ARGUMENT', `seek takes a MessageId or a publish time in epoch ms, got ${target}`);
-      moves = await Promise.all(this.parts.map(async (part) => ({ part, next: (await part.client.findByTime(target)) ?? (await afterLast(part.client)), skipThrough: -1 })));
     } else if (!(target instanceof MessageId)) {
       throw new MillraceError('INVALID_ARGUMENT', 'seek takes a MessageId or a publish time in epoch ms');
-    } else if (target.isEarliest) {
-      moves = this.parts.map((part) => ({ part, next: { ledgerId: 0, entryId: 0 }, skipThrough: -1 }));
-    } else if (target.isLatest) {
-      moves = await Promise.all(this.parts.map(async (part) => ({ part, next: await afterLast(part.client), skipThrough: -1 })));
+    }
+    if (typeof target === 'number' || target.isEarliest || target.isLatest) {
+      moves = await Promise.all(this.parts.map(async (part) => ({ part, next: await startOf(part.client, target), skipThrough: -1 })));
     } else {
       const part = this.parts.length === 1 ? this.parts[0] : this.parts.find((p) => p.partition === target.partition);
       if (!part) throw new MillraceError('INVALID_ARGUMENT', `message ID ${target.toString()} is not of ${this.topic}`);
@@ -258,6 +253,15 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * Where a partition is read from for `MessageId.earliest`, for `MessageId.latest` (after its last
+ * entry), or for a publish time (its first entry published at or after it, else after its last).
+ */
+async function startOf(client: PartitionClient, where: MessageId | number): Promise<Position> {
+  if (typeof where === 'number') return (await client.findByTime(where)) ?? afterLast(client);
+  return where.isLatest ? afterLast(client) : { ledgerId: 0, entryId: 0 };
 }
 
 async function afterLast(client: PartitionClient): Promise<Position> {
