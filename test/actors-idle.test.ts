@@ -72,15 +72,24 @@ test('idle strategy - adaptive counts its own spinning as idle, not as load', ()
   assert.equal(gate.spin(s.clock.now, never), false);
 });
 
-test('idle strategy - one thread spins at a time; parking gives the token back', () => {
+test('idle strategy - adaptive: one thread spins at a time, parking gives the token back; spin: every thread', () => {
   const token = SpinToken.create();
-  const a = new IdleGate('spin', { token, holder: 1 });
-  const b = new IdleGate('spin', { token, holder: 2 });
-  const now = performance.now();
-  assert.equal(a.spin(now, never), false, 'a takes the token and spins a slice');
-  assert.equal(b.spin(performance.now(), never), undefined, 'b parks while a holds it');
-  assert.equal(a.spin(now - 50, never), undefined, 'a, without recent work, parks and gives it back');
-  assert.equal(b.spin(performance.now(), never), false, 'now b spins');
+  // Two adaptive gates on an idle machine (after a first measurement, both would spin).
+  const gates = [1, 2].map((holder) => {
+    const s = scripted([{ processMs: 0, idleMs: 200 }, { processMs: 10, idleMs: 190 }]);
+    const gate = new IdleGate('adaptive', { token, holder }, s.read, 2, s.now);
+    assert.equal(gate.spin(s.clock.now, never), undefined, 'nothing measured yet');
+    s.clock.now += 100;
+    return { gate, s };
+  });
+  const [a, b] = gates as [typeof gates[0], typeof gates[0]];
+  assert.equal(a.gate.spin(a.s.clock.now, never), false, 'a takes the token and spins a slice');
+  assert.equal(b.gate.spin(b.s.clock.now, never), undefined, 'b parks while a holds it');
+  assert.equal(a.gate.spin(a.s.clock.now - 50, never), undefined, 'a, without recent work, parks and gives it back');
+  assert.equal(b.gate.spin(b.s.clock.now, never), false, 'now b spins');
+  // Under 'spin' the deployer gave the broker its cores: no token limit.
+  const c = new IdleGate('spin', { token, holder: 3 });
+  assert.equal(c.spin(performance.now(), never), false, 'a spin gate spins while b holds the token');
   token.release(2);
 });
 

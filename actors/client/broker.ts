@@ -55,8 +55,9 @@ export interface BrokerOptions {
   durability?: Durability;
   /**
    * What the broker's threads do between requests. `adaptive` spins (polls its rings) while traffic
-   * is recent and a core is spare, else parks; `spin` spins while traffic is recent whatever else
-   * needs the CPU (cores set aside for the broker); `park` never spins, the least CPU. Spinning
+   * is recent and a core is spare, one host at a time, else parks; `spin` spins every host while
+   * its traffic is recent whatever else needs the CPU (cores set aside for the broker); `park`
+   * never spins, the least CPU. Spinning
    * saves the thread wake-ups of each request: at 2,000 msg/s it halved publish-to-receive latency.
    * @default 'adaptive'
    */

@@ -18,7 +18,8 @@ import { availableParallelism, cpus } from 'node:os';
 /**
  * - `adaptive` (default): spin between requests while traffic is recent (the last 5 ms) and a core
  *   is spare; park otherwise.
- * - `spin`: spin while traffic is recent, whatever else needs the CPU (dedicated cores).
+ * - `spin`: spin while traffic is recent, whatever else needs the CPU, every host (cores set aside
+ *   for the broker).
  * - `park`: never spin beyond a few microseconds of re-checks; the least CPU.
  */
 export type IdleStrategy = 'adaptive' | 'spin' | 'park';
@@ -123,7 +124,8 @@ export class SpinToken {
 
 /**
  * Decides, for one thread, whether to spin or park when it has no work. Each thread has its own
- * and counts its own spinning; a shared {@link SpinToken} lets only one of them spin at a time.
+ * and counts its own spinning; under `adaptive`, a shared {@link SpinToken} lets only one of them
+ * spin at a time.
  */
 export class IdleGate {
   private last: CpuCounters | undefined;
@@ -151,7 +153,7 @@ export class IdleGate {
     if (this.strategy === 'park') return undefined;
     const now = this.clock();
     if (now - lastWorkMs > RECENT_MS || (this.strategy === 'adaptive' && !this.coreIsSpare(now))) return this.park();
-    if (this.token && !this.token.token.take(this.token.holder)) return undefined;
+    if (this.strategy === 'adaptive' && this.token && !this.token.token.take(this.token.holder)) return undefined;
     const start = performance.now();
     const end = start + SLICE_MS;
     let t = start;
