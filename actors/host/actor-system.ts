@@ -40,7 +40,7 @@ export interface ActorSystemOptions {
   workers?: number;
   /** @default 'durable' */
   durability?: Durability;
-  /** What host and client threads do between requests (see {@link IdleStrategy}). @default 'adaptive' */
+  /** What a host worker does when its rings are empty: spin or park (see {@link IdleStrategy}); client threads always park. @default 'adaptive' */
   idleStrategy?: IdleStrategy;
   /**
    * Data bytes of each request and reply ring (a power of two); a record may use 1/8 of it, larger
@@ -129,7 +129,7 @@ interface Local {
   /** `kind\0name` -> actor: one actor per name, so one writer per managed ledger. */
   byName: Map<string, ActorRecord>;
   server: ConnectServer | undefined;
-  /** One host spins at a time (see SpinToken). */
+  /** Under 'adaptive', one host spins at a time (see SpinToken). */
   spinToken: SpinToken;
 }
 

@@ -1,9 +1,11 @@
 /**
  * The host loop: what one pool worker runs for its whole life. It serves many actors: it drains the
  * request ring of every attached client thread, hands each request to its actor, and writes replies
- * to that client's reply ring. When there is no work it spins briefly, then parks on its doorbell
- * with Atomics.waitAsync, so the worker's event loop (LMDB commit callbacks, actor timers, the
- * control port) keeps running while it sleeps and no core burns while nothing happens.
+ * to that client's reply ring. When there is no work it re-checks briefly, then, as its idle
+ * strategy says (idle-strategy.ts), keeps polling in short slices while traffic is recent and a core
+ * is spare, or parks on its doorbell with Atomics.waitAsync. Either way the worker's event loop
+ * (LMDB commit callbacks, actor timers, the control port) keeps running, and no core burns while
+ * nothing happens.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { setImmediate as immediate } from 'node:timers/promises';
@@ -26,7 +28,7 @@ export interface HostInit {
   dataDir: string;
   durability: Durability;
   idleStrategy: IdleStrategy;
-  /** The process's {@link SpinToken}: one host spins at a time. */
+  /** The process's {@link SpinToken}: under 'adaptive', one host spins at a time. */
   spinToken: SharedArrayBuffer;
   /** Actor kinds: name -> module URL whose `default` export is an ActorFactory. */
   kinds: Record<string, string>;
