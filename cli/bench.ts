@@ -58,7 +58,7 @@ one shared subscription of one consumer acking every message.`)
           const figures = (n: number, s: number): { messages: number; seconds: number; msgPerS: number; mbPerS: number } =>
             ({ messages: n, seconds: Math.round(s * 1000) / 1000, msgPerS: Math.round(n / s), mbPerS: Math.round((n * o.size) / s / 1e4) / 100 });
           const result = {
-            messages: o.messages, sizeBytes: o.size, partitions: o.partitions, workers: o.workers,
+            messages: o.messages, sizeBytes: o.size, partitions: o.partitions, workers: o.workers, idleStrategy: o.idleStrategy,
             produce: figures(o.messages, produceS), consume: figures(consumed, consumeS),
           };
           const line = (what: string, f: ReturnType<typeof figures>): string =>

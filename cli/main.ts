@@ -38,7 +38,7 @@ function buildProgram(): Command {
     })
     .addHelpText('after', `
 Every command takes --data-dir (default ./data; bench and demo: a temporary one), --json,
---workers and --tiered-storage. Commands other than topics create, bench and demo need an
+--workers, --idle-strategy and --tiered-storage. Commands other than topics create, bench and demo need an
 existing data directory and an existing topic: nothing is created by mistake. One process at a
 time opens a data directory (a second gets DATA_DIR_LOCKED, exit 4).
 

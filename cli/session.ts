@@ -1,6 +1,6 @@
 /**
  * What every command shares: the common options (`--data-dir`, `--json`, `--workers`,
- * `--tiered-storage`) and opening the data directory embedded, under its process lock, with topic
+ * `--idle-strategy`, `--tiered-storage`) and opening the data directory embedded, under its process lock, with topic
  * auto-creation off (a command naming a missing topic fails instead of creating it). SIGINT and
  * SIGTERM stop a waiting command through an AbortSignal; the broker is closed either way.
  */
@@ -13,7 +13,8 @@ import { MillraceError } from '../core/errors.js';
 import { MARKER_FILE } from '../core/storage/data-dir.js';
 import { parseTopicName } from '../core/topic/index.js';
 import { EXIT } from './errors.js';
-import { integer } from './parse.js';
+import { integer, oneOf } from './parse.js';
+import { IDLE_STRATEGIES, type IdleStrategy } from '../actors/host/idle-strategy.js';
 import { Output } from './output.js';
 
 /** Options every command has. */
@@ -21,6 +22,7 @@ export interface CommonOptions {
   dataDir: string;
   json: boolean;
   workers: number;
+  idleStrategy: IdleStrategy;
   tieredStorage?: string;
   s3Endpoint?: string;
   s3Region?: string;
@@ -35,6 +37,7 @@ export function commonOptions(cmd: Command, defaults: { dataDir?: 'temp'; worker
   return cmd
     .option('--json', 'print JSON (one object per line for message streams)', false)
     .addOption(new Option('--workers <n>', 'worker threads hosting partitions').argParser(integer(1, 64)).default(defaults.workers ?? 1))
+    .addOption(new Option('--idle-strategy <s>', `what a worker does between requests: ${IDLE_STRATEGIES.join(', ')}`).argParser(oneOf(IDLE_STRATEGIES)).default('adaptive'))
     .addOption(new Option('--tiered-storage <dir|s3://bucket/prefix>', 'where sealed ledgers are offloaded and read back from').env('MILLRACE_TIERED_STORAGE'))
     .addOption(new Option('--s3-endpoint <url>', 'endpoint of an S3-compatible server (with s3://)').env('MILLRACE_S3_ENDPOINT'))
     .addOption(new Option('--s3-region <region>', 'S3 region (with s3://)').env('AWS_REGION'));
@@ -110,7 +113,7 @@ export async function withBroker<T>(o: CommonOptions, create: boolean, fn: (s: S
   let broker: Broker | undefined;
   try {
     const ts = tieredStorage(o);
-    broker = await Broker.open({ dataDir: dir, workers: o.workers, allowAutoTopicCreation: false, ...(ts ? { tieredStorage: ts } : {}) });
+    broker = await Broker.open({ dataDir: dir, workers: o.workers, idleStrategy: o.idleStrategy, allowAutoTopicCreation: false, ...(ts ? { tieredStorage: ts } : {}) });
     return await fn({ broker, out: new Output(o.json), signal: abort.signal });
   } finally {
     try {

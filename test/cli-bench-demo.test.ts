@@ -12,9 +12,10 @@ describe('cli bench and demo', { concurrency: true }, () => {
     const root = tempDir('millrace-cli');
     const d = ['--data-dir', join(root, 'data')];
     try {
-      const r = await cli(['bench', '-n', '3000', '-s', '64', '-p', '2', '--workers', '1', '--json', ...d], { timeoutMs: 60_000 });
+      const r = await cli(['bench', '-n', '3000', '-s', '64', '-p', '2', '--workers', '1', '--idle-strategy', 'park', '--json', ...d], { timeoutMs: 60_000 });
       assert.equal(r.code, 0, r.stderr);
-      const result = JSON.parse(r.stdout) as { produce: { messages: number; msgPerS: number }; consume: { messages: number; msgPerS: number } };
+      const result = JSON.parse(r.stdout) as { idleStrategy: string; produce: { messages: number; msgPerS: number }; consume: { messages: number; msgPerS: number } };
+      assert.equal(result.idleStrategy, 'park');
       assert.equal(result.produce.messages, 3000);
       assert.equal(result.consume.messages, 3000);
       assert.ok(result.produce.msgPerS > 0 && result.consume.msgPerS > 0);

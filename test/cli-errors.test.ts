@@ -40,6 +40,7 @@ describe('cli errors', { concurrency: true }, () => {
         [['consume', 't', '-d', dir], /required option '-s, --subscription <name>' not specified/],
         [['consume', 't', '-s', 'x', '-n', 'many', '-d', dir], /'many' is invalid/],
         [['consume', 't', '-s', 'x', '--type', 'fifo', '-d', dir], /expected one of exclusive, failover, shared, key_shared, got 'fifo'/],
+        [['topics', 'list', '--idle-strategy', 'nap', '-d', dir], /expected one of adaptive, spin, park, got 'nap'/],
         [['read', 't', '--start', '1:2', '-d', dir], /message ID/],
         [['read', 't', '--start-time', 'yesterday', '-d', dir], /ISO 8601/],
         [['topics', 'create', 't', '--retention', 'forever', '-d', dir], /infinite, none or TIME,SIZE/],
