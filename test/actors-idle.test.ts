@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
 import { Broker, MillraceError } from '../index.js';
 import { IdleGate, SpinToken, usableCores, type CpuCounters } from '../actors/host/idle-strategy.js';
@@ -93,9 +94,9 @@ test('idle strategy - adaptive: one thread spins at a time, parking gives the to
   token.release(2);
 });
 
-test('idle strategy - the usable cores are at least one and at most the scheduler count', () => {
+test('idle strategy - the usable cores are positive (a cgroup quota may be a fraction) and at most the scheduler count', () => {
   const n = usableCores();
-  assert.ok(n > 0 && Number.isFinite(n));
+  assert.ok(n > 0 && n <= availableParallelism(), `usable cores ${n} of ${availableParallelism()}`);
 });
 
 test('idle strategy - Broker.open rejects an unknown strategy, and each strategy serves end to end', async () => {
