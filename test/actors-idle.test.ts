@@ -59,6 +59,14 @@ test('idle strategy - adaptive spins only while a core is spare', () => {
   assert.equal(gate.spin(s.clock.now, never), undefined, 'the machine is busy with another process: park');
 });
 
+test('idle strategy - adaptive never spins with one usable core, however idle', () => {
+  const s = scripted([{ processMs: 0, idleMs: 100 }, { processMs: 1, idleMs: 99 }]);
+  const gate = new IdleGate('adaptive', undefined, s.read, 1, s.now);
+  assert.equal(gate.spin(s.clock.now, never), undefined);
+  s.clock.now += 100;
+  assert.equal(gate.spin(s.clock.now, never), undefined, 'the thread it waits for would need the only core');
+});
+
 test('idle strategy - adaptive counts its own spinning as idle, not as load', () => {
   // After a measurement that says spin, this thread spins for 100 ms; the next measurement shows
   // the process 1.5 cores busy and the machine 0.5 idle. Less its own spinning that is 0.5 busy and

@@ -17,7 +17,7 @@ import { availableParallelism, cpus } from 'node:os';
 
 /**
  * - `adaptive` (default): spin between requests while traffic is recent (the last 5 ms) and a core
- *   is spare; park otherwise.
+ *   is spare (never with fewer than two usable cores); park otherwise.
  * - `spin`: spin while traffic is recent, whatever else needs the CPU, every host (cores set aside
  *   for the broker).
  * - `park`: never spin beyond a few microseconds of re-checks; the least CPU.
@@ -173,6 +173,8 @@ export class IdleGate {
   }
 
   private coreIsSpare(now: number): boolean {
+    // With one core the thread it waits for cannot run while it spins: spinning only delays it.
+    if (this.cores < 2) return false;
     const last = this.last;
     if (last !== undefined && now - last.wallMs < SAMPLE_MS) return this.spare;
     const c = this.read();
