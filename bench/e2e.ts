@@ -12,31 +12,9 @@ import type { BenchContext, BenchResult, Scenario } from './harness.js';
 import { percentile, rssSampler } from './harness.js';
 import { runIsolated, type Workload } from './isolated.js';
 import { lmdbCeilings, stubPair, type LoopConsumer, type LoopProducer } from './baselines.js';
+import { sendWindowed, WINDOW } from './send-window.js';
 
 const VALUE_BYTES = 100;
-// Sends in flight: each send awaits the one issued WINDOW sends before it (a sliding window), the
-// pattern a fast producer uses; awaiting every Nth send instead drains the pipeline each time.
-// 10,000: with one host worker (the default on two cores), 20,000 published no faster (2.44-2.53M
-// against 2.44-2.51M msg/s) and pub+sub was slower (877-918k against 949k-1.02M; 40,000: 788-833k),
-// its pending sends only growing the main thread's heap.
-const WINDOW = 10_000;
-
-/** Sends `total` messages made by `make` through a sliding window of in-flight sends. */
-export async function sendWindowed(producer: { send(m: { value: Uint8Array }): Promise<unknown>; flush(): Promise<void> }, total: number, make: () => Uint8Array): Promise<number> {
-  const window: (Promise<unknown> | undefined)[] = new Array(WINDOW);
-  let failed = 0;
-  for (let i = 0; i < total; i++) {
-    const slot = i % WINDOW;
-    const prev = window[slot];
-    // try/await rather than prev.catch(): a derived promise per message is the bench's own cost.
-    if (prev) try { await prev; } catch { failed++; }
-    window[slot] = producer.send({ value: make() });
-  }
-  await Promise.all(window.map((p) => p?.catch(() => failed++)));
-  await producer.flush();
-  return failed;
-}
-
 /**
  * A 100-byte value carrying its send time (performance.now) for publish-to-receive latency. One
  * buffer for every send: `send` copies the message before it returns (its documented contract), as

@@ -15,14 +15,10 @@ import type { BrokerHandle } from '../actors/client/broker.js';
 import type { BenchContext, BenchResult, Scenario } from './harness.js';
 import { rssSampler } from './harness.js';
 import { runIsolated, type Workload } from './isolated.js';
+import { sendWindowed, WINDOW } from './send-window.js';
 
 const VALUE_BYTES = 100;
 const CONSUMERS = 4;
-// Sends in flight. 10,000 rather than the publish workloads' 20,000: with four consumer threads
-// sharing the two vCPUs, a deeper window did not publish faster (20,000: 777-827k msg/s, 10,000:
-// 849-916k, alternating) and its pending sends grew the main thread's young generation to 32 MB
-// (peak RSS 417-423 MB against 368-376).
-const WINDOW = 10_000;
 
 async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
   const total = ctx.quick ? 200_000 : 2_000_000;
@@ -48,23 +44,12 @@ async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
     const producer = await broker.createProducer({ topic, routing: 'round-robin', maxPendingMessages: WINDOW * 2 });
     const rss = rssSampler();
     const t0 = performance.now();
-    const window: (Promise<unknown> | undefined)[] = new Array(WINDOW);
     const value = Buffer.alloc(VALUE_BYTES);
-    let failed = 0;
-    for (let i = 0; i < total; i++) {
-      const slot = i % WINDOW;
-      const prev = window[slot];
-      // try/await rather than prev.catch(): a derived promise per message is the bench's own cost.
-      if (prev) try { await prev; } catch { failed++; }
-      // One buffer for every send: send copies the message before it returns (its documented
-      // contract). A fresh 100-byte Uint8Array and a DataView per message cost 0.30 us and their
-      // backing stores were GC work: the harness was a quarter of the main thread.
+    // Each value carries its index, so the consumers can count duplicates and losses.
+    const failed = await sendWindowed(producer, total, (i) => {
       value.writeUInt32LE(i, 0);
-      const v = value;
-      window[slot] = producer.send({ value: v });
-    }
-    await Promise.all(window.map((p) => p?.catch(() => failed++)));
-    await producer.flush();
+      return value;
+    });
     const sentAt = performance.now();
     // Wait for the consumers to catch up (bounded: a loss would otherwise wait forever).
     const idleLimitMs = 5000;

@@ -18,7 +18,8 @@
  */
 import { Broker } from '../index.js';
 import type { BenchContext, BenchResult, Scenario } from './harness.js';
-import { replayFromEarliest, sendWindowed } from './e2e.js';
+import { replayFromEarliest } from './e2e.js';
+import { sendWindowed } from './send-window.js';
 
 const VALUE_BYTES = 100;
 
