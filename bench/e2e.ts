@@ -13,6 +13,7 @@ import { percentile, rssSampler } from './harness.js';
 import { runIsolated, type Workload } from './isolated.js';
 import { lmdbCeilings, stubPair, type LoopConsumer, type LoopProducer } from './baselines.js';
 import { sendWindowed, WINDOW } from './send-window.js';
+import { DEFAULTS } from '../core/defaults.js';
 
 const VALUE_BYTES = 100;
 /**
@@ -160,7 +161,7 @@ async function steadyLatency(ctx: BenchContext, durability: Durability, name: st
     const sorted = Float64Array.from(lat.slice(warm)).sort();
     return {
       name, unit: 'us', value: percentile(sorted, 50), p50_us: percentile(sorted, 50), p99_us: percentile(sorted, 99), p999_us: percentile(sorted, 99.9),
-      rate_per_s: rate, messages: sorted.length, warmup_s: warmupSeconds, durability, rss_mb, cpu_cores, idle_strategy: idleStrategy ?? 'adaptive',
+      rate_per_s: rate, messages: sorted.length, warmup_s: warmupSeconds, durability, rss_mb, cpu_cores, idle_strategy: idleStrategy ?? DEFAULTS.idleStrategy,
     };
   }, idleStrategy);
 }

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { Broker } from '../actors/client/broker.js';
 import type { TieredStorageConfig } from '../core/offload/object-store.js';
+import { DEFAULTS } from '../core/defaults.js';
 import { MillraceError } from '../core/errors.js';
 import { MARKER_FILE } from '../core/storage/data-dir.js';
 import { parseTopicName } from '../core/topic/index.js';
@@ -37,7 +38,7 @@ export function commonOptions(cmd: Command, defaults: { dataDir?: 'temp'; worker
   return cmd
     .option('--json', 'print JSON (one object per line for message streams)', false)
     .addOption(new Option('--workers <n>', 'worker threads hosting partitions').argParser(integer(1, 64)).default(defaults.workers ?? 1))
-    .addOption(new Option('--idle-strategy <s>', `what a worker does between requests: ${IDLE_STRATEGIES.join(', ')}`).argParser(oneOf(IDLE_STRATEGIES)).default('adaptive'))
+    .addOption(new Option('--idle-strategy <s>', `what a worker does between requests: ${IDLE_STRATEGIES.join(', ')}`).argParser(oneOf(IDLE_STRATEGIES)).default(DEFAULTS.idleStrategy))
     .addOption(new Option('--tiered-storage <dir|s3://bucket/prefix>', 'where sealed ledgers are offloaded and read back from').env('MILLRACE_TIERED_STORAGE'))
     .addOption(new Option('--s3-endpoint <url>', 'endpoint of an S3-compatible server (with s3://)').env('MILLRACE_S3_ENDPOINT'))
     .addOption(new Option('--s3-region <region>', 'S3 region (with s3://)').env('AWS_REGION'));

@@ -135,7 +135,7 @@ export class Trainer {
     let holdoutLoss = 0;
     let published = 0;
     const sends: Promise<unknown>[] = [];
-    await reader.seek(MessageId.earliest);
+    await this.replayFromEarliest();
     for (let i = 0; i < features; i++) {
       const x = decodeFeatures((await this.next(reader, i)).data);
       const p = this.model.predict(x);

@@ -99,7 +99,11 @@ test('idle strategy - adaptive: one thread spins at a time, parking gives the to
   // Under 'spin' the deployer gave the broker its cores: no token limit.
   const c = new IdleGate('spin', { token, holder: 3 });
   assert.equal(c.spin(performance.now(), never), false, 'a spin gate spins while b holds the token');
+  // Releasing for a holder that has not got it (a dead host's ID, released by the system) frees nothing.
+  token.release(1);
+  assert.equal(a.gate.spin(a.s.clock.now, never), undefined, 'b still holds it');
   token.release(2);
+  assert.equal(a.gate.spin(a.s.clock.now, never), false, 'released by its holder, a takes it');
 });
 
 test('idle strategy - the usable cores are positive (a cgroup quota may be a fraction) and at most the scheduler count', () => {

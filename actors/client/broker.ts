@@ -54,11 +54,12 @@ export interface BrokerOptions {
    */
   durability?: Durability;
   /**
-   * What the broker's threads do between requests. `adaptive` spins (polls its rings) while traffic
-   * is recent and a core is spare, one host at a time, else parks; `spin` spins every host while
-   * its traffic is recent whatever else needs the CPU (cores set aside for the broker); `park`
-   * never spins, the least CPU. Spinning
-   * saves the thread wake-ups of each request: at 2,000 msg/s it halved publish-to-receive latency.
+   * What a host worker does when its rings are empty (client threads always park). `adaptive`
+   * spins (polls its rings) while traffic is recent and a core is spare, one host at a time, else
+   * parks; `spin` spins every host while its traffic is recent, whatever else needs the CPU (cores
+   * set aside for the broker); `park` never spins, the least CPU. Spinning saves a thread wake-up
+   * per request: at 2,000 msg/s in async durability it cut the median publish-to-receive latency
+   * to about a third and the p99 by a fifth to a half, for about 0.8 cores more.
    * @default 'adaptive'
    */
   idleStrategy?: IdleStrategy;

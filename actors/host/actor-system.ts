@@ -154,7 +154,7 @@ export class ActorSystem {
       throw new MillraceError('INVALID_ARGUMENT', `workers must be an integer from 1 to 256, got ${String(workers)}`);
     }
     const ringBytes = options.ringBytes ?? DEFAULTS.ringBytes;
-    const idleStrategy = options.idleStrategy ?? 'adaptive';
+    const idleStrategy = options.idleStrategy ?? DEFAULTS.idleStrategy;
     if (!IDLE_STRATEGIES.includes(idleStrategy)) {
       throw new MillraceError('INVALID_ARGUMENT', `idleStrategy must be one of ${IDLE_STRATEGIES.join(', ')}, got ${String(idleStrategy)}`);
     }
