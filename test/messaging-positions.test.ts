@@ -41,7 +41,7 @@ test('reader - starts at earliest / latest / after a message id / at a publish t
   await withBroker(async ({ broker }) => {
     const topic = topicName('reader');
     const p = await broker.createProducer({ topic, batching: { maxMessages: 3 } });
-    const ids = [];
+    const ids: MessageId[] = [];
     for (const v of range(6)) ids.push(await p.send({ value: bytes(v) }));
     await sleep(20);
     const tMid = Date.now();
@@ -101,7 +101,7 @@ test('seek - seek(messageId)', async () => {
     const topic = topicName('seekid');
     const c = await broker.subscribe({ topic, subscription: 's', type: 'exclusive', initialPosition: 'earliest' });
     const p = await broker.createProducer({ topic, batching: { maxMessages: 1 } });
-    const ids = [];
+    const ids: MessageId[] = [];
     for (const v of range(8)) ids.push(await p.send({ value: bytes(v) }));
     const got = await drain(c, 8);
     await c.ackCumulative(got[7]!);
@@ -218,6 +218,26 @@ test('getLastMessageIds - the last stored message of each partition, with its ba
     await c.close();
     await assert.rejects(c.getLastMessageIds(), isCode('CLOSED'));
   });
+});
+
+test('getLastMessageIds - a last entry that retention deleted gives its whole-entry ID (batch index -1)', async () => {
+  // Ledgers of 5 entries and no retention: a reopen seals the consumed ledgers and trims them all.
+  await withBroker(async (ctx) => {
+    const topic = topicName('last-trimmed');
+    let c = await ctx.broker.subscribe({ topic, subscription: 's', type: 'exclusive', initialPosition: 'earliest' });
+    const p = await ctx.broker.createProducer({ topic, batching: { maxMessages: 1 } });
+    const ids: MessageId[] = [];
+    for (const v of range(7)) ids.push(await p.send({ value: bytes(v) }));
+    for (let i = 0; i < 7; i++) await c.ack((await c.receive({ timeoutMs: 2000 }))!);
+    assert.equal(String((await c.getLastMessageIds())[0]), String(ids[6]));
+    await ctx.reopen();
+    c = await ctx.broker.subscribe({ topic, subscription: 's', type: 'exclusive' });
+    const deadline = Date.now() + 5000;
+    while ((await ctx.broker.admin.internalStats(topic))[topic]!.ledgers.length > 0 && Date.now() < deadline) await sleep(20);
+    assert.deepEqual((await ctx.broker.admin.internalStats(topic))[topic]!.ledgers, [], 'every ledger was trimmed');
+    const [last] = await c.getLastMessageIds();
+    assert.equal(String(last), String(new MessageId(ids[6]!.ledgerId, ids[6]!.entryId, ids[6]!.partition, -1)));
+  }, { ledger: { maxEntries: 5 }, maintenanceIntervalMs: 60_000, policies: {} });
 });
 
 test('seek - seeks right after a send, while the subscription is still dispatching it, deliver the message once on every type', async () => {

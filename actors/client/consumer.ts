@@ -635,11 +635,8 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   async getLastMessageIds(): Promise<MessageId[]> {
     if (this.closed) throw new MillraceError('CLOSED', 'the consumer is closed');
     return Promise.all(this.parts.map(async (p) => {
-      const last = await p.client.lastPosition();
-      if (!last) return MessageId.earliest;
-      const [e] = await p.client.readRange(last, { maxEntries: 1 });
-      const at = e !== undefined && e.position.ledgerId === last.ledgerId && e.position.entryId === last.entryId;
-      return new MessageId(last.ledgerId, last.entryId, p.partition, at ? new EntryView(e.entry).count - 1 : -1);
+      const last = await p.client.lastMessage();
+      return last ? new MessageId(last.position.ledgerId, last.position.entryId, p.partition, last.batchIndex) : MessageId.earliest;
     }));
   }
 

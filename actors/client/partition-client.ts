@@ -14,8 +14,8 @@ import { decodeError } from '../host/protocol.js';
 import type { ActorRef, ActorSystem } from '../host/actor-system.js';
 import type { PartitionActorConfig } from '../partition/partition-actor.js';
 import {
-  ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, DELIVER_PARTIAL, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET,
-  OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW, OP_INTERNAL_STATS, OP_LAST_POSITION, OP_MAINTAIN, OP_PRODUCER_CLOSE, OP_DELETE, OP_SUBSCRIPTION_ADMIN,
+  ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, LAST_MESSAGE_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, DELIVER_PARTIAL, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET,
+  OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW, OP_INTERNAL_STATS, OP_LAST_MESSAGE, OP_LAST_POSITION, OP_MAINTAIN, OP_PRODUCER_CLOSE, OP_DELETE, OP_SUBSCRIPTION_ADMIN,
   OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS, OP_SUBSCRIBE, OP_UNSUBSCRIBE,
   READ_ENTRY_HEADER, READ_REQUEST_BYTES, type InternalStats, type PartitionStats, type SubscribeRequest, type SubscriptionAdminRequest,
 } from '../partition/partition-protocol.js';
@@ -299,5 +299,17 @@ export class PartitionClient {
   /** The last confirmed entry, or undefined while the partition is empty. */
   lastPosition(): Promise<Position | undefined> {
     return this.positionOp(OP_LAST_POSITION, 0, () => undefined);
+  }
+
+  /**
+   * The last confirmed entry and the batch index of its last message (-1 when retention deleted the
+   * entry meanwhile), or undefined while the partition is empty.
+   */
+  async lastMessage(): Promise<{ position: Position; batchIndex: number } | undefined> {
+    const reply = await this.system.request(this.ref, OP_LAST_MESSAGE, 0, () => undefined);
+    if (reply.length !== LAST_MESSAGE_REPLY_BYTES) throw new MillraceError('INVALID_ARGUMENT', `last-message reply of ${reply.length} bytes`);
+    const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
+    const position = { ledgerId: v.getFloat64(0, true), entryId: v.getFloat64(8, true) };
+    return position.ledgerId < 0 ? undefined : { position, batchIndex: v.getInt32(16, true) };
   }
 }

@@ -12,14 +12,14 @@ import { DEFAULTS } from '../../core/defaults.js';
 import type { TopicPolicies } from '../../core/topic/index.js';
 import { createObjectStore, type TieredStorageConfig } from '../../core/offload/object-store.js';
 import { BlockCache } from '../../core/offload/offloaded-ledger-reader.js';
-import { decodeEntry, jsFramer } from '../../wasm/index.js';
+import { OFF_COUNT, decodeEntry, jsFramer } from '../../wasm/index.js';
 import type { Actor, ActorContext, ActorFactory, Reply } from '../host/actor.js';
 import { DedupState } from './dedup.js';
 import { Subscription } from './subscription.js';
 import { PartitionMaintenance } from './maintenance.js';
 import {
-  ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW,
-  OP_DELETE, OP_INTERNAL_STATS, OP_LAST_POSITION, OP_MAINTAIN, OP_SUBSCRIPTION_ADMIN, OP_PRODUCER_CLOSE, OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS,
+  ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, LAST_MESSAGE_REPLY_BYTES, OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW,
+  OP_DELETE, OP_INTERNAL_STATS, OP_LAST_MESSAGE, OP_LAST_POSITION, OP_MAINTAIN, OP_SUBSCRIPTION_ADMIN, OP_PRODUCER_CLOSE, OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS,
   OP_SUBSCRIBE, OP_UNSUBSCRIBE, READ_ENTRY_HEADER, READ_REQUEST_BYTES,
   type InternalStats, type PartitionStats, type SubscribeRequest, type SubscriptionAdminRequest,
 } from './partition-protocol.js';
@@ -180,6 +180,7 @@ class PartitionActor implements Actor {
         return;
       }
       case OP_LAST_POSITION: return reply.ok(positionReply(this.ml.lastConfirmed));
+      case OP_LAST_MESSAGE: return void this.lastMessage().then((r) => reply.ok(r), (e: unknown) => reply.fail(e));
       case OP_MAINTAIN: {
         const req = (body.length > 0 ? unpack(body) : {}) as { offloadNow?: boolean; light?: boolean };
         this.maintenance.run({ offloadNow: req.offloadNow === true, light: req.light === true }).then(() => {
@@ -269,6 +270,27 @@ class PartitionActor implements Actor {
       w.cancel();
       this.serveRead(w.from, w.maxEntries, w.maxBytes, 0, w.reply);
     }
+  }
+
+  /** OP_LAST_MESSAGE's reply: the last confirmed entry and the batch index of its last message. */
+  private async lastMessage(): Promise<Uint8Array> {
+    const out = new Uint8Array(LAST_MESSAGE_REPLY_BYTES);
+    const v = new DataView(out.buffer);
+    const last = this.ml.lastConfirmed;
+    v.setFloat64(0, last ? last.ledgerId : -1, true);
+    v.setFloat64(8, last ? last.entryId : -1, true);
+    let batchIndex = -1;
+    if (last) {
+      try {
+        const { entry } = await this.ml.read(last);
+        batchIndex = entry[OFF_COUNT]! + (entry[OFF_COUNT + 1]! << 8) - 1;
+      } catch (err) {
+        // Deleted by retention since it was confirmed: the whole-entry ID, as Pulsar gives.
+        if (!(err instanceof MillraceError && err.code === 'ENTRY_NOT_FOUND')) throw err;
+      }
+    }
+    v.setInt32(16, batchIndex, true);
+    return out;
   }
 
   private read(body: Uint8Array, reply: Reply): void {

@@ -69,6 +69,13 @@ export const OP_MAINTAIN = 19;
 export const OP_INTERNAL_STATS = 20;
 export const OP_SUBSCRIPTION_ADMIN = 21;
 export const OP_DELETE = 22;
+/**
+ * The last stored message: ledgerId f64 | entryId f64 | batchIndex i32 | rsv u32 (LAST_MESSAGE_REPLY_BYTES).
+ * ledgerId -1 while the partition is empty; batchIndex -1 when retention already deleted that entry.
+ * Counted on the host, so the client is not sent the whole entry to learn its last batch index.
+ */
+export const OP_LAST_MESSAGE = 23;
+export const LAST_MESSAGE_REPLY_BYTES = 24;
 
 /** SUBSCRIPTION_ADMIN's request. */
 export type SubscriptionAdminRequest =
