@@ -86,6 +86,26 @@ test('actors - a batch larger than a ring record travels the cold path and still
   }
 });
 
+test('actors - a newer long poll with the same reader key ends the parked one at once, empty; other keys wait on', async () => {
+  const dir = tempDir();
+  try {
+    const sys = track(await ActorSystem.open({ dataDir: dir, workers: 1 }));
+    const p = await PartitionClient.spawn(sys, 'polls');
+    const a = await p.append(batch('a', 1));
+    const end = { ledgerId: a.position.ledgerId, entryId: a.position.entryId + 1 };
+    // Requests reach the actor in order: the second read of key 7 ends the first before the append.
+    const first = p.readRange(end, { waitMs: 60_000, pollKey: 7 });
+    const other = p.readRange(end, { waitMs: 60_000, pollKey: 8 });
+    const second = p.readRange(end, { waitMs: 60_000, pollKey: 7 });
+    const b = await p.append(batch('b', 1));
+    assert.deepEqual(await first, [], 'the superseded poll ended empty instead of reading the append');
+    for (const r of [await second, await other]) assert.deepEqual(r.map((e) => e.position), [b.position]);
+    await sys.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test('actors - bad input gets a typed error and the host keeps serving', async () => {
   const dir = tempDir();
   try {

@@ -133,8 +133,12 @@ export class PartitionClient {
     });
   }
 
-  /** Reads durable entries from `from` on; with `waitMs`, waits that long for the next append when there is none. */
-  async readRange(from: Position, options: ReadRangeOptions & { waitMs?: number } = {}): Promise<ReadEntry[]> {
+  /**
+   * Reads durable entries from `from` on; with `waitMs`, waits that long for the next append when
+   * there is none. `pollKey` (non-zero, unique per reader on this thread) names the reader: its
+   * next long poll ends this one at once, empty.
+   */
+  async readRange(from: Position, options: ReadRangeOptions & { waitMs?: number; pollKey?: number } = {}): Promise<ReadEntry[]> {
     const longPoll = (options.waitMs ?? 0) > 0;
     const request = this.system.request(this.ref, OP_READ, READ_REQUEST_BYTES, (bytes, offset) => {
       const v = new DataView(bytes.buffer, bytes.byteOffset + offset, READ_REQUEST_BYTES);
@@ -143,6 +147,7 @@ export class PartitionClient {
       v.setUint32(16, options.maxEntries ?? DEFAULTS.readMaxEntries, true);
       v.setUint32(20, Math.min(options.maxBytes ?? DEFAULTS.readMaxBytes, 0xffffffff), true);
       v.setUint32(24, Math.max(0, Math.min(options.waitMs ?? 0, 0xffffffff)), true);
+      v.setUint32(28, (options.pollKey ?? 0) >>> 0, true);
     });
     // A long poll may wait for an append that never comes: closing the system need not wait for it.
     const reply = longPoll ? await this.system.parked(request) : await request;

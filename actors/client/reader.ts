@@ -45,6 +45,8 @@ interface Part {
 const POLL_WAIT_MS = 1_000;
 // Entries per read at most (small entries: 64 round trips' worth of work per read).
 const MAX_READ_ENTRIES = 64;
+/** The last long-poll key given to a reader of this thread (keys are per client thread). */
+let lastPollKey = 0;
 
 export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncDisposable {
   private readonly queue = new Fifo<Message<T>>();
@@ -56,6 +58,8 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   private messagesPerEntry = 0;
   /** A partition's read failed for good (corrupt data): readNext throws it once the buffer is empty. */
   private failure: MillraceError | undefined;
+  /** Names this reader's long polls at the partitions: the read a seek starts ends the one it left parked. */
+  private readonly pollKey = (lastPollKey = (lastPollKey + 1) >>> 0 || 1);
 
   private constructor(readonly topic: string, private readonly parts: Part[], options: ReaderOptions<T>) {
     this.schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
@@ -104,7 +108,7 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
         // seen): a fixed 64 entries of 1,000-message batches buffered 64 times receiverQueueSize.
         const room = this.capacity - this.size;
         const maxEntries = this.messagesPerEntry === 0 ? 1 : Math.max(1, Math.min(MAX_READ_ENTRIES, Math.ceil(room / this.messagesPerEntry)));
-        const entries = await p.client.readRange(p.next, { maxEntries, waitMs: POLL_WAIT_MS });
+        const entries = await p.client.readRange(p.next, { maxEntries, waitMs: POLL_WAIT_MS, pollKey: this.pollKey });
         if (this.closed || id !== p.fetchId) return;
         const src = (p.src ??= new MessageSource<T>(this.topic, p.partition, this.schema, this)) as MessageSource<T>;
         for (const { position, entry } of entries) {

@@ -67,6 +67,13 @@ interface WaitingRead {
   maxBytes: number;
   reply: Reply;
   cancel: () => void;
+  poll: PollTicket | undefined;
+}
+
+/** A long poll that named its reader: `key` is `client:pollKey`, `seq` orders the reads of one key. */
+interface PollTicket {
+  key: string;
+  seq: number;
 }
 
 function positionReply(p: Position | undefined): Uint8Array {
@@ -84,6 +91,9 @@ class PartitionActor implements Actor {
   /** Producer name -> `clientId:producerId` of the one producer connected under it. */
   private readonly producers = new Map<string, string>();
   private readonly waitingReads = new Set<WaitingRead>();
+  /** Per long-poll key, the newest read's sequence number and the read parked for it, if any. */
+  private readonly polls = new Map<string, { latest: number; parked: WaitingRead | undefined }>();
+  private pollSeq = 0;
   private readonly appendReply = new Uint8Array(APPEND_REPLY_BYTES);
   private readonly appendReplyView = new DataView(this.appendReply.buffer);
   private msgInCounter = 0;
@@ -266,9 +276,8 @@ class PartitionActor implements Actor {
   private onAppended(): void {
     for (const s of this.subscriptions.values()) s.pump();
     for (const w of [...this.waitingReads]) {
-      this.waitingReads.delete(w);
-      w.cancel();
-      this.serveRead(w.from, w.maxEntries, w.maxBytes, 0, w.reply);
+      this.unpark(w);
+      this.serveRead(w.from, w.maxEntries, w.maxBytes, 0, w.reply, w.poll);
     }
   }
 
@@ -300,22 +309,66 @@ class PartitionActor implements Actor {
     const maxEntries = v.getUint32(16, true);
     const maxBytes = Math.min(v.getUint32(20, true), READ_MAX_BYTES_CAP);
     const waitMs = Math.min(v.getUint32(24, true), READ_MAX_WAIT_MS);
-    this.serveRead(from, maxEntries, maxBytes, waitMs, reply);
+    const pollKey = v.getUint32(28, true);
+    let poll: PollTicket | undefined;
+    if (pollKey !== 0 && waitMs > 0) {
+      poll = { key: `${reply.clientId}:${pollKey}`, seq: ++this.pollSeq };
+      const p = this.polls.get(poll.key);
+      if (p === undefined) this.polls.set(poll.key, { latest: poll.seq, parked: undefined });
+      else {
+        p.latest = poll.seq;
+        // The reader moved on (a seek): the read it left parked ends now, empty, instead of waiting
+        // for an append to read entries the reader would drop.
+        const old = p.parked;
+        if (old !== undefined) {
+          this.unpark(old);
+          old.reply.ok(encodeEntries([]));
+        }
+      }
+    }
+    this.serveRead(from, maxEntries, maxBytes, waitMs, reply, poll);
   }
 
-  private serveRead(from: Position, maxEntries: number, maxBytes: number, waitMs: number, reply: Reply): void {
+  /** Takes a parked read off the waiting lists (its timer too); the caller replies. */
+  private unpark(w: WaitingRead): void {
+    this.waitingReads.delete(w);
+    w.cancel();
+    const p = w.poll && this.polls.get(w.poll.key);
+    if (p && p.parked === w) p.parked = undefined;
+  }
+
+  /** A read of `poll`'s key is done: the key is forgotten once its newest read is. */
+  private donePolling(poll: PollTicket | undefined): void {
+    if (poll === undefined) return;
+    const p = this.polls.get(poll.key);
+    if (p !== undefined && p.latest === poll.seq && p.parked === undefined) this.polls.delete(poll.key);
+  }
+
+  private serveRead(from: Position, maxEntries: number, maxBytes: number, waitMs: number, reply: Reply, poll?: PollTicket): void {
     this.ml.readRange(from, { maxEntries, maxBytes }).then((entries) => {
       if (entries.length === 0 && waitMs > 0) {
-        const w: WaitingRead = { from, maxEntries, maxBytes, reply, cancel: () => undefined };
+        const p = poll && this.polls.get(poll.key);
+        if (poll && (p === undefined || p.latest !== poll.seq)) {
+          // A newer read of the same reader came while this one read: it waits, not this one.
+          reply.ok(encodeEntries([]));
+          return;
+        }
+        const w: WaitingRead = { from, maxEntries, maxBytes, reply, cancel: () => undefined, poll };
         w.cancel = this.ctx.setTimer(waitMs, () => {
-          this.waitingReads.delete(w);
+          this.unpark(w);
+          this.donePolling(poll);
           reply.ok(encodeEntries([]));
         });
         this.waitingReads.add(w);
+        if (p) p.parked = w;
         return;
       }
+      this.donePolling(poll);
       reply.ok(encodeEntries(entries));
-    }, (err: unknown) => reply.fail(err));
+    }, (err: unknown) => {
+      this.donePolling(poll);
+      reply.fail(err);
+    });
   }
 
   private producerOpen(body: Uint8Array, reply: Reply): void {
@@ -576,6 +629,12 @@ class PartitionActor implements Actor {
     for (const s of this.subscriptions.values()) s.removeClient(clientId);
     for (const k of [...this.consumerSubs.keys()]) if (k.startsWith(`${clientId}:`)) this.consumerSubs.delete(k);
     for (const [name, owner] of [...this.producers]) if (owner.startsWith(`${clientId}:`)) this.producers.delete(name);
+    // Its long polls have nobody to answer: drop them rather than read for them on the next append.
+    for (const w of [...this.waitingReads]) {
+      if (w.reply.clientId !== clientId) continue;
+      this.unpark(w);
+      this.donePolling(w.poll);
+    }
   }
 
   /** Answers what waits (held appends fail, long-poll reads end empty) and stops the timers. */
@@ -592,6 +651,7 @@ class PartitionActor implements Actor {
       w.reply.ok(encodeEntries([]));
     }
     this.waitingReads.clear();
+    this.polls.clear();
   }
 
   async stop(): Promise<void> {

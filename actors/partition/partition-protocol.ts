@@ -6,9 +6,11 @@
  *   checksum 0; the actor seals it). Reply: ledgerId f64 | entryId f64 | publishTime f64 | count u32
  *   A batch whose sequence IDs are all at or below its producer's highest persisted one is dropped
  *   as a duplicate: the reply then has ledgerId = entryId = -1 and count 0.
- * READ (op 2): request body = ledgerId f64 | entryId f64 | maxEntries u32 | maxBytes u32 | waitMs u32.
- *   Reply: count u32, then per entry: ledgerId f64 | entryId f64 | length u32 | entry bytes.
+ * READ (op 2): request body = ledgerId f64 | entryId f64 | maxEntries u32 | maxBytes u32 | waitMs u32 |
+ *   pollKey u32. Reply: count u32, then per entry: ledgerId f64 | entryId f64 | length u32 | entry bytes.
  *   With waitMs > 0 and nothing to read, the reply waits for the next append (long poll) or waitMs.
+ *   pollKey (0: none) names the reader that polls: a newer long poll of the same client and key
+ *   ends the older one at once, empty (a reader that seeks does not leave a poll parked behind).
  * STATS (op 3): empty request; reply: msgpack PartitionStats.
  * PRODUCER_OPEN (4) / PRODUCER_CLOSE (5): request msgpack { name, producerId }; reply msgpack { lastSequenceId }.
  * SUBSCRIBE (10): request msgpack SubscribeRequest; reply empty.
@@ -84,7 +86,7 @@ export type SubscriptionAdminRequest =
   | { action: 'clear'; subscription: string };
 
 export const APPEND_REPLY_BYTES = 28;
-export const READ_REQUEST_BYTES = 28;
+export const READ_REQUEST_BYTES = 32;
 export const READ_ENTRY_HEADER = 20;
 export const ACK_HEADER = 8;
 export const ACK_ITEM = 24;
