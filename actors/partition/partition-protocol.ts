@@ -32,6 +32,8 @@
  * DELETE (22): request msgpack { force }: delete the partition's log, cursors and dedup state;
  *   TOPIC_BUSY when producers or consumers are connected and not force. The actor then refuses
  *   every request until the broker stops it.
+ * LAST_MESSAGE (23): empty request; reply ledgerId f64 | entryId f64 | batchIndex i32 | rsv u32 of the
+ *   last message (-1,-1: empty; batchIndex -1: retention deleted that entry).
  *
  * Events (actor to the consumer's client thread):
  * DELIVER (kind 1): kind u8 | flags u8 | count u16 | consumerId u32 | ledgerId f64 | entryId f64 |
@@ -71,11 +73,7 @@ export const OP_MAINTAIN = 19;
 export const OP_INTERNAL_STATS = 20;
 export const OP_SUBSCRIPTION_ADMIN = 21;
 export const OP_DELETE = 22;
-/**
- * The last stored message: ledgerId f64 | entryId f64 | batchIndex i32 | rsv u32 (LAST_MESSAGE_REPLY_BYTES).
- * ledgerId -1 while the partition is empty; batchIndex -1 when retention already deleted that entry.
- * Counted on the host, so the client is not sent the whole entry to learn its last batch index.
- */
+/** Counted on the host, so the client is not sent the whole last entry to learn its last batch index. */
 export const OP_LAST_MESSAGE = 23;
 export const LAST_MESSAGE_REPLY_BYTES = 24;
 
