@@ -68,6 +68,31 @@ test('reader - starts at earliest / latest / after a message id / at a publish t
   });
 });
 
+test('reader - startMessageIdInclusive starts at the message itself (inside a batch, a whole entry), and at the last message with latest', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('reader-incl');
+    const p = await broker.createProducer({ topic, batching: { maxMessages: 3, maxDelayMs: 20 } });
+    const empty = await broker.createReader({ topic, startMessageId: MessageId.latest, startMessageIdInclusive: true });
+    assert.equal(await empty.readNext({ timeoutMs: 100 }), null, 'latest inclusive on an empty topic: nothing yet');
+    // Sent together: batches of 3, so 0-2, 3-5 and 6 share entries.
+    const ids = await Promise.all(range(7).map((v) => p.send({ value: bytes(v) })));
+    assert.equal(ids[4]!.batchIndex, 1, 'a message inside a batch');
+    const readAll = async (r: { readNext(o: { timeoutMs: number }): Promise<{ data: Uint8Array } | null> }) => {
+      const out: string[] = [];
+      for (let m = await r.readNext({ timeoutMs: 300 }); m; m = await r.readNext({ timeoutMs: 300 })) out.push(text(m as never));
+      return out;
+    };
+    assert.deepEqual(await readAll(await broker.createReader({ topic, startMessageId: ids[4]!, startMessageIdInclusive: true })), range(7).slice(4));
+    assert.deepEqual(await readAll(await broker.createReader({ topic, startMessageId: ids[4]! })), range(7).slice(5), 'exclusive by default');
+    const wholeEntry = new MessageId(ids[3]!.ledgerId, ids[3]!.entryId, ids[3]!.partition, -1);
+    assert.deepEqual(await readAll(await broker.createReader({ topic, startMessageId: wholeEntry, startMessageIdInclusive: true })), range(7).slice(3));
+    assert.deepEqual(await readAll(await broker.createReader({ topic, startMessageId: MessageId.latest, startMessageIdInclusive: true })), ['m6']);
+    assert.deepEqual(await readAll(await broker.createReader({ topic, startMessageId: MessageId.earliest, startMessageIdInclusive: true })), range(7));
+    assert.equal(text((await empty.readNext({ timeoutMs: 1000 })) as never), 'm0', 'the reader made on the empty topic reads from the first message');
+    await assert.rejects(broker.createReader({ topic, startMessageIdInclusive: 'yes' as never }), isCode('INVALID_ARGUMENT'));
+  });
+});
+
 test('seek - seek(publishTime) lands on the first message with publishTime >= time (G6)', async () => {
   await withBroker(async ({ broker }) => {
     const topic = topicName('seekt');

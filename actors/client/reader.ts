@@ -17,6 +17,11 @@ export interface ReaderOptions<T = Uint8Array> {
   topic: string;
   /** Start after this message (exclusive), or at `MessageId.earliest` / `MessageId.latest`. @default MessageId.latest */
   startMessageId?: MessageId;
+  /**
+   * Start at `startMessageId` itself rather than after it (Pulsar's `startMessageIdInclusive`); with
+   * `MessageId.latest`, at the last message stored, so the reader gets it first. @default false
+   */
+  startMessageIdInclusive?: boolean;
   /** Start at the first message published at or after this epoch ms (instead of startMessageId). */
   startTimeMs?: number;
   /** @default 1000 */
@@ -70,17 +75,32 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   static async create<T>(topic: string, clients: { client: PartitionClient; partition: number }[], options: ReaderOptions<T>): Promise<Reader<T>> {
     const start = options.startMessageId ?? MessageId.latest;
     if (!(start instanceof MessageId)) throw new MillraceError('INVALID_ARGUMENT', 'startMessageId must be a MessageId');
+    const inclusive = options.startMessageIdInclusive ?? false;
+    if (typeof inclusive !== 'boolean') throw new MillraceError('INVALID_ARGUMENT', `startMessageIdInclusive must be a boolean, got ${String(inclusive)}`);
     const parts: Part[] = await Promise.all(clients.map(async ({ client, partition }) => {
       const part: Part = { client, partition, next: { ledgerId: 0, entryId: 0 }, skipThrough: -1, fetching: false, fetchId: 0 };
       if (options.startTimeMs !== undefined) {
         if (!Number.isFinite(options.startTimeMs)) throw new MillraceError('INVALID_ARGUMENT', `startTimeMs must be epoch ms, got ${options.startTimeMs}`);
         part.next = await startOf(client, options.startTimeMs);
+      } else if (start.isLatest && inclusive) {
+        // The last message itself: its entry, from its batch index (the whole entry's successor if
+        // retention deleted it, which is where an exclusive latest starts too).
+        const last = await client.lastMessage();
+        if (last === undefined) part.next = await startOf(client, start);
+        else if (last.batchIndex < 0) part.next = { ledgerId: last.position.ledgerId, entryId: last.position.entryId + 1 };
+        else {
+          part.next = last.position;
+          part.skipThrough = last.batchIndex - 1;
+        }
       } else if (start.isEarliest || start.isLatest) {
         part.next = await startOf(client, start);
       } else if (start.partition === partition || clients.length === 1) {
-        // Exclusive start: after the message. A batch index of -1 names the whole entry.
-        if (start.batchIndex < 0) part.next = { ledgerId: start.ledgerId, entryId: start.entryId + 1 };
-        else {
+        // A batch index of -1 names the whole entry: after it, or (inclusive) from its first message.
+        if (start.batchIndex < 0) part.next = { ledgerId: start.ledgerId, entryId: start.entryId + (inclusive ? 0 : 1) };
+        else if (inclusive) {
+          part.next = { ledgerId: start.ledgerId, entryId: start.entryId };
+          part.skipThrough = start.batchIndex - 1;
+        } else {
           part.next = { ledgerId: start.ledgerId, entryId: start.entryId };
           part.skipThrough = start.batchIndex;
         }
