@@ -86,7 +86,7 @@ test('actors - a batch larger than a ring record travels the cold path and still
   }
 });
 
-test('actors - a newer long poll with the same reader key ends the parked one at once, empty; other keys wait on', async () => {
+test('actors - a newer long poll with the same reader key ends the parked one at once, empty; other keys wait on; endPoll ends one', async () => {
   const dir = tempDir();
   try {
     const sys = track(await ActorSystem.open({ dataDir: dir, workers: 1 }));
@@ -100,6 +100,14 @@ test('actors - a newer long poll with the same reader key ends the parked one at
     const b = await p.append(batch('b', 1));
     assert.deepEqual(await first, [], 'the superseded poll ended empty instead of reading the append');
     for (const r of [await second, await other]) assert.deepEqual(r.map((e) => e.position), [b.position]);
+    // A reader that closes ends its parked poll the same way (maxEntries 0 with its key).
+    const after = { ledgerId: b.position.ledgerId, entryId: b.position.entryId + 1 };
+    const parked = p.readRange(after, { waitMs: 60_000, pollKey: 9 });
+    await p.endPoll(9);
+    await p.endPoll(12345); // no poll under that key: nothing to end
+    const c = await p.append(batch('c', 1));
+    assert.deepEqual(await parked, [], 'the ended poll did not read the append');
+    assert.deepEqual((await p.readRange(after, { maxEntries: 10 })).map((e) => e.position), [c.position]);
     await sys.close();
   } finally {
     removeDir(dir);

@@ -296,6 +296,11 @@ export class PartitionClient {
     return p.ledgerId < 0 ? undefined : p;
   }
 
+  /** Ends the long poll of reader `pollKey` parked at the partition, if any (the reader is closing). */
+  async endPoll(pollKey: number): Promise<void> {
+    await this.readRange({ ledgerId: 0, entryId: 0 }, { maxEntries: 0, pollKey });
+  }
+
   /** The first entry published at or after `publishTimeMs`, or undefined. */
   findByTime(publishTimeMs: number): Promise<Position | undefined> {
     return this.positionOp(OP_FIND_TIME, 8, (v) => v.setFloat64(0, publishTimeMs, true));

@@ -270,8 +270,12 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
 
   /** Idempotent. */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     for (const w of this.waiters.splice(0)) w();
+    // A poll left parked at the end would wait out its second and then read an append for nobody;
+    // a broker that is closing answers them all itself.
+    await Promise.all(this.parts.map((p) => (p.fetching ? p.client.endPoll(this.pollKey).catch(() => undefined) : undefined)));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

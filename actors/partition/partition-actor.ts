@@ -310,6 +310,10 @@ class PartitionActor implements Actor {
     const maxBytes = Math.min(v.getUint32(20, true), READ_MAX_BYTES_CAP);
     const waitMs = Math.min(v.getUint32(24, true), READ_MAX_WAIT_MS);
     const pollKey = v.getUint32(28, true);
+    if (pollKey !== 0 && maxEntries === 0) {
+      this.endPoll(`${reply.clientId}:${pollKey}`);
+      return reply.ok(encodeEntries([]));
+    }
     let poll: PollTicket | undefined;
     if (pollKey !== 0 && waitMs > 0) {
       poll = { key: `${reply.clientId}:${pollKey}`, seq: ++this.pollSeq };
@@ -327,6 +331,18 @@ class PartitionActor implements Actor {
       }
     }
     this.serveRead(from, maxEntries, maxBytes, waitMs, reply, poll);
+  }
+
+  /** The reader of `key` is gone: its parked read ends now, empty, and the key is forgotten. */
+  private endPoll(key: string): void {
+    const p = this.polls.get(key);
+    if (p === undefined) return;
+    this.polls.delete(key);
+    const w = p.parked;
+    if (w !== undefined) {
+      this.unpark(w);
+      w.reply.ok(encodeEntries([]));
+    }
   }
 
   /** Takes a parked read off the waiting lists (its timer too); the caller replies. */

@@ -11,6 +11,7 @@
  *   With waitMs > 0 and nothing to read, the reply waits for the next append (long poll) or waitMs.
  *   pollKey (0: none) names the reader that polls: a newer long poll of the same client and key
  *   ends the older one at once, empty (a reader that seeks does not leave a poll parked behind).
+ *   maxEntries 0 with a pollKey only ends that key's parked poll (a reader closing); reply empty.
  * STATS (op 3): empty request; reply: msgpack PartitionStats.
  * PRODUCER_OPEN (4) / PRODUCER_CLOSE (5): request msgpack { name, producerId }; reply msgpack { lastSequenceId }.
  * SUBSCRIBE (10): request msgpack SubscribeRequest; reply empty.
