@@ -13,6 +13,7 @@ import { percentile, rssSampler } from './harness.js';
 import { runIsolated, type Workload } from './isolated.js';
 import { lmdbCeilings, stubPair, type LoopConsumer, type LoopProducer } from './baselines.js';
 import { sendWindowed, WINDOW } from './send-window.js';
+import { warmUp } from './warm-up.js';
 import { DEFAULTS } from '../core/defaults.js';
 
 const VALUE_BYTES = 100;
@@ -56,11 +57,12 @@ async function publish(ctx: BenchContext, name: string, partitions: number, dura
     const producer = await broker.createProducer({ topic, routing: 'round-robin', maxPendingMessages: WINDOW * 2 });
     const value = new Uint8Array(VALUE_BYTES);
     const rss = rssSampler();
+    const warm = await warmUp(ctx.quick, (n) => sendWindowed(producer, n, () => value));
     const t0 = performance.now();
     const failed = await sendWindowed(producer, total, () => value);
     const s = (performance.now() - t0) / 1000;
     const rss_mb = rss.stop();
-    return { name, unit: 'msg/s', value: total / s, messages: total, partitions, failed, rss_mb, durability };
+    return { name, unit: 'msg/s', value: total / s, messages: total, partitions, failed: failed + warm.failed, rss_mb, durability, ...warm.fields };
   });
 }
 
@@ -94,22 +96,30 @@ async function pubsubLoop<M extends { data: Uint8Array }>(producer: LoopProducer
   return { got, seconds: (performance.now() - t0) / 1000, latencies: latencies.subarray(0, got) };
 }
 
+/** The pub+sub loop over `n` warm-up messages; every one must arrive, or the measured run would receive the rest. */
+async function pubsubWarmUp<M extends { data: Uint8Array }>(producer: LoopProducer, consumer: LoopConsumer<M>, n: number): Promise<void> {
+  const r = await pubsubLoop(producer, consumer, n);
+  if (r.got !== n) throw new Error(`pub+sub warm-up: received ${r.got} of ${n} messages`);
+}
+
 async function pubsub(ctx: BenchContext): Promise<BenchResult[]> {
   const total = ctx.quick ? 100_000 : 1_000_000;
   // The same loop with a broker that costs nothing: the workload's own ceiling on this thread.
   const stub = stubPair();
+  const hWarm = await warmUp(ctx.quick, (n) => pubsubWarmUp(stub.producer, stub.consumer, n));
   const h = await pubsubLoop(stub.producer, stub.consumer, total);
-  const harness: BenchResult = { name: 'harness.pubsub.100B', unit: 'msg/s', value: h.got / h.seconds, messages: h.got };
+  const harness: BenchResult = { name: 'harness.pubsub.100B', unit: 'msg/s', value: h.got / h.seconds, messages: h.got, ...hWarm.fields };
   const r = await withBroker(ctx, 'durable', async (broker) => {
     const topic = 'bench-pubsub';
     await broker.admin.createTopic(topic, { partitions: 4 });
     const consumer = await broker.subscribe({ topic, subscription: 'bench', type: 'shared', initialPosition: 'earliest', receiverQueueSize: 5000 });
     const producer = await broker.createProducer({ topic, routing: 'round-robin', maxPendingMessages: WINDOW * 2 });
     const rss = rssSampler();
+    const warm = await warmUp(ctx.quick, (n) => pubsubWarmUp<Message<Uint8Array>>(producer, consumer, n));
     const run = await pubsubLoop<Message<Uint8Array>>(producer, consumer, total);
     const rss_mb = rss.stop();
     const sorted = run.latencies.sort();
-    return { name: 'e2e.pubsub.100B', unit: 'msg/s', value: run.got / run.seconds, messages: run.got, p50_us: percentile(sorted, 50), p99_us: percentile(sorted, 99), rss_mb };
+    return { name: 'e2e.pubsub.100B', unit: 'msg/s', value: run.got / run.seconds, messages: run.got, p50_us: percentile(sorted, 50), p99_us: percentile(sorted, 99), rss_mb, ...rss.parts(), ...warm.fields };
   });
   return [harness, { ...r, baseline: harness.name, ratio: r.value / harness.value }];
 }
@@ -173,8 +183,12 @@ async function replay(ctx: BenchContext): Promise<BenchResult> {
     const producer = await broker.createProducer({ topic, maxPendingMessages: WINDOW * 2 });
     const value = new Uint8Array(VALUE_BYTES);
     await sendWindowed(producer, total, () => value);
+    // The warm-up: a reader over the first messages, closed; the measured one starts at the earliest again.
+    const warm = await warmUp(ctx.quick, async (n) => {
+      if ((await replayFromEarliest(broker, topic, n)).n !== n) throw new Error(`replay warm-up: read fewer than ${n} messages`);
+    });
     const r = await replayFromEarliest(broker, topic, total);
-    return { name: 'e2e.replay.100B', unit: 'msg/s', value: r.rate, messages: r.n, rss_mb: r.rss };
+    return { name: 'e2e.replay.100B', unit: 'msg/s', value: r.rate, messages: r.n, rss_mb: r.rss, ...warm.fields };
   });
 }
 

@@ -16,19 +16,22 @@ import type { BenchContext, BenchResult, Scenario } from './harness.js';
 import { rssSampler } from './harness.js';
 import { runIsolated, type Workload } from './isolated.js';
 import { sendWindowed, WINDOW } from './send-window.js';
+import { warmUp, warmupMessages } from './warm-up.js';
 
 const VALUE_BYTES = 100;
 const CONSUMERS = 4;
 
 async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
   const total = ctx.quick ? 200_000 : 2_000_000;
+  // Messages 0..warm-1 are the warm-up (./warm-up.ts), counted for duplicates and losses like the rest.
+  const warm = warmupMessages(ctx.quick);
   const broker = await Broker.open({ dataDir: ctx.tmpDir('queue'), durability: 'durable' });
   const workers: Worker[] = [];
   try {
     const topic = 'bench-queue-shared4';
     await broker.admin.createTopic(topic, { partitions: 4 });
     // counts[i]: how many times message i was received, across all consumers.
-    const counts = new Uint8Array(new SharedArrayBuffer(total));
+    const counts = new Uint8Array(new SharedArrayBuffer(warm + total));
     // received[0]: messages received in all; consumers add to it.
     const received = new Int32Array(new SharedArrayBuffer(4));
     const handle = broker.handle();
@@ -43,26 +46,22 @@ async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
     })));
     const producer = await broker.createProducer({ topic, routing: 'round-robin', maxPendingMessages: WINDOW * 2 });
     const rss = rssSampler();
-    const t0 = performance.now();
     const value = Buffer.alloc(VALUE_BYTES);
     // Each value carries its index, so the consumers can count duplicates and losses.
-    const failed = await sendWindowed(producer, total, (i) => {
-      value.writeUInt32LE(i, 0);
+    const sendFrom = (first: number, n: number): Promise<number> => sendWindowed(producer, n, (i) => {
+      value.writeUInt32LE(first + i, 0);
       return value;
     });
+    const warmed = await warmUp(ctx.quick, async (n) => {
+      const failed = await sendFrom(0, n);
+      await caughtUp(received, n);
+      return failed;
+    });
+    const base = Atomics.load(received, 0);
+    const t0 = performance.now();
+    const failed = warmed.failed + await sendFrom(warm, total);
     const sentAt = performance.now();
-    // Wait for the consumers to catch up (bounded: a loss would otherwise wait forever).
-    const idleLimitMs = 5000;
-    let last = Atomics.load(received, 0);
-    let lastChange = performance.now();
-    while (Atomics.load(received, 0) < total && performance.now() - lastChange < idleLimitMs) {
-      await new Promise((r) => setTimeout(r, 5));
-      const now = Atomics.load(received, 0);
-      if (now !== last) {
-        last = now;
-        lastChange = performance.now();
-      }
-    }
+    await caughtUp(received, warm + total);
     const t1 = performance.now();
     // A short grace period for duplicates to show up before counting.
     await new Promise((r) => setTimeout(r, ctx.quick ? 200 : 500));
@@ -70,16 +69,17 @@ async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
     const rssParts = rss.parts();
     let duplicates = 0;
     let losses = 0;
-    for (let i = 0; i < total; i++) {
+    for (let i = 0; i < counts.length; i++) {
       const c = counts[i]!;
       if (c === 0) losses++;
       else if (c > 1) duplicates += c - 1;
     }
-    const got = Atomics.load(received, 0);
+    const got = Atomics.load(received, 0) - base;
     const s = (t1 - t0) / 1000;
     return {
       name: 'e2e.queue.shared4.100B', unit: 'msg/s', value: got / s, messages: total, received: got, consumers: CONSUMERS,
       partitions: 4, duplicates, losses, failed_sends: failed, publish_msg_per_s: total / ((sentAt - t0) / 1000), rss_mb, ...rssParts, durability: 'durable',
+      ...warmed.fields,
     };
   } finally {
     await Promise.all(workers.map(async (w) => {
@@ -88,6 +88,24 @@ async function sharedQueue(ctx: BenchContext): Promise<BenchResult> {
       await exited;
     }));
     await broker.close();
+  }
+}
+
+/**
+ * Waits until the consumers have received `n` messages in all, or until none has arrived for 5 s
+ * (bounded: a loss would otherwise wait forever; the counts then show it).
+ */
+async function caughtUp(received: Int32Array, n: number): Promise<void> {
+  const idleLimitMs = 5000;
+  let last = Atomics.load(received, 0);
+  let lastChange = performance.now();
+  while (Atomics.load(received, 0) < n && performance.now() - lastChange < idleLimitMs) {
+    await new Promise((r) => setTimeout(r, 5));
+    const now = Atomics.load(received, 0);
+    if (now !== last) {
+      last = now;
+      lastChange = performance.now();
+    }
   }
 }
 
