@@ -8,7 +8,6 @@
  * nothing happens.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { setImmediate as immediate } from 'node:timers/promises';
 import { MillraceError } from '../../core/errors.js';
 import { Store, type Durability } from '../../core/storage/store.js';
 import { RingBuffer } from '../ring/index.js';
@@ -75,6 +74,10 @@ export class HostLoop {
   private readonly bell: Doorbell;
   private readonly idle: IdleGate;
   private stopping = false;
+  /** performance.now() of the last pass that found work (the idle strategy spins only while it is recent). */
+  private lastWork = -Infinity;
+  /** Settles run()'s loop: resolved once stopping, rejected if a pass throws. */
+  private loopDone: { resolve(): void; reject(err: unknown): void } | undefined;
 
   constructor(private readonly init: HostInit, private readonly store: Store) {
     this.bell = Doorbell.attach(init.bell);
@@ -88,34 +91,49 @@ export class HostLoop {
     // for setImmediate, so this keeps the thread alive exactly as long as before.
     const release = holdEventLoop();
     try {
-      await this.loop();
+      await new Promise<void>((resolve, reject) => {
+        this.loopDone = { resolve, reject };
+        this.turn();
+      });
     } finally {
       release();
     }
     await this.shutdown();
   }
 
-  private async loop(): Promise<void> {
-    let lastWork = -Infinity;
-    while (!this.stopping) {
-      if (this.drain() > 0) {
-        lastWork = performance.now();
-        // Let commit callbacks and timers run between batches of requests.
-        await immediate();
-        continue;
+  /**
+   * The loop, a pass at a time: it drains the request rings until they are empty, then spins or
+   * parks as the idle strategy says, and schedules the next pass. Between batches of requests and
+   * between spin slices the event loop gets a turn (commit callbacks, timers) through a setImmediate
+   * callback rather than an awaited promise: a spinning host yields 20,000 times a second, and an
+   * awaited timers/promises setImmediate left about 970 bytes of garbage a turn against 350 for the
+   * callback, and took 3.4 us against 1.9.
+   */
+  private readonly turn = (): void => {
+    try {
+      for (;;) {
+        if (this.stopping) return this.loopDone!.resolve();
+        if (this.drain() > 0) {
+          this.lastWork = performance.now();
+          setImmediate(this.turn);
+          return;
+        }
+        let found = false;
+        for (let i = 0; i < SPIN_CHECKS && !found; i++) found = this.hasWork();
+        if (found) continue;
+        const spun = this.idle.spin(this.lastWork, this.hasWorkOrStopping);
+        if (spun === true) continue;
+        if (spun === false) {
+          setImmediate(this.turn);
+          return;
+        }
+        this.bell.park(this.hasBacklog() ? BACKLOG_PARK_MS : PARK_MS, this.hasWorkOrStopping).then(this.turn, this.loopDone!.reject);
+        return;
       }
-      let found = false;
-      for (let i = 0; i < SPIN_CHECKS && !found; i++) found = this.hasWork();
-      if (found) continue;
-      const spun = this.idle.spin(lastWork, this.hasWorkOrStopping);
-      if (spun === true) continue;
-      if (spun === false) {
-        await immediate();
-        continue;
-      }
-      await this.bell.park(this.hasBacklog() ? BACKLOG_PARK_MS : PARK_MS, this.hasWorkOrStopping);
+    } catch (err) {
+      this.loopDone!.reject(err);
     }
-  }
+  };
 
   private readonly hasWorkOrStopping = (): boolean => this.stopping || this.hasWork();
 
