@@ -68,6 +68,31 @@ test('reader - starts at earliest / latest / after a message id / at a publish t
   });
 });
 
+test('reader - a seek or a close leaves no long poll waiting at the partition (waitingReadsCount)', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('reader-polls');
+    const p = await broker.createProducer({ topic });
+    await p.send({ value: bytes('a') });
+    const waiting = async (): Promise<number> => (await broker.admin.internalStats(topic))[topic]!.waitingReadsCount;
+    const waitFor = async (n: number): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      while ((await waiting()) !== n && Date.now() < deadline) await sleep(5);
+      assert.equal(await waiting(), n);
+    };
+    const r = await broker.createReader({ topic, startMessageId: MessageId.earliest });
+    assert.equal(text((await r.readNext({ timeoutMs: 2000 }))!), 'a');
+    await waitFor(1); // at the end: one poll parked for the next append
+    for (let i = 0; i < 3; i++) {
+      await r.seek(MessageId.earliest);
+      assert.equal(text((await r.readNext({ timeoutMs: 2000 }))!), 'a');
+    }
+    await waitFor(1); // each seek's poll ended the one before it
+    await r.close();
+    assert.equal(await waiting(), 0, 'close ended the parked poll at once');
+    await p.close();
+  });
+});
+
 test('reader - startMessageIdInclusive starts at the message itself (inside a batch, a whole entry), and at the last message with latest', async () => {
   await withBroker(async ({ broker }) => {
     const topic = topicName('reader-incl');

@@ -615,6 +615,7 @@ class PartitionActor implements Actor {
       entriesAddedCounter: this.msgInCounter, numberOfEntries: s.entries, totalSize: s.bytes, localSize: s.localBytes, offloadedSize: s.offloadedBytes,
       lastConfirmedEntry: s.lastConfirmed, ledgers: this.ml.ledgers(), cursors, offload: this.maintenance.offloadStatus,
       policies: this.maintenance.policies, quotaExceeded: this.maintenance.quotaExceeded ?? null,
+      waitingReadsCount: this.waitingReads.size,
     };
   }
 

@@ -157,4 +157,6 @@ export interface InternalStats {
   offload: OffloadStatus;
   policies: ResolvedPolicies;
   quotaExceeded: string | null;
+  /** Readers' long polls parked here for the next append (Pulsar's waitingCursorsCount). */
+  waitingReadsCount: number;
 }
