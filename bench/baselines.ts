@@ -51,24 +51,28 @@ export async function lmdbCeilings(ctx: BenchContext, messages: number, valueByt
       }
     }));
   };
+  // Reads back the `count` entries under ledger key `ledger`, checking every one came back whole.
+  const scanEntries = (ledger: number, count: number): void => {
+    let scanned = 0;
+    let bytes = 0;
+    for (const { value } of db.getRange({ start: [1, ledger, 0], end: [1, ledger, count] })) {
+      scanned++;
+      bytes += value.length;
+    }
+    if (scanned !== count || bytes !== count * entryBytes) throw new Error(`lmdb ceiling: read back ${scanned} of ${count} entries`);
+  };
   try {
     // Warmed up like the workloads it is the ceiling of (./warm-up.ts): entries of another key
     // range, written and scanned once untimed.
     const warmEntries = Math.ceil(warmupMessages(ctx.quick) / MESSAGES_PER_ENTRY);
     await writeEntries(0, warmEntries);
-    for (const _ of db.getRange({ start: [1, 0, 0], end: [1, 0, warmEntries] }));
+    scanEntries(0, warmEntries);
     const t0 = performance.now();
     await writeEntries(1, entries);
     const writeS = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    let scanned = 0;
-    let bytes = 0;
-    for (const { value } of db.getRange({ start: [1, 1, 0], end: [1, 1, entries] })) {
-      scanned++;
-      bytes += value.length;
-    }
+    scanEntries(1, entries);
     const scanS = (performance.now() - t1) / 1000;
-    if (scanned !== entries || bytes !== entries * entryBytes) throw new Error(`lmdb ceiling: read back ${scanned} of ${entries} entries`);
     const msgs = entries * MESSAGES_PER_ENTRY;
     return [
       { name: 'lmdb.write.entries.100B', unit: 'msg/s', value: msgs / writeS, entries, entry_bytes: entryBytes, entries_in_flight: inflight, mb_per_s: (entries * entryBytes) / writeS / 2 ** 20 },
