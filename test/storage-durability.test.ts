@@ -117,8 +117,10 @@ test('storage - put commits on the calling thread in async mode (no writer-threa
     try {
       const store = Store.open(dir, { durability });
       const done = store.put(store.meta, ['k'], 7);
-      // Async mode: committed before put returns, so this thread reads it at once. Durable mode: the
-      // write is still queued for the writer thread, as lmdb-js's put leaves it.
+      // Async mode: committed once this synchronous run ends, in a microtask, so this thread reads it
+      // before any timer or setImmediate. Durable mode: still queued for lmdb-js's writer thread,
+      // which starts in a setImmediate.
+      await new Promise<void>((resolve) => queueMicrotask(resolve));
       assert.equal(store.meta.get(['k']), durability === 'async' ? 7 : undefined, durability);
       await done;
       assert.equal(store.meta.get(['k']), 7);
@@ -129,5 +131,47 @@ test('storage - put commits on the calling thread in async mode (no writer-threa
     } finally {
       removeDir(dir);
     }
+  }
+});
+
+test('storage - in async mode a put that cannot be written fails its whole transaction, and the next run commits', async () => {
+  const dir = tempDir();
+  try {
+    const store = Store.open(dir, { durability: 'async' });
+    const good = store.put(store.meta, ['good'], 1);
+    // Over LMDB's maximum key size (1,978 bytes): putSync throws inside the group's transaction.
+    const bad = store.put(store.meta, ['k'.repeat(4000)], 2);
+    const outcomes = await Promise.allSettled([good, bad]);
+    assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected'], 'one transaction: both fail, neither is half-stored');
+    assert.equal(store.meta.get(['good']), undefined);
+    await store.put(store.meta, ['after'], 3);
+    assert.equal(store.meta.get(['after']), 3, 'a failed group leaves the store usable');
+    await store.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('storage - in async mode the puts of one synchronous run share one transaction, in call order', async () => {
+  const dir = tempDir();
+  try {
+    const store = Store.open(dir, { durability: 'async' });
+    const txnId = (): number => (store.root.getStats() as { lastTxnId: number }).lastTxnId;
+    const before = txnId();
+    const puts: Promise<void>[] = [];
+    for (let i = 0; i < 100; i++) puts.push(store.put(store.meta, ['n', i], i));
+    // The same key twice in one run: the later value is the one stored.
+    puts.push(store.put(store.meta, ['same'], 'first'), store.put(store.meta, ['same'], 'second'));
+    assert.equal(store.meta.get(['n', 0]), undefined, 'nothing is committed before the run ends');
+    await Promise.all(puts);
+    assert.equal(txnId() - before, 1, 'one commit for the whole run (a commit per put was most of a host\'s time under unbatched sends)');
+    for (let i = 0; i < 100; i++) assert.equal(store.meta.get(['n', i]), i);
+    assert.equal(store.meta.get(['same']), 'second');
+    // A later run is its own transaction.
+    await store.put(store.meta, ['later'], 1);
+    assert.equal(txnId() - before, 2);
+    await store.close();
+  } finally {
+    removeDir(dir);
   }
 });

@@ -48,7 +48,45 @@ export type EntryKey = [mlId: number, ledgerId: number, entryId: number];
 export type LedgerKey = [mlId: number, ledgerId: number];
 
 const toVoid = (): void => undefined;
-const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Puts waiting for one transaction, in call order, and the one promise they all resolve with: a
+ * put costs three array slots, not a promise and a closure each.
+ */
+class PutGroup {
+  private readonly dbs: Database<unknown, Key>[] = [];
+  private readonly keys: Key[] = [];
+  private readonly values: unknown[] = [];
+  readonly done: Promise<void>;
+  private resolve!: () => void;
+  private reject!: (err: unknown) => void;
+
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  add(db: Database<unknown, Key>, key: Key, value: unknown): void {
+    this.dbs.push(db);
+    this.keys.push(key);
+    this.values.push(value);
+  }
+
+  /** The puts, inside the caller's transaction. */
+  write(): void {
+    for (let i = 0; i < this.dbs.length; i++) this.dbs[i]!.putSync(this.keys[i]!, this.values[i]);
+  }
+
+  succeed(): void {
+    this.resolve();
+  }
+
+  fail(err: unknown): void {
+    this.reject(err);
+  }
+}
 
 // 12 named databases by default in lmdb-js; we reserve room for cursors, dedup, policies, offload.
 const MAX_DBS = 32;
@@ -73,6 +111,8 @@ export class Store {
   private closing: Promise<void> | undefined;
   /** Test faults wrap the databases' async `put` only: with them, `put` takes that path. */
   private readonly faulty: boolean;
+  /** Async mode: puts made in this synchronous run, committed together in a microtask (see put). */
+  private group: PutGroup | undefined;
 
   private constructor(readonly dataDir: string, readonly root: RootDatabase, readonly durability: Durability, options: StoreOptions) {
     this.entries = root.openDB<Buffer, EntryKey>('entries', { encoding: 'binary' });
@@ -157,7 +197,8 @@ export class Store {
   }
 
   /**
-   * Whether {@link put} commits on the calling thread before it returns (async durability, no test
+   * Whether {@link put} commits on the calling thread, at the end of the current synchronous run
+   * and before any write queued to lmdb-js's writer thread since (async durability, no test
    * faults): a caller that must keep its writes in order knows which of them can still be queued.
    */
   get putCommitsNow(): boolean {
@@ -166,26 +207,45 @@ export class Store {
 
   /**
    * Writes one value and resolves once it is as durable as this store promises (as `settle` of an
-   * async put would). In `async` mode the commit is made here, synchronously: with noSync it is a
-   * copy into the map and a write to the OS, tens of microseconds, while an async put goes to
-   * lmdb-js's writer thread and back, two thread wake-ups that took over a millisecond in about one
-   * case in a hundred on a loaded 2-vCPU machine, and whose per-write bookkeeping (a resolution and a
-   * closure on a linked list) outlived young-generation collections: it was most of what a host
-   * worker's scavenges copied. In `durable` mode the write goes through the writer thread as before:
-   * a synchronous commit would hold this thread for the whole fsync.
+   * async put would). In `async` mode the commit is made on this thread: with noSync it is a copy
+   * into the map and a write to the OS, microseconds, while an async put goes to lmdb-js's writer
+   * thread and back, two thread wake-ups that took over a millisecond in about one case in a
+   * hundred on a loaded 2-vCPU machine, and whose per-write bookkeeping (a resolution and a closure
+   * on a linked list) outlived young-generation collections: it was most of what a host worker's
+   * scavenges copied. The puts of one synchronous run (a host's pass over its request rings) share
+   * one transaction, committed in a microtask once that run ends: a commit per put was most of a
+   * host's time under unbatched sends (group commit, as the writer thread does in `durable` mode).
+   * The group commits before anything later on this thread runs and before lmdb-js's writer thread
+   * starts on writes queued meanwhile (it starts in a setImmediate). In `durable` mode the write goes
+   * through the writer thread: a synchronous commit would hold this thread for the whole fsync.
    *
-   * Not for a key that also has async writes in flight: the synchronous commit would land before
-   * them and be overwritten by older data.
+   * Not for a key that also has async writes in flight: the commit would land before them and be
+   * overwritten by older data.
    */
   put<V, K extends Key>(db: Database<V, K>, key: K, value: V): Promise<void> {
     if (!this.putCommitsNow) return this.settle(db.put(key, value));
-    try {
-      db.putSync(key, value);
-    } catch (err) {
-      return Promise.reject(err);
+    let group = this.group;
+    if (group === undefined) {
+      group = this.group = new PutGroup();
+      queueMicrotask(this.commitGroup);
     }
-    return RESOLVED;
+    group.add(db as Database<unknown, Key>, key, value);
+    return group.done;
   }
+
+  /** Commits the puts made since the last commit, in the order they were made, in one transaction. */
+  private readonly commitGroup = (): void => {
+    const group = this.group;
+    if (group === undefined) return;
+    this.group = undefined;
+    try {
+      this.root.transactionSync(() => group.write());
+    } catch (err) {
+      group.fail(err);
+      return;
+    }
+    group.succeed();
+  };
 
   /** The numeric id of a managed ledger's name, registered on first use (a cold path: a sync txn). */
   managedLedgerId(name: string): number {
@@ -219,6 +279,7 @@ export class Store {
 
   private async closeOnce(): Promise<void> {
     if (this.syncTimer) clearInterval(this.syncTimer);
+    this.commitGroup();
     await this.root.flushed;
     // noSync never flushes by itself: a clean close leaves nothing that lives only in the page cache.
     if (this.durability === 'async') await this.sync().catch(() => undefined);
