@@ -17,7 +17,7 @@ import {
   ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, LAST_MESSAGE_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, DELIVER_PARTIAL, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET,
   OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW, OP_INTERNAL_STATS, OP_LAST_MESSAGE, OP_LAST_POSITION, OP_MAINTAIN, OP_PRODUCER_CLOSE, OP_DELETE, OP_SUBSCRIPTION_ADMIN,
   OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS, OP_SUBSCRIBE, OP_UNSUBSCRIBE,
-  READ_ENTRY_HEADER, READ_REQUEST_BYTES, type InternalStats, type PartitionStats, type SubscribeRequest, type SubscriptionAdminRequest,
+  READ_ENTRY_HEADER, READ_REQUEST_BYTES, readId, type InternalStats, type PartitionStats, type SubscribeRequest, type SubscriptionAdminRequest,
 } from '../partition/partition-protocol.js';
 import type { OffloadStatus } from '../partition/maintenance.js';
 
@@ -87,7 +87,7 @@ function appendResult(reply: Uint8Array, bytes: number): AppendResult {
   if (reply.length !== APPEND_REPLY_BYTES) throw new MillraceError('INVALID_ARGUMENT', `append reply of ${reply.length} bytes`);
   const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
   return {
-    position: { ledgerId: v.getFloat64(0, true), entryId: v.getFloat64(8, true) },
+    position: { ledgerId: readId(v, 0), entryId: readId(v, 8) },
     publishTime: v.getFloat64(16, true),
     bytes,
     count: v.getUint32(24, true),
@@ -156,7 +156,7 @@ export class PartitionClient {
     const out: ReadEntry[] = [];
     let at = 4;
     for (let i = 0; i < count; i++) {
-      const position = { ledgerId: v.getFloat64(at, true), entryId: v.getFloat64(at + 8, true) };
+      const position = { ledgerId: readId(v, at), entryId: readId(v, at + 8) };
       const length = v.getUint32(at + 16, true);
       out.push({ position, entry: reply.subarray(at + READ_ENTRY_HEADER, at + READ_ENTRY_HEADER + length) });
       at += READ_ENTRY_HEADER + length;
@@ -236,7 +236,7 @@ export class PartitionClient {
     const entryAt = DELIVER_HEADER + count * DELIVER_ITEM;
     // Copy the entry out of the ring: the consumer keeps its messages after this call returns.
     const partial = (v.getUint8(1) & DELIVER_PARTIAL) !== 0;
-    sink.deliver(v.getFloat64(8, true), v.getFloat64(16, true), body.slice(entryAt), v, DELIVER_HEADER, count, partial);
+    sink.deliver(readId(v, 8), readId(v, 16), body.slice(entryAt), v, DELIVER_HEADER, count, partial);
   }
 
   flow(consumerId: number, permits: number): Promise<unknown> {
@@ -292,7 +292,7 @@ export class PartitionClient {
   private async positionOp(op: number, length: number, write: (v: DataView) => void): Promise<Position | undefined> {
     const reply = await this.system.request(this.ref, op, length, (bytes, offset) => write(new DataView(bytes.buffer, bytes.byteOffset + offset, length)));
     const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
-    const p = { ledgerId: v.getFloat64(0, true), entryId: v.getFloat64(8, true) };
+    const p = { ledgerId: readId(v, 0), entryId: readId(v, 8) };
     return p.ledgerId < 0 ? undefined : p;
   }
 
@@ -319,7 +319,7 @@ export class PartitionClient {
     const reply = await this.system.request(this.ref, OP_LAST_MESSAGE, 0, () => undefined);
     if (reply.length !== LAST_MESSAGE_REPLY_BYTES) throw new MillraceError('INVALID_ARGUMENT', `last-message reply of ${reply.length} bytes`);
     const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
-    const position = { ledgerId: v.getFloat64(0, true), entryId: v.getFloat64(8, true) };
+    const position = { ledgerId: readId(v, 0), entryId: readId(v, 8) };
     return position.ledgerId < 0 ? undefined : { position, batchIndex: v.getInt32(16, true) };
   }
 }

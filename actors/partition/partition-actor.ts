@@ -20,7 +20,7 @@ import { PartitionMaintenance } from './maintenance.js';
 import {
   ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, LAST_MESSAGE_REPLY_BYTES, OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW,
   OP_DELETE, OP_INTERNAL_STATS, OP_LAST_MESSAGE, OP_LAST_POSITION, OP_MAINTAIN, OP_SUBSCRIPTION_ADMIN, OP_PRODUCER_CLOSE, OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS,
-  OP_SUBSCRIBE, OP_UNSUBSCRIBE, READ_ENTRY_HEADER, READ_REQUEST_BYTES,
+  OP_SUBSCRIBE, OP_UNSUBSCRIBE, READ_ENTRY_HEADER, READ_REQUEST_BYTES, readId,
   type InternalStats, type PartitionStats, type SubscribeRequest, type SubscriptionAdminRequest,
 } from './partition-protocol.js';
 
@@ -305,7 +305,7 @@ class PartitionActor implements Actor {
   private read(body: Uint8Array, reply: Reply): void {
     if (body.length !== READ_REQUEST_BYTES) return reply.fail(new MillraceError('INVALID_ARGUMENT', `a read request is ${READ_REQUEST_BYTES} bytes, got ${body.length}`));
     const v = new DataView(body.buffer, body.byteOffset, body.length);
-    const from = { ledgerId: v.getFloat64(0, true), entryId: v.getFloat64(8, true) };
+    const from = { ledgerId: readId(v, 0), entryId: readId(v, 8) };
     const maxEntries = v.getUint32(16, true);
     const maxBytes = Math.min(v.getUint32(20, true), READ_MAX_BYTES_CAP);
     const waitMs = Math.min(v.getUint32(24, true), READ_MAX_WAIT_MS);
@@ -512,7 +512,7 @@ class PartitionActor implements Actor {
     const count = v.getUint32(4, true);
     const refs = [];
     for (let i = 0, o = ACK_HEADER; i < count; i++, o += ACK_ITEM) {
-      refs.push({ position: { ledgerId: v.getFloat64(o, true), entryId: v.getFloat64(o + 8, true) }, batchIndex: v.getUint16(o + 16, true), key: null });
+      refs.push({ position: { ledgerId: readId(v, o), entryId: readId(v, o + 8) }, batchIndex: v.getUint16(o + 16, true), key: null });
     }
     await sub.redeliver(slot, refs);
     reply.ok();

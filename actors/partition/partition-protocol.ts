@@ -55,6 +55,7 @@
 import type { LedgerInfo } from '../../core/log/ledger-info.js';
 import type { ResolvedPolicies } from '../../core/topic/index.js';
 import type { OffloadStatus } from './maintenance.js';
+import { smallId } from '../../core/log/position.js';
 
 export const OP_APPEND = 1;
 export const OP_READ = 2;
@@ -159,4 +160,9 @@ export interface InternalStats {
   quotaExceeded: string | null;
   /** Readers' long polls parked here for the next append (Pulsar's waitingCursorsCount). */
   waitingReadsCount: number;
+}
+
+/** A ledger or entry ID (an f64 on the wire) at `at`, as a small integer when it fits one (see smallId). */
+export function readId(v: DataView, at: number): number {
+  return smallId(v.getFloat64(at, true));
 }

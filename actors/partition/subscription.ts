@@ -16,7 +16,7 @@ import {
   ENTRY_HEADER_SIZE, MESSAGE_HEADER_SIZE, MSG_HAS_DELIVER_AT, MSG_HAS_EVENT_TIME, MSG_HAS_KEY, OFF_COUNT, OFF_PRODUCER_LEN,
 } from '../../wasm/index.js';
 import type { ActorContext } from '../host/actor.js';
-import { ACK_ITEM, DELIVER_HEADER, DELIVER_ITEM, DELIVER_PARTIAL, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET } from './partition-protocol.js';
+import { ACK_ITEM, readId, DELIVER_HEADER, DELIVER_ITEM, DELIVER_PARTIAL, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET } from './partition-protocol.js';
 import { encodeError } from '../host/protocol.js';
 
 interface ConsumerConn {
@@ -283,8 +283,8 @@ export class Subscription {
     const position = { ledgerId: 0, entryId: 0 };
     const ref: MessageRef = { position, batchIndex: 0, key: null };
     for (let i = 0, o = at; i < count; i++, o += ACK_ITEM) {
-      position.ledgerId = v.getFloat64(o, true);
-      position.entryId = v.getFloat64(o + 8, true);
+      position.ledgerId = readId(v, o);
+      position.entryId = readId(v, o + 8);
       ref.batchIndex = v.getUint16(o + 16, true);
       const batchSize = v.getUint16(o + 18, true);
       const cumulative = v.getUint8(o + 20) === 1;

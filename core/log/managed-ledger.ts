@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { MillraceError } from '../errors.js';
 import { DEFAULTS, LIMITS } from '../defaults.js';
 import type { EntryKey, Store } from '../storage/store.js';
-import { comparePositions, formatPosition, type Position } from './position.js';
+import { comparePositions, formatPosition, smallId, type Position } from './position.js';
 import { newLedgerInfo, parseLedgerInfo, searchLedgers, type LedgerInfo, type OffloadRecord } from './ledger-info.js';
 import type { ObjectStore } from '../offload/object-store.js';
 import { writeLedgerObject, type OffloadEntry } from '../offload/ledger-object.js';
@@ -237,7 +237,7 @@ export class ManagedLedger {
     // the last stored key anyway: a ledger with entries and no row is recovered, not ignored.
     for (const { key } of store.entries.getRange({ start: [mlId, Number.MAX_SAFE_INTEGER], end: [mlId, 0], reverse: true, limit: 1 })) {
       const lastRow = list[list.length - 1];
-      if (!lastRow || key[1] > lastRow.ledgerId) list.push(newLedgerInfo(key[1], resolved.now()));
+      if (!lastRow || key[1] > lastRow.ledgerId) list.push(newLedgerInfo(smallId(key[1]), resolved.now()));
     }
     const writes: Promise<unknown>[] = [];
     for (const info of list) {
@@ -505,7 +505,7 @@ export class ManagedLedger {
       });
       for (const { key, value } of range) {
         if (out.length >= maxEntries || (out.length > 0 && bytes + value.length > maxBytes)) return out;
-        const position = { ledgerId: key[1], entryId: key[2] };
+        const position = { ledgerId: smallId(key[1]), entryId: smallId(key[2]) };
         out.push({ position, entry: this.checked(position, value) });
         bytes += value.length;
       }
@@ -537,7 +537,7 @@ export class ManagedLedger {
       const start = floor ? floor.entryId : 0;
       const last = l.ledgerId === end.ledgerId ? end.entryId : l.lastEntryId;
       for (const { key, value } of this.store.entries.getRange({ start: [this.mlId, l.ledgerId, start], end: [this.mlId, l.ledgerId, last + 1] })) {
-        if (entryPublishTime(value) >= publishTimeMs) return { ledgerId: key[1], entryId: key[2] };
+        if (entryPublishTime(value) >= publishTimeMs) return { ledgerId: smallId(key[1]), entryId: smallId(key[2]) };
       }
     }
     return undefined;
@@ -692,9 +692,9 @@ export class ManagedLedger {
     for (;;) {
       const chunk: OffloadEntry[] = [];
       for (const { key, value } of this.store.entries.getRange({ start: [this.mlId, l.ledgerId, from], end: [this.mlId, l.ledgerId, l.lastEntryId + 1], limit: OFFLOAD_CHUNK_ENTRIES })) {
-        const position = { ledgerId: key[1], entryId: key[2] };
+        const position = { ledgerId: smallId(key[1]), entryId: smallId(key[2]) };
         const entry = this.checked(position, value);
-        chunk.push({ entryId: key[2], entry, publishTime: entryPublishTime(entry) });
+        chunk.push({ entryId: smallId(key[2]), entry, publishTime: entryPublishTime(entry) });
       }
       if (chunk.length === 0) return;
       yield* chunk;
@@ -891,7 +891,7 @@ export class ManagedLedger {
       return undefined;
     }
     for (const key of this.store.entries.getKeys({ start: [this.mlId, l.ledgerId, 0], end: [this.mlId, l.ledgerId, Number.MAX_SAFE_INTEGER], limit: 1 })) {
-      return { ledgerId: key[1], entryId: key[2] };
+      return { ledgerId: smallId(key[1]), entryId: smallId(key[2]) };
     }
     return undefined;
   }

@@ -7,6 +7,7 @@
 import { MillraceError } from '../errors.js';
 import type { Store } from '../storage/store.js';
 import type { LedgerInfo } from './ledger-info.js';
+import { smallId } from './position.js';
 import { EntryStatus, SparseIndex, entryCount, entryPublishTime, entryStatusMessage, type Framer } from '../../wasm/index.js';
 
 export interface RecoveredLedger {
@@ -20,7 +21,7 @@ export function recoverLedger(store: Store, mlId: number, row: LedgerInfo, frame
   let last: Uint8Array | undefined;
   let lastId = -1;
   for (const { key, value } of store.entries.getRange({ start: [mlId, row.ledgerId, 0], end: [mlId, row.ledgerId, Number.MAX_SAFE_INTEGER] })) {
-    const entryId = key[2];
+    const entryId = smallId(key[2]);
     const length = value.length >= 4 ? value.readUInt32LE(0) : -1;
     if (length !== value.length) {
       throw new MillraceError('ENTRY_CORRUPT', `entry ${row.ledgerId}:${entryId} has a length field of ${length} but ${value.length} bytes are stored`);
