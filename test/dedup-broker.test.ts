@@ -63,3 +63,32 @@ test('dedup - a replay spanning stored and missing IDs stores only the missing o
     assert.deepEqual(stored, [...span(0, 49), ...span(100, 149), ...span(50, 99)]);
   });
 });
+
+test('dedup - producers whose names have the same length, taking turns on one partition, are never taken for each other', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('dedup-same-length');
+    // An appended entry's memory is reused once its append settles: a producer-name cache that kept a
+    // view of the last entry's bytes (Buffer#slice) then saw the next entry's own name and returned
+    // the previous producer's, whose higher IDs made every send of the other a duplicate.
+    const a = await broker.createProducer({ topic, name: 'producer-a', batching: { maxMessages: 1 } });
+    const b = await broker.createProducer({ topic, name: 'producer-b', batching: { maxMessages: 1 } });
+    try {
+      for (let i = 0; i < 20; i++) await a.send({ value: enc.encode(`a${i}`) });
+      const ids: MessageId[] = [];
+      for (let i = 0; i < 5; i++) {
+        ids.push(await b.send({ value: enc.encode(`b${i}`) }));
+        ids.push(await a.send({ value: enc.encode(`a${20 + i}`) }));
+      }
+      assert.ok(ids.every((id) => id.ledgerId >= 0), `no send is dropped as a duplicate: ${ids.join(' ')}`);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    const reader = await broker.createReader({ topic, startMessageId: MessageId.earliest });
+    const got: string[] = [];
+    for (let m = await reader.readNext({ timeoutMs: 1000 }); m; m = await reader.readNext({ timeoutMs: 300 })) got.push(dec.decode(m.data));
+    await reader.close();
+    assert.equal(got.length, 30);
+    assert.deepEqual(got.filter((v) => v.startsWith('b')), ['b0', 'b1', 'b2', 'b3', 'b4']);
+  });
+});
