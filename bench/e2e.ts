@@ -74,6 +74,16 @@ async function publishWithCeiling(ctx: BenchContext, name: string, partitions: n
 }
 
 /**
+ * Sends in flight in pub+sub: half the producer-only window. The thread that sends also receives
+ * and acks, so sends beyond what covers an append's round trip only wait in the window: at 10,000
+ * the median publish-to-receive latency was 25-120 ms and the rate 0.83-0.99M msg/s, at 5,000 5-6 ms
+ * and 0.92-1.06M (four alternating rounds), at 3,000 0.91M (too few to cover the round trip).
+ * Publish and the queue measured no better at 5,000 (2.15-2.45M against 2.35-2.40M, 0.98-1.04M
+ * against 1.02-1.06M), so they keep WINDOW.
+ */
+const PUBSUB_WINDOW = 5_000;
+
+/**
  * The pub+sub loop: sends `total` stamped messages through the send window while receiving and
  * acking each on the same thread. Returns what was received, how long it took and each message's
  * publish-to-receive latency (us).
@@ -81,7 +91,7 @@ async function publishWithCeiling(ctx: BenchContext, name: string, partitions: n
 async function pubsubLoop<M extends { data: Uint8Array }>(producer: LoopProducer, consumer: LoopConsumer<M>, total: number): Promise<{ got: number; seconds: number; latencies: Float64Array }> {
   const latencies = new Float64Array(total);
   const t0 = performance.now();
-  const sending = sendWindowed(producer, total, stampedValue);
+  const sending = sendWindowed(producer, total, stampedValue, PUBSUB_WINDOW);
   let got = 0;
   const wait = { timeoutMs: 10_000 };
   while (got < total) {

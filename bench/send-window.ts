@@ -13,16 +13,17 @@
 export const WINDOW = 10_000;
 
 /**
- * Sends `total` messages, the i-th made by `make(i)`, through the window; resolves with how many
+ * Sends `total` messages, the i-th made by `make(i)`, through a window of `size` sends (default
+ * {@link WINDOW}); resolves with how many
  * sends failed once all have settled and the producer is flushed. `make` may return the same buffer
  * every time: `send` copies the message before it returns (its documented contract), and a fresh
  * buffer per message was GC work the harness would measure.
  */
-export async function sendWindowed(producer: { send(m: { value: Uint8Array }): Promise<unknown>; flush(): Promise<void> }, total: number, make: (i: number) => Uint8Array): Promise<number> {
-  const window: (Promise<unknown> | undefined)[] = new Array(WINDOW);
+export async function sendWindowed(producer: { send(m: { value: Uint8Array }): Promise<unknown>; flush(): Promise<void> }, total: number, make: (i: number) => Uint8Array, size = WINDOW): Promise<number> {
+  const window: (Promise<unknown> | undefined)[] = new Array(size);
   let failed = 0;
   for (let i = 0; i < total; i++) {
-    const slot = i % WINDOW;
+    const slot = i % size;
     const prev = window[slot];
     // try/await rather than prev.catch(): a derived promise per message is the bench's own cost.
     if (prev) try { await prev; } catch { failed++; }
