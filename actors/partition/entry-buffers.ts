@@ -14,8 +14,9 @@ const MAX_SPARES = 16;
 
 const spares: ArrayBuffer[] = [];
 // Pooled buffers handed out and not yet back: only these are taken back, once each (a buffer in the
-// pool twice would hold two entries at once).
-const out = new Set<ArrayBuffer>();
+// pool twice would hold two entries at once). Weak: a buffer never released (its append failed) is
+// left to the garbage collector, not kept here.
+const out = new WeakSet<ArrayBuffer>();
 
 /** A buffer of `n` bytes for an entry, pooled when small enough; hand it back with {@link releaseEntryBuffer}. */
 export function takeEntryBuffer(n: number): Buffer {
