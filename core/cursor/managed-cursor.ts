@@ -611,8 +611,9 @@ export class ManagedCursor {
     let write: Promise<void>;
     try {
       // A fresh Buffer per write: lmdb-js holds the value until the commit. Through store.put, which
-      // commits at once in async mode: every write of this cursor goes that way, so none overtakes
-      // another (delete, queued after them, is the only async write of the key).
+      // in async mode commits on this thread (with the other puts of this run, in call order): every
+      // write of this cursor goes that way, so none overtakes another (delete, queued after them, is
+      // the only async write of the key).
       const value = encodeCursorState(this.snapshot());
       write = this.store.put(this.store.cursors, [this.mlId, this.name], value);
     } catch (cause) {
