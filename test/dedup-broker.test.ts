@@ -67,9 +67,9 @@ test('dedup - a replay spanning stored and missing IDs stores only the missing o
 test('dedup - producers whose names have the same length, taking turns on one partition, are never taken for each other', async () => {
   await withBroker(async ({ broker }) => {
     const topic = topicName('dedup-same-length');
-    // An appended entry's memory is reused once its append settles: a producer-name cache that kept a
-    // view of the last entry's bytes (Buffer#slice) then saw the next entry's own name and returned
-    // the previous producer's, whose higher IDs made every send of the other a duplicate.
+    // The partition caches the last producer name it read from an entry: the cache must compare the
+    // names' bytes, not only their lengths, or the other producer's sends would be taken for the
+    // first one's (whose higher IDs would make them duplicates).
     const a = await broker.createProducer({ topic, name: 'producer-a', batching: { maxMessages: 1 } });
     const b = await broker.createProducer({ topic, name: 'producer-b', batching: { maxMessages: 1 } });
     try {

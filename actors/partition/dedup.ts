@@ -63,9 +63,7 @@ export function entryProducerKey(entry: Uint8Array): string {
     if (same) return lastKey;
   }
   lastKey = latin1(entry.subarray(32, 32 + len));
-  // A copy: on a Buffer, slice is a view, and an entry's memory is reused once its append settles
-  // (entry-buffers.ts), when the view would show the next entry's name and match anything.
-  lastKeyBytes = new Uint8Array(entry.subarray(32, 32 + n));
+  lastKeyBytes = entry.slice(32, 32 + n);
   return lastKey;
 }
 

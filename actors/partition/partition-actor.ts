@@ -16,7 +16,6 @@ import { OFF_COUNT, decodeEntry, jsFramer } from '../../wasm/index.js';
 import type { Actor, ActorContext, ActorFactory, Reply } from '../host/actor.js';
 import { DedupState } from './dedup.js';
 import { Subscription } from './subscription.js';
-import { releaseEntryBuffer, takeEntryBuffer } from './entry-buffers.js';
 import { PartitionMaintenance } from './maintenance.js';
 import {
   ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, LAST_MESSAGE_REPLY_BYTES, OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW,
@@ -214,23 +213,18 @@ class PartitionActor implements Actor {
   }
 
   private append(body: Uint8Array, reply: Reply): void {
-    if (body.length < 32) return reply.fail(new MillraceError('INVALID_ARGUMENT', `an entry is at least 32 bytes, got ${body.length}`));
     // Copy out of the ring slot now: it is reused when this call returns, and lmdb-js would store a
-    // SharedArrayBuffer view as garbage anyway. The copy's buffer is reused once the append settles.
-    const entry: Uint8Array = takeEntryBuffer(body.length);
-    entry.set(body);
+    // SharedArrayBuffer view as garbage anyway.
+    const entry: Uint8Array = Buffer.from(body);
+    if (entry.length < 32) return reply.fail(new MillraceError('INVALID_ARGUMENT', `an entry is at least 32 bytes, got ${entry.length}`));
     if (this.maintenance.quotaExceeded !== undefined || this.held.length > 0) {
       const policy = this.maintenance.policies.backlogQuota?.policy;
-      if (policy === 'producer_exception') {
-        releaseEntryBuffer(entry);
-        return reply.fail(this.maintenance.quotaError());
-      }
+      if (policy === 'producer_exception') return reply.fail(this.maintenance.quotaError());
       if (policy === 'producer_request_hold' || this.held.length > 0) {
         // Held in order; a later pass releases it, or the hold times out as Pulsar's send timeout.
         const h: HeldAppend = { entry, reply, cancel: () => undefined };
         h.cancel = this.ctx.setTimer(DEFAULTS.backlogQuotaHoldMs, () => {
           this.held = this.held.filter((x) => x !== h);
-          releaseEntryBuffer(entry);
           reply.fail(this.maintenance.quotaError());
         });
         this.held.push(h);
@@ -244,7 +238,6 @@ class PartitionActor implements Actor {
     let entry = laidOut;
     const check = this.dedup.check(entry);
     if (check.verdict === 'duplicate') {
-      releaseEntryBuffer(laidOut);
       const out = new Uint8Array(APPEND_REPLY_BYTES);
       const v = new DataView(out.buffer);
       v.setFloat64(0, -1, true);
@@ -256,7 +249,6 @@ class PartitionActor implements Actor {
       const d = decodeEntry(entry);
       const keep = d.messages.filter((m) => this.dedup.isNew(check.producer, m.sequenceId ?? -1));
       entry = jsFramer.frame({ publishTime: 0, producerName: d.producerName, messages: keep.map((m) => ({ value: m.value, key: m.key, properties: m.properties, eventTime: m.eventTime, deliverAt: m.deliverAt, sequenceId: m.sequenceId })) });
-      releaseEntryBuffer(laidOut); // framed into a new entry: nothing reads it any more
     }
     this.dedup.accept(entry);
     this.ml.appendEntry(entry).then((r) => {
@@ -270,15 +262,12 @@ class PartitionActor implements Actor {
       v.setFloat64(16, r.publishTime, true);
       v.setUint32(24, r.count, true);
       reply.ok(this.appendReply);
-      releaseEntryBuffer(entry);
       this.onAppended();
       if (r.position.ledgerId !== this.appendLedger) {
         this.appendLedger = r.position.ledgerId;
         this.trimSoon();
       }
     }, (err: unknown) => {
-      // Not released: a failed append's own put may still be queued behind the write that failed
-      // (its ledger row), and lmdb-js reads the value's memory when it writes it.
       this.dedup.reject(entry);
       reply.fail(err);
     });
