@@ -62,6 +62,12 @@ interface Slot {
   requestView: DataView;
   replyView: DataView;
   pending: Map<number, Pending>;
+  /**
+   * Requests waiting for room in the request ring, and the last of them: a later request goes
+   * behind them, never onto the ring first (requests of one client reach the host in call order).
+   */
+  waitingWrites: number;
+  lastWaitingWrite: Promise<void> | undefined;
   /** Resolves once the host has attached this slot's rings; rejects if the slot fails first. */
   ready: Promise<void>;
   markReady(): void;
@@ -69,6 +75,7 @@ interface Slot {
 }
 
 const PARK_MS = 20;
+const noop = (): void => undefined;
 const SPIN_CHECKS = 200;
 
 export class ClientEndpoint {
@@ -96,7 +103,7 @@ export class ClientEndpoint {
     this.slots[index] = {
       index, generation, live: false, dead: false, hostBell: Doorbell.attach(hostBell), requests, replies,
       requestView: new DataView(requests.buffer), replyView: new DataView(replies.buffer),
-      pending: new Map(), ready, markReady, failReady,
+      pending: new Map(), waitingWrites: 0, lastWaitingWrite: undefined, ready, markReady, failReady,
     };
     return { requests: requests.buffer, replies: replies.buffer, bell: this.bell.buffer };
   }
@@ -167,7 +174,10 @@ export class ClientEndpoint {
     this.inflight++;
     let written: boolean;
     try {
-      written = this.tryWrite(slot, requestId, actorId, op, bodyLength, write);
+      // Behind requests already waiting for room: written now, this one would reach the host before
+      // them (an append of a later batch stored before an earlier one of the same producer, which
+      // deduplication then took for a duplicate once the earlier one's gap had closed).
+      written = slot.waitingWrites === 0 && this.tryWrite(slot, requestId, actorId, op, bodyLength, write);
     } catch (err) {
       this.forget(slot, requestId);
       return Promise.reject(err);
@@ -176,7 +186,16 @@ export class ClientEndpoint {
       this.pump();
       return promise;
     }
-    return this.writeSlow(slot, requestId, actorId, op, bodyLength, write).then(() => {
+    slot.waitingWrites++;
+    const before = slot.lastWaitingWrite ?? Promise.resolve();
+    const mine = before.then(() => this.writeSlow(slot, requestId, actorId, op, bodyLength, write));
+    // The next waiting request follows this one whatever becomes of it.
+    const settled = mine.then(noop, noop);
+    slot.lastWaitingWrite = settled;
+    void settled.then(() => {
+      if (--slot.waitingWrites === 0 && slot.lastWaitingWrite === settled) slot.lastWaitingWrite = undefined;
+    });
+    return mine.then(() => {
       this.pump();
       return promise;
     }, (err: unknown) => {
