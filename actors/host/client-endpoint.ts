@@ -63,10 +63,10 @@ interface Slot {
   replyView: DataView;
   pending: Map<number, Pending>;
   /**
-   * Requests waiting for room in the request ring, and the last of them: a later request goes
-   * behind them, never onto the ring first (requests of one client reach the host in call order).
+   * Settles once the last request waiting for room in the request ring is written (or failed);
+   * undefined when none waits. A later request goes behind it, never onto the ring first: requests
+   * of one client reach the host in call order.
    */
-  waitingWrites: number;
   lastWaitingWrite: Promise<void> | undefined;
   /** Resolves once the host has attached this slot's rings; rejects if the slot fails first. */
   ready: Promise<void>;
@@ -103,7 +103,7 @@ export class ClientEndpoint {
     this.slots[index] = {
       index, generation, live: false, dead: false, hostBell: Doorbell.attach(hostBell), requests, replies,
       requestView: new DataView(requests.buffer), replyView: new DataView(replies.buffer),
-      pending: new Map(), waitingWrites: 0, lastWaitingWrite: undefined, ready, markReady, failReady,
+      pending: new Map(), lastWaitingWrite: undefined, ready, markReady, failReady,
     };
     return { requests: requests.buffer, replies: replies.buffer, bell: this.bell.buffer };
   }
@@ -177,7 +177,7 @@ export class ClientEndpoint {
       // Behind requests already waiting for room: written now, this one would reach the host before
       // them (an append of a later batch stored before an earlier one of the same producer, which
       // deduplication then took for a duplicate once the earlier one's gap had closed).
-      written = slot.waitingWrites === 0 && this.tryWrite(slot, requestId, actorId, op, bodyLength, write);
+      written = slot.lastWaitingWrite === undefined && this.tryWrite(slot, requestId, actorId, op, bodyLength, write);
     } catch (err) {
       this.forget(slot, requestId);
       return Promise.reject(err);
@@ -186,14 +186,13 @@ export class ClientEndpoint {
       this.pump();
       return promise;
     }
-    slot.waitingWrites++;
     const before = slot.lastWaitingWrite ?? Promise.resolve();
     const mine = before.then(() => this.writeSlow(slot, requestId, actorId, op, bodyLength, write));
     // The next waiting request follows this one whatever becomes of it.
     const settled = mine.then(noop, noop);
     slot.lastWaitingWrite = settled;
     void settled.then(() => {
-      if (--slot.waitingWrites === 0 && slot.lastWaitingWrite === settled) slot.lastWaitingWrite = undefined;
+      if (slot.lastWaitingWrite === settled) slot.lastWaitingWrite = undefined;
     });
     return mine.then(() => {
       this.pump();
