@@ -44,7 +44,7 @@ export interface ActorSystemOptions {
   idleStrategy?: IdleStrategy;
   /**
    * Data bytes of each request and reply ring (a power of two); a record may use 1/8 of it, larger
-   * ones take the cold path (postMessage). Each client thread has two rings per host worker, and
+   * ones go through the ring in fragments. Each client thread has two rings per host worker, and
    * all of a busy ring is resident. @default 2 MiB (DEFAULTS.ringBytes)
    */
   ringBytes?: number;
@@ -141,10 +141,7 @@ export class ActorSystem {
   private closed = false;
 
   private constructor(private readonly local: Local | undefined, private readonly remote: ConnectClient | undefined) {
-    this.endpoint = remote?.endpoint ?? new ClientEndpoint(MAIN_CLIENT_ID, local!.options.ringBytes, (r) => {
-      const host = local!.hosts[r.index]!;
-      if (host.generation === r.generation) this.send(host, { t: 'request', clientId: MAIN_CLIENT_ID, requestId: r.requestId, actorId: r.actorId, op: r.op, body: r.body });
-    });
+    this.endpoint = remote?.endpoint ?? new ClientEndpoint(MAIN_CLIENT_ID, local!.options.ringBytes);
   }
 
   /** Starts the pool and one host loop per worker. */
@@ -216,10 +213,6 @@ export class ActorSystem {
         const rec = local.actors.get(ref.actorId)!;
         return { actorId: ref.actorId, hostIndex: rec.host!.index, generation: rec.host!.generation };
       },
-      request: (m) => {
-        const host = local.hosts[m.index];
-        if (host && host.generation === m.generation) this.send(host, { t: 'request', clientId: m.clientId, requestId: m.requestId, actorId: m.actorId, op: m.op, body: m.body });
-      },
     });
     return local.server.handle;
   }
@@ -273,14 +266,6 @@ export class ActorSystem {
       case 'spawn-failed':
         host.waiters.get(m.actorId)?.reject(decodeError(m.error));
         host.waiters.delete(m.actorId);
-        return;
-      case 'reply':
-        if (m.clientId === MAIN_CLIENT_ID) this.endpoint.settle(host.index, host.generation, m.requestId, m.status, m.body);
-        else this.local!.server?.broadcast({ t: 'reply', clientId: m.clientId, index: host.index, generation: host.generation, requestId: m.requestId, status: m.status, body: m.body });
-        return;
-      case 'event':
-        if (m.clientId === MAIN_CLIENT_ID) this.endpoint.deliverRecord(m.record);
-        else this.local!.server?.broadcast({ t: 'event', clientId: m.clientId, record: m.record });
         return;
       case 'log':
         writeLog(this.local!.logger, m.level, m.obj, m.msg);
@@ -489,7 +474,7 @@ export class ActorSystem {
   /**
    * Sends one request to an actor and resolves with the reply body (a copy). `bodyLength` bytes are
    * written in place into the ring by `write` (no intermediate buffer); a body too large for a ring
-   * record goes the cold path. Rejects with the actor's MillraceError, or WORKER_DIED when its host
+   * record is built in a buffer and goes in fragments. Rejects with the actor's MillraceError, or WORKER_DIED when its host
    * dies first (retriable: the actor restarts elsewhere).
    */
   // Not async: once the actor is ready, a request goes to the ring at once, without the promise and

@@ -11,10 +11,10 @@
  */
 import { setImmediate as immediate } from 'node:timers/promises';
 import { MillraceError } from '../../core/errors.js';
-import { RingBuffer } from '../ring/index.js';
+import { FragmentAssembler, RingBuffer, writeFragments } from '../ring/index.js';
 import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
-import { EVENT_HEADER, RECORD_EVENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError } from './protocol.js';
+import { EVENT_HEADER, RECORD_EVENT, RECORD_FRAGMENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError } from './protocol.js';
 import { deferred } from './deferred.js';
 
 const EMPTY_BODY = new Uint8Array(0);
@@ -25,18 +25,8 @@ const EMPTY_BODY = new Uint8Array(0);
  */
 export type EventHandler = (body: Uint8Array) => void;
 
-/** Writes a request body into a ring slot (or an ordinary buffer on the cold path). */
+/** Writes a request body into a ring slot (or, for a body too large for one record, an ordinary buffer sent in fragments). */
 export type BodyWriter = (bytes: Uint8Array, offset: number) => void;
-
-/** A request too large for a ring record, handed to the cold path (a control port or the connect channel). */
-export interface ColdRequest {
-  index: number;
-  generation: number;
-  requestId: number;
-  actorId: number;
-  op: number;
-  body: Uint8Array;
-}
 
 /** The rings a host must attach for one slot. */
 export interface SlotRings {
@@ -61,6 +51,8 @@ interface Slot {
   replies: RingBuffer;
   requestView: DataView;
   replyView: DataView;
+  /** Rebuilds replies and events too large for one reply-ring record. */
+  assembler: FragmentAssembler;
   pending: Map<number, Pending>;
   /**
    * Settles once the last request waiting for room in the request ring is written (or failed);
@@ -88,7 +80,7 @@ export class ClientEndpoint {
   private pumping = false;
   private stopped = false;
 
-  constructor(readonly clientId: number, private readonly ringBytes: number, private readonly sendCold: (r: ColdRequest) => void) {}
+  constructor(readonly clientId: number, private readonly ringBytes: number) {}
 
   /**
    * Opens slot `index` for host generation `generation` with fresh rings (failing an older slot of
@@ -103,7 +95,7 @@ export class ClientEndpoint {
     this.slots[index] = {
       index, generation, live: false, dead: false, hostBell: Doorbell.attach(hostBell), requests, replies,
       requestView: new DataView(requests.buffer), replyView: new DataView(replies.buffer),
-      pending: new Map(), lastWaitingWrite: undefined, ready, markReady, failReady,
+      assembler: new FragmentAssembler(), pending: new Map(), lastWaitingWrite: undefined, ready, markReady, failReady,
     };
     return { requests: requests.buffer, replies: replies.buffer, bell: this.bell.buffer };
   }
@@ -159,8 +151,8 @@ export class ClientEndpoint {
   /**
    * Sends one request to `actorId` on the host of slot `index`, which must still be generation
    * `generation` (else WORKER_DIED: the actor's host died since it was placed). The body is
-   * written in place into the ring by `write`; a body too large for a ring record goes the cold
-   * path. Resolves with a copy of the reply body.
+   * written in place into the ring by `write`; a body too large for one ring record is written to
+   * a buffer and goes through the ring in fragments. Resolves with a copy of the reply body.
    */
   request(index: number, generation: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array> {
     const slot = this.slots[index];
@@ -172,12 +164,14 @@ export class ClientEndpoint {
     this.nextRequestId = (this.nextRequestId + 1) >>> 0 || 1;
     const promise = new Promise<Uint8Array>((resolve, reject) => slot.pending.set(requestId, { resolve, reject }));
     this.inflight++;
+    let large: (() => boolean) | undefined;
     let written: boolean;
     try {
+      if (REQUEST_HEADER + bodyLength > slot.requests.maxRecordLength) large = this.fragmented(slot, requestId, actorId, op, bodyLength, write);
       // Behind requests already waiting for room: written now, this one would reach the host before
       // them (an append of a later batch stored before an earlier one of the same producer, which
       // deduplication then took for a duplicate once the earlier one's gap had closed).
-      written = slot.lastWaitingWrite === undefined && this.tryWrite(slot, requestId, actorId, op, bodyLength, write);
+      written = slot.lastWaitingWrite === undefined && (large ? large() : this.tryWrite(slot, requestId, actorId, op, bodyLength, write));
     } catch (err) {
       this.forget(slot, requestId);
       return Promise.reject(err);
@@ -186,8 +180,9 @@ export class ClientEndpoint {
       this.pump();
       return promise;
     }
+    const attempt = large ?? ((): boolean => this.tryWrite(slot, requestId, actorId, op, bodyLength, write));
     const before = slot.lastWaitingWrite ?? Promise.resolve();
-    const mine = before.then(() => this.writeSlow(slot, requestId, actorId, op, bodyLength, write));
+    const mine = before.then(() => this.writeSlow(slot, attempt));
     // The next waiting request follows this one whatever becomes of it.
     const settled = mine.then(noop, noop);
     slot.lastWaitingWrite = settled;
@@ -207,16 +202,9 @@ export class ClientEndpoint {
     if (slot.pending.delete(requestId)) this.inflight--;
   }
 
-  /** One attempt: true when the request is on the ring (or the cold path), false when the ring is full. */
+  /** One attempt: true when the request is on the ring, false when the ring is full. */
   private tryWrite(slot: Slot, requestId: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): boolean {
-    const length = REQUEST_HEADER + bodyLength;
-    if (length > slot.requests.maxRecordLength) {
-      const body = new Uint8Array(bodyLength);
-      write(body, 0);
-      this.sendCold({ index: slot.index, generation: slot.generation, requestId, actorId, op, body });
-      return true;
-    }
-    const at = slot.requests.tryClaim(RECORD_REQUEST, length);
+    const at = slot.requests.tryClaim(RECORD_REQUEST, REQUEST_HEADER + bodyLength);
     if (at < 0) return false;
     try {
       slot.requestView.setUint32(at, requestId, true);
@@ -232,21 +220,37 @@ export class ClientEndpoint {
     return true;
   }
 
-  private async writeSlow(slot: Slot, requestId: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): Promise<void> {
+  /**
+   * A request too large for one record: built whole in an ordinary buffer (where `write` throws,
+   * if it does, before anything is on the ring), then written as fragments. The returned attempt
+   * writes what fits and returns true once the last fragment is on the ring; called again, it
+   * goes on where it stopped.
+   */
+  private fragmented(slot: Slot, requestId: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): () => boolean {
+    const record = new Uint8Array(REQUEST_HEADER + bodyLength);
+    const view = new DataView(record.buffer);
+    view.setUint32(0, requestId, true);
+    view.setUint32(4, actorId, true);
+    view.setUint16(8, op, true);
+    write(record, REQUEST_HEADER);
+    let sent = 0;
+    return () => {
+      const reached = writeFragments(slot.requests, RECORD_FRAGMENT, RECORD_REQUEST, record, sent);
+      if (reached > sent) slot.hostBell.ring();
+      sent = reached;
+      return sent === record.length;
+    };
+  }
+
+  private async writeSlow(slot: Slot, attempt: () => boolean): Promise<void> {
     // Ring full: the host is behind. Wait for it rather than queue without bound (backpressure).
     for (;;) {
       if (slot.dead) throw new MillraceError('WORKER_DIED', `host worker ${slot.index} died`);
       slot.hostBell.ring();
       await immediate();
       if (slot.dead) throw new MillraceError('WORKER_DIED', `host worker ${slot.index} died`);
-      if (this.tryWrite(slot, requestId, actorId, op, bodyLength, write)) return;
+      if (attempt()) return;
     }
-  }
-
-  /** A reply that came the cold path. */
-  settle(index: number, generation: number, requestId: number, status: number, body: Uint8Array): void {
-    const s = this.slots[index];
-    if (s && s.generation === generation) this.settleIn(s, requestId, status, body);
   }
 
   private settleIn(slot: Slot, requestId: number, status: number, body: Uint8Array): void {
@@ -256,11 +260,6 @@ export class ClientEndpoint {
     this.inflight--;
     if (status === STATUS_OK) p.resolve(body);
     else p.reject(decodeError(body));
-  }
-
-  /** An event that came the cold path: `record` is actorId u32 then the body. */
-  deliverRecord(record: Uint8Array): void {
-    this.deliver(new DataView(record.buffer, record.byteOffset).getUint32(0, true), record.subarray(EVENT_HEADER));
   }
 
   /**
@@ -327,16 +326,26 @@ export class ClientEndpoint {
     for (const s of this.slots) {
       if (!s) continue;
       n += s.replies.read((type, bytes, offset, length) => {
-        if (type === RECORD_EVENT) {
-          this.deliver(s.replyView.getUint32(offset, true), bytes.subarray(offset + EVENT_HEADER, offset + length));
+        if (type !== RECORD_FRAGMENT) {
+          this.onRecord(s, type, bytes, s.replyView, offset, length);
           return;
         }
-        const requestId = s.replyView.getUint32(offset, true);
-        const status = s.replyView.getInt32(offset + 4, true);
-        // Most replies to acks and flows are empty: one shared empty body, not a new buffer each.
-        this.settleIn(s, requestId, status, length === 8 ? EMPTY_BODY : bytes.slice(offset + 8, offset + length));
+        const record = s.assembler.add(bytes, offset, length);
+        if (record) this.onRecord(s, s.assembler.type, record, new DataView(record.buffer), 0, record.length);
       });
     }
     return n;
+  }
+
+  /** One reply or event, `bytes[offset, offset + length)`, read through `view` (a view of `bytes`). */
+  private onRecord(s: Slot, type: number, bytes: Uint8Array, view: DataView, offset: number, length: number): void {
+    if (type === RECORD_EVENT) {
+      this.deliver(view.getUint32(offset, true), bytes.subarray(offset + EVENT_HEADER, offset + length));
+      return;
+    }
+    const requestId = view.getUint32(offset, true);
+    const status = view.getInt32(offset + 4, true);
+    // Most replies to acks and flows are empty: one shared empty body, not a new buffer each.
+    this.settleIn(s, requestId, status, length === 8 ? EMPTY_BODY : bytes.slice(offset + 8, offset + length));
   }
 }

@@ -36,7 +36,7 @@ export class ConnectClient {
 
   private constructor(readonly handle: SystemHandle, readonly clientId: number, private readonly onRestart: (actorId: number) => void) {
     this.channel = new BroadcastChannel(handle.channel);
-    this.endpoint = new ClientEndpoint(clientId, handle.ringBytes, (r) => this.post({ t: 'request', clientId, ...r }));
+    this.endpoint = new ClientEndpoint(clientId, handle.ringBytes);
     this.channel.onmessage = (e: unknown) => this.onMessage((e as { data: ChannelMessage }).data);
   }
 
@@ -166,12 +166,6 @@ export class ConnectClient {
         else call.reject(decodeError(m.error));
         return;
       }
-      case 'reply':
-        if (m.clientId === this.clientId) this.endpoint.settle(m.index, m.generation, m.requestId, m.status, m.body);
-        return;
-      case 'event':
-        if (m.clientId === this.clientId) this.endpoint.deliverRecord(m.record);
-        return;
       case 'shutdown':
         this.shutdown = true;
         this.failEverything(new MillraceError('CLOSED', 'the broker this thread connected to closed'));

@@ -22,8 +22,6 @@ export interface ServerHooks {
   detach(clientId: number): void;
   /** Spawns (or finds) the actor named `name`; resolves with where it runs. */
   spawn(kind: string, name: string, config: unknown): Promise<{ actorId: number; hostIndex: number; generation: number }>;
-  /** Forwards a request too large for a ring record to host `index` if it is still `generation`. */
-  request(m: Extract<ClientToServer, { t: 'request' }>): void;
 }
 
 export class ConnectServer {
@@ -95,9 +93,6 @@ export class ConnectServer {
           (r) => this.broadcast({ t: 'spawned', clientId: m.clientId, callId: m.callId, ...r }),
           (err: unknown) => this.broadcast({ t: 'spawn-failed', clientId: m.clientId, callId: m.callId, error: encodeError(err) }),
         );
-        return;
-      case 'request':
-        if (this.clients.has(m.clientId)) this.hooks.request(m);
         return;
       case 'bye':
         this.threadOf.delete(m.clientId);

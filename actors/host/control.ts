@@ -1,9 +1,10 @@
 /**
- * The runtime's cold paths. Nothing per message of a stream goes this way: postMessage clones.
+ * The runtime's cold paths. Nothing per message of a stream goes this way: postMessage clones, and
+ * it would not keep a message in order with the rings (a record too large for one ring record goes
+ * through the ring in fragments instead).
  *
  * 1. A host's control port (a MessagePort per host worker, owned by the main thread's ActorSystem):
- *    attach and detach a client thread's rings, spawn and stop actors, shut down, and requests,
- *    replies and events too large for a ring record.
+ *    attach and detach a client thread's rings, spawn and stop actors, shut down.
  *
  * 2. The connect channel: how a client in another worker thread of the same process (Broker.connect)
  *    joins. A handle (SystemHandle) must be postable as it is, without a transfer list, so it cannot
@@ -49,7 +50,6 @@ export type ControlToHost =
   | { t: 'detach'; clientId: number }
   | { t: 'spawn'; actorId: number; kind: string; name: string; config: unknown }
   | { t: 'stop'; actorId: number }
-  | { t: 'request'; clientId: number; requestId: number; actorId: number; op: number; body: Uint8Array }
   | { t: 'crash'; how: 'exit' | 'throw' }
   | { t: 'shutdown' };
 
@@ -60,8 +60,6 @@ export type HostToControl =
   | { t: 'spawned'; actorId: number }
   | { t: 'spawn-failed'; actorId: number; error: Uint8Array }
   | { t: 'stopped'; actorId: number }
-  | { t: 'reply'; clientId: number; requestId: number; status: number; body: Uint8Array }
-  | { t: 'event'; clientId: number; record: Uint8Array }
   | { t: 'log'; level: LogLevel; obj: Record<string, unknown>; msg: string }
   | { t: 'shutdown-done' };
 
@@ -86,7 +84,6 @@ export type ClientToServer =
   | { t: 'hello'; clientId: number; threadId: number }
   | { t: 'attach'; clientId: number; index: number; generation: number; requests: SharedArrayBuffer; replies: SharedArrayBuffer; bell: SharedArrayBuffer }
   | { t: 'spawn'; clientId: number; callId: number; kind: string; name: string; config: unknown }
-  | { t: 'request'; clientId: number; index: number; generation: number; requestId: number; actorId: number; op: number; body: Uint8Array }
   | { t: 'bye'; clientId: number };
 
 /** The connect channel, main thread to client threads (each keeps what names its clientId, or all). */
@@ -98,8 +95,6 @@ export type ServerToClient =
   | { t: 'spawn-failed'; clientId: number; callId: number; error: Uint8Array }
   | { t: 'placed'; actorId: number; hostIndex: number; generation: number; restarted: boolean }
   | { t: 'place-failed'; actorId: number; error: Uint8Array }
-  | { t: 'reply'; clientId: number; index: number; generation: number; requestId: number; status: number; body: Uint8Array }
-  | { t: 'event'; clientId: number; record: Uint8Array }
   | { t: 'shutdown' };
 
 /** Messages of both directions share the channel; each side keeps its own kinds. */

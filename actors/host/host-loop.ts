@@ -10,12 +10,12 @@
 import type { MessagePort } from 'node:worker_threads';
 import { MillraceError } from '../../core/errors.js';
 import { Store, type Durability } from '../../core/storage/store.js';
-import { RingBuffer } from '../ring/index.js';
+import { FragmentAssembler, RingBuffer, splitFragments, writeFragments } from '../ring/index.js';
 import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
 import { IdleGate, SpinToken, type IdleStrategy } from './idle-strategy.js';
 import type { Actor, ActorFactory, Reply } from './actor.js';
-import { EVENT_HEADER, RECORD_EVENT, RECORD_REPLY, REPLY_HEADER, REQUEST_HEADER, STATUS_ERROR, STATUS_OK, encodeError } from './protocol.js';
+import { EVENT_HEADER, RECORD_EVENT, RECORD_FRAGMENT, RECORD_REPLY, REPLY_HEADER, REQUEST_HEADER, STATUS_ERROR, STATUS_OK, encodeError } from './protocol.js';
 import type { ControlToHost, HostToControl } from './control.js';
 
 /** What the pool hands each host task. Plain data, a MessagePort and SharedArrayBuffers only. */
@@ -40,6 +40,8 @@ interface ClientLink {
   requestView: DataView;
   replyView: DataView;
   bell: Doorbell;
+  /** Rebuilds requests too large for one request-ring record. */
+  assembler: FragmentAssembler;
   /** Replies and events that found the reply ring full, in order; flushed before anything newer. */
   backlog: { type: number; record: Uint8Array }[];
 }
@@ -151,15 +153,24 @@ export class HostLoop {
     let n = 0;
     for (const c of this.clients.values()) {
       if (c.backlog.length > 0) this.flushBacklog(c);
-      n += c.requests.read((_type, bytes, offset, length) => {
-        const v = c.requestView;
-        const requestId = v.getUint32(offset, true);
-        const actorId = v.getUint32(offset + 4, true);
-        const op = v.getUint16(offset + 8, true);
-        this.dispatch(c, requestId, actorId, op, bytes.subarray(offset + REQUEST_HEADER, offset + length));
+      n += c.requests.read((type, bytes, offset, length) => {
+        if (type !== RECORD_FRAGMENT) {
+          this.onRequest(c, bytes, c.requestView, offset, length);
+          return;
+        }
+        const record = c.assembler.add(bytes, offset, length);
+        if (record) this.onRequest(c, record, new DataView(record.buffer), 0, record.length);
       }, DRAIN_LIMIT);
     }
     return n;
+  }
+
+  /** One request record, `bytes[offset, offset + length)`, read through `v` (a view of `bytes`). */
+  private onRequest(c: ClientLink, bytes: Uint8Array, v: DataView, offset: number, length: number): void {
+    const requestId = v.getUint32(offset, true);
+    const actorId = v.getUint32(offset + 4, true);
+    const op = v.getUint16(offset + 8, true);
+    this.dispatch(c, requestId, actorId, op, bytes.subarray(offset + REQUEST_HEADER, offset + length));
   }
 
   private dispatch(c: ClientLink, requestId: number, actorId: number, op: number, body: Uint8Array): void {
@@ -180,8 +191,9 @@ export class HostLoop {
   reply(c: ClientLink, requestId: number, status: number, body: Uint8Array): void {
     const length = REPLY_HEADER + body.length;
     if (length > c.replies.maxRecordLength) {
-      // Too big for a ring record: the cold path (postMessage copies it).
-      this.post({ t: 'reply', clientId: c.id, requestId, status, body });
+      const record = new Uint8Array(length);
+      fillReply(record, new DataView(record.buffer), 0, requestId, status, body);
+      this.writeFragmented(c, RECORD_REPLY, record);
       return;
     }
     // Not through write(): one reply per request, and its fill closure was garbage each time.
@@ -208,7 +220,7 @@ export class HostLoop {
       const record = new Uint8Array(EVENT_HEADER + length);
       new DataView(record.buffer).setUint32(0, actorId, true);
       fill(record, EVENT_HEADER);
-      this.post({ t: 'event', clientId, record });
+      this.writeFragmented(c, RECORD_EVENT, record);
       return true;
     }
     this.write(c, RECORD_EVENT, EVENT_HEADER + length, (bytes, view, at) => {
@@ -242,6 +254,19 @@ export class HostLoop {
     c.backlog.push({ type, record });
   }
 
+  /**
+   * A record too large for one reply-ring record goes through the ring as fragments: what fits
+   * now, the rest queued behind it, so it stays in order with the records around it.
+   */
+  private writeFragmented(c: ClientLink, type: number, record: Uint8Array): void {
+    let from = 0;
+    if (c.backlog.length === 0) {
+      from = writeFragments(c.replies, RECORD_FRAGMENT, type, record, 0);
+      if (from > 0) c.bell.ring();
+    }
+    for (const f of splitFragments(c.replies.maxRecordLength, type, record, from)) c.backlog.push({ type: RECORD_FRAGMENT, record: f });
+  }
+
   private flushBacklog(c: ClientLink): void {
     while (c.backlog.length > 0) {
       const r = c.backlog[0]!;
@@ -257,7 +282,7 @@ export class HostLoop {
         const requests = RingBuffer.attach(m.requests);
         const replies = RingBuffer.attach(m.replies);
         this.clients.set(m.clientId, {
-          id: m.clientId, requests, replies, backlog: [],
+          id: m.clientId, requests, replies, backlog: [], assembler: new FragmentAssembler(),
           requestView: new DataView(requests.buffer), replyView: new DataView(replies.buffer),
           bell: Doorbell.attach(m.bell),
         });
@@ -276,11 +301,6 @@ export class HostLoop {
       case 'stop':
         void this.stopActor(m.actorId).then(() => this.post({ t: 'stopped', actorId: m.actorId }));
         return;
-      case 'request': {
-        const c = this.clients.get(m.clientId);
-        if (c) this.dispatch(c, m.requestId, m.actorId, m.op, m.body);
-        return;
-      }
       case 'crash':
         // Test hook for supervision: die the ways a worker dies.
         if (m.how === 'exit') process.exit(1);

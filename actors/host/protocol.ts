@@ -19,14 +19,16 @@
  *  +---------------+------------------------------------------
  *  | actorId u32   | body (actor-defined)
  *  +---------------+------------------------------------------
- * A request or reply whose record would exceed the ring's maximum record length travels over the
- * host's control port instead (a cold path: postMessage copies it), with the same fields.
+ * A request, reply or event whose record would exceed the ring's maximum record length travels the
+ * same ring as a run of fragment records, ring record type 4 (../ring/fragments.ts), which keeps it
+ * in order with the records around it.
  */
 import { ERROR_CODES, MillraceError, type ErrorCode } from '../../core/errors.js';
 
 export const RECORD_REQUEST = 1;
 export const RECORD_REPLY = 2;
 export const RECORD_EVENT = 3;
+export const RECORD_FRAGMENT = 4;
 export const EVENT_HEADER = 4;
 export const REQUEST_HEADER = 12;
 export const REPLY_HEADER = 8;

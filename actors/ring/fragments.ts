@@ -1,0 +1,107 @@
+/**
+ * Records longer than a ring's `maxRecordLength`, carried through the ring as a run of fragment
+ * records (Aeron's fragmentation and reassembly). Going through the ring keeps them in order with
+ * everything else its producer writes: a side channel (postMessage) let a large request overtake,
+ * or be overtaken by, the small ones around it.
+ *
+ * The producer writes one record's fragments back to back, nothing of its own between them (a ring
+ * has one producer), so the reader assembles one record at a time.
+ *
+ * ```
+ * Fragment payload (little-endian)
+ *  0               4               8               12
+ *  +---------------+---------------+---------------+-------------------
+ *  | total u32     | offset u32    | type u32      | bytes [offset, offset + chunk) of the record
+ *  +---------------+---------------+---------------+-------------------
+ * ```
+ * `total` is the whole record's length and `type` its ring record type; `offset` 0 starts a record.
+ */
+import { MillraceError } from '../../core/errors.js';
+import type { RingBuffer } from './ring-buffer.js';
+
+export const FRAGMENT_HEADER = 12;
+
+/** Bytes of a record one fragment carries, for a ring whose maxRecordLength is `maxRecordLength`. */
+function chunkLength(maxRecordLength: number): number {
+  return maxRecordLength - FRAGMENT_HEADER;
+}
+
+/**
+ * Writes the fragments of `record` (ring record type `type`) from byte `from` on, as record type
+ * `fragmentType`, while `ring` has room. Returns the offset reached: `record.length` once all of it
+ * is written; call again with that offset when the reader has made room. Writer side.
+ */
+export function writeFragments(ring: RingBuffer, fragmentType: number, type: number, record: Uint8Array, from: number): number {
+  const chunk = chunkLength(ring.maxRecordLength);
+  const view = new DataView(ring.buffer);
+  let offset = from;
+  while (offset < record.length) {
+    const n = Math.min(chunk, record.length - offset);
+    const at = ring.tryClaim(fragmentType, FRAGMENT_HEADER + n);
+    if (at < 0) break;
+    fillHeader(view, at, record.length, offset, type);
+    ring.bytes.set(record.subarray(offset, offset + n), at + FRAGMENT_HEADER);
+    ring.commit(at);
+    offset += n;
+  }
+  return offset;
+}
+
+/**
+ * The fragment payloads of `record` from byte `from` on, as separate buffers: for a writer that
+ * queues what the ring has no room for yet, to write in order later.
+ */
+export function splitFragments(maxRecordLength: number, type: number, record: Uint8Array, from = 0): Uint8Array[] {
+  const chunk = chunkLength(maxRecordLength);
+  const out: Uint8Array[] = [];
+  for (let offset = from; offset < record.length; offset += chunk) {
+    const n = Math.min(chunk, record.length - offset);
+    const f = new Uint8Array(FRAGMENT_HEADER + n);
+    fillHeader(new DataView(f.buffer), 0, record.length, offset, type);
+    f.set(record.subarray(offset, offset + n), FRAGMENT_HEADER);
+    out.push(f);
+  }
+  return out;
+}
+
+function fillHeader(view: DataView, at: number, total: number, offset: number, type: number): void {
+  view.setUint32(at, total, true);
+  view.setUint32(at + 4, offset, true);
+  view.setUint32(at + 8, type, true);
+}
+
+/** Reader side: rebuilds records from their fragments, one record at a time. */
+export class FragmentAssembler {
+  private record: Uint8Array | undefined;
+  private filled = 0;
+  /** The ring record type of the record {@link add} last completed. */
+  type = 0;
+
+  /**
+   * Takes one fragment payload (`bytes[offset, offset + length)`, copied before this returns).
+   * Returns the whole record once its last fragment is in, else undefined. Throws
+   * INVALID_ARGUMENT for a fragment out of sequence (a writer bug: nothing is guessed).
+   */
+  add(bytes: Uint8Array, offset: number, length: number): Uint8Array | undefined {
+    const view = new DataView(bytes.buffer, bytes.byteOffset + offset, FRAGMENT_HEADER);
+    const total = view.getUint32(0, true);
+    const at = view.getUint32(4, true);
+    const type = view.getUint32(8, true);
+    const n = length - FRAGMENT_HEADER;
+    if (at === 0 && this.record === undefined) {
+      this.record = new Uint8Array(total);
+      this.filled = 0;
+      this.type = type;
+    }
+    const record = this.record;
+    if (!record || at !== this.filled || total !== record.length || type !== this.type || n <= 0 || at + n > total) {
+      this.record = undefined;
+      throw new MillraceError('INVALID_ARGUMENT', `ring fragment out of sequence: offset ${at} of ${total} (type ${type}), expected offset ${this.filled}`);
+    }
+    record.set(bytes.subarray(offset + FRAGMENT_HEADER, offset + length), at);
+    this.filled += n;
+    if (this.filled < total) return undefined;
+    this.record = undefined;
+    return record;
+  }
+}
