@@ -210,3 +210,18 @@ test('shutdown - a script that opens, uses and closes the runtime exits by itsel
     removeDir(dir);
   }
 });
+
+test('shutdown - an open that fails (a bad ring size, workers that die starting) is a typed error and leaves nothing running', () => {
+  const dir = tempDir();
+  try {
+    // The bad ring size left the pool and its control ports open; the dying workers crashed the
+    // process with the pool's unhandled 'error' event.
+    const script = fileURLToPath(new URL('./fixtures/actors-open-close.js', import.meta.url));
+    const r = spawnSync(process.execPath, [script, dir, 'failed-open'], { timeout: 30_000, encoding: 'utf8' });
+    assert.equal(r.signal, null, `the script did not exit by itself within 30 s: ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^failed INVALID_ARGUMENT WORKER_DIED$/m);
+  } finally {
+    removeDir(dir);
+  }
+});

@@ -18,6 +18,7 @@ import { MillraceError } from '../../core/errors.js';
 import { DEFAULTS, defaultWorkers } from '../../core/defaults.js';
 import type { Durability } from '../../core/storage/store.js';
 import { prepareDataDir } from '../../core/storage/data-dir.js';
+import { RingBuffer } from '../ring/index.js';
 import { Doorbell } from './doorbell.js';
 import { IDLE_STRATEGIES, SpinToken, type IdleStrategy } from './idle-strategy.js';
 import type { ControlToHost, HostInfo, HostToControl, SystemHandle } from './control.js';
@@ -151,6 +152,8 @@ export class ActorSystem {
       throw new MillraceError('INVALID_ARGUMENT', `workers must be an integer from 1 to 256, got ${String(workers)}`);
     }
     const ringBytes = options.ringBytes ?? DEFAULTS.ringBytes;
+    // Checked before the pool starts: found by the first slot's rings, it left the pool running.
+    RingBuffer.checkCapacity(ringBytes);
     const idleStrategy = options.idleStrategy ?? DEFAULTS.idleStrategy;
     if (!IDLE_STRATEGIES.includes(idleStrategy)) {
       throw new MillraceError('INVALID_ARGUMENT', `idleStrategy must be one of ${IDLE_STRATEGIES.join(', ')}, got ${String(idleStrategy)}`);
@@ -169,14 +172,36 @@ export class ActorSystem {
       // Left to V8, each busy worker's young generation grows to 32 MB and stays (see DEFAULTS).
       resourceLimits,
     });
+    // A worker that fails outside a task (one started for minThreads that dies before its host task
+    // reaches it) is an 'error' event on the pool: unhandled, it took the whole process down.
+    // A worker that fails inside its task is handled where the task settles (onHostExit).
+    pool.on('error', (err: unknown) => writeLog(options.logger ?? silentLogger, 'error', { err: err instanceof Error ? err.message : String(err) }, 'a host worker failed outside its task'));
     const local: Local = {
       pool, options: { dataDir, workers, durability: options.durability ?? 'durable', ringBytes, idleStrategy },
       kinds: { ...BUILTIN_KINDS, ...(options.kinds ?? {}) }, hosts: [], actors: new Map(), byName: new Map(), server: undefined, spinToken: SpinToken.create(),
       logger: options.logger ?? silentLogger,
     };
     const system = new ActorSystem(local, undefined);
+    // A worker that dies while starting (a heap limit too small to load the host) fails no task:
+    // piscina reports it as a pool 'error' and starts no other, so the host tasks would wait forever.
+    let startFailed!: (err: unknown) => void;
+    const failedToStart = new Promise<never>((_resolve, reject) => {
+      startFailed = reject;
+    });
+    failedToStart.catch(() => undefined);
+    pool.once('error', startFailed);
     for (let i = 0; i < workers; i++) local.hosts.push(system.startHost(i, 0));
-    await Promise.all(local.hosts.map((h) => h.ready));
+    try {
+      await Promise.race([Promise.all(local.hosts.map((h) => h.ready)), failedToStart]);
+    } catch (err) {
+      // Nothing of a failed open may outlive it: the pool, the hosts that did start and the control
+      // ports kept the process from exiting.
+      await system.abandon();
+      if (err instanceof MillraceError) throw err;
+      throw new MillraceError('WORKER_DIED', `a host worker failed to start: ${err instanceof Error ? err.message : String(err)}`, { cause: err, retriable: false });
+    } finally {
+      pool.off('error', startFailed);
+    }
     return system;
   }
 
@@ -579,6 +604,16 @@ export class ActorSystem {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** Tears down an open that failed: no orderly shutdown (nothing was written), every thread stopped. */
+  private async abandon(): Promise<void> {
+    this.closing = true;
+    this.endpoint.stop();
+    const local = this.local!;
+    await local.pool.destroy().catch(() => undefined);
+    for (const h of local.hosts) h.port.close();
+    this.closed = true;
   }
 
   private assertOpen(): void {

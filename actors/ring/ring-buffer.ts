@@ -70,10 +70,7 @@ export class RingBuffer {
    * trailer. Throws MillraceError INVALID_ARGUMENT for any other capacity.
    */
   static create(capacityBytes: number, options?: RingOptions): RingBuffer {
-    if (!isPowerOfTwo(capacityBytes) || capacityBytes < MIN_CAPACITY || capacityBytes > MAX_CAPACITY) {
-      throw new MillraceError('INVALID_ARGUMENT',
-        `ring capacity must be a power of two from ${MIN_CAPACITY} to ${MAX_CAPACITY} bytes, got ${capacityBytes}`);
-    }
+    RingBuffer.checkCapacity(capacityBytes);
     const resolved = resolveRingOptions(options);
     const buffer = new SharedArrayBuffer(capacityBytes + TRAILER_LENGTH);
     const i32 = new Int32Array(buffer);
@@ -85,6 +82,14 @@ export class RingBuffer {
     // The last store is atomic: a thread that attaches after receiving the buffer sees all of the above.
     Atomics.store(i32, t.capacity, capacityBytes);
     return new RingBuffer(buffer, capacityBytes, resolved);
+  }
+
+  /** Throws MillraceError INVALID_ARGUMENT unless {@link RingBuffer.create} accepts `capacityBytes`. */
+  static checkCapacity(capacityBytes: number): void {
+    if (!isPowerOfTwo(capacityBytes) || capacityBytes < MIN_CAPACITY || capacityBytes > MAX_CAPACITY) {
+      throw new MillraceError('INVALID_ARGUMENT',
+        `ring capacity must be a power of two from ${MIN_CAPACITY} to ${MAX_CAPACITY} bytes, got ${capacityBytes}`);
+    }
   }
 
   /** Attaches to a ring made by {@link RingBuffer.create} (usually on another thread); validates the layout. */
