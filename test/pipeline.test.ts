@@ -99,6 +99,25 @@ test('pipeline - npm start at a small size: every event ingested once, every fea
   }
 });
 
+test('pipeline - npm start as it runs by default (200,000 events): completes, every event ingested and published once', () => {
+  // The default size puts a full producer window through a client's rings, which the small run
+  // above does not: two bugs of request order on the rings (acknowledged batches dropped as
+  // duplicates) showed only here, and only in some runs.
+  const root = tempDir('millrace-pipeline-default');
+  try {
+    const r = run(['--data-dir', join(root, 'data'), '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as PipelineSummary;
+    assert.ok(s.ok, JSON.stringify(s.checks));
+    assert.equal(s.events, 200_000);
+    assert.equal(s.ingest.stored, s.events);
+    assert.equal(s.features.stored, s.events);
+    assert.equal(s.features.retriesStored, 0);
+  } finally {
+    removeDir(root);
+  }
+});
+
 test('pipeline - bad input is one line on stderr and exit status 1, and writes nothing: unknown flags, bad numbers, a directory that is not a Millrace data dir', () => {
   const root = tempDir('millrace-pipeline-bad');
   try {
