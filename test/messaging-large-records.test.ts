@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { MessageId } from '../index.js';
 import { withBroker, topicName } from './util/messaging.js';
-import { mixedValues } from './fixtures/large-values.js';
+import { mixedValues, receiveNumbered } from './fixtures/large-values.js';
 
 // 64 KiB rings take records up to 8 KiB: each 20 KB value is sent and delivered in fragments.
 const RING_BYTES = 2 ** 16;
@@ -45,14 +45,7 @@ test('large records - deliveries larger than a ring record reach the consumer in
     // One at a time: stored in order whatever the send path does, so this checks delivery alone.
     for (const value of mixedValues(COUNT, BIG)) await producer.send({ value });
     const consumer = await broker.subscribe({ topic, subscription: 'main', type: 'exclusive', initialPosition: 'earliest' });
-    const received: [number, number][] = [];
-    while (received.length < COUNT) {
-      const m = await consumer.receive({ timeoutMs: 10_000 });
-      if (!m) break;
-      received.push([m.data[0]! | (m.data[1]! << 8), m.data.length]);
-      await consumer.ack(m);
-    }
-    assertReceived(received);
+    assertReceived(await receiveNumbered(consumer, COUNT));
   }, { workers: 1, ringBytes: RING_BYTES });
 });
 
