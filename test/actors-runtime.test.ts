@@ -86,6 +86,42 @@ test('actors - a batch larger than a ring record travels the cold path and still
   }
 });
 
+test('actors - requests waiting for room in a full ring when their host dies reject with WORKER_DIED; nothing is left unhandled', async () => {
+  const dir = tempDir();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    // 64 KiB rings: 7 KB appends fill the request ring and wait for room; 200 KB ones go in fragments
+    // and wait part-written. Their pending replies were rejected by the slot's failure before anyone
+    // awaited them: an unhandled rejection, which ends a Node process.
+    const sys = track(await ActorSystem.open({ dataDir: dir, workers: 2, ringBytes: 2 ** 16 }));
+    const p = await PartitionClient.spawn(sys, 'full-ring-dies');
+    const restarted = new Promise<void>((resolve) => sys.onRestart(p.ref, resolve));
+    const outcomes: Promise<string>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const value = new Uint8Array(i % 3 === 0 ? 200_000 : 7_000).fill(i & 0xff);
+      outcomes.push(p.append({ messages: [{ value }] }).then(() => 'ok', (e: unknown) => (e instanceof MillraceError ? e.code : String(e))));
+      if (i === 150) sys.crashHost(sys.hostOf(p.ref), 'exit');
+    }
+    const codes = new Set(await Promise.all(outcomes));
+    assert.ok([...codes].every((c) => c === 'ok' || c === 'WORKER_DIED'), [...codes].join());
+    assert.ok(codes.has('WORKER_DIED'), 'the requests in flight when the host died failed');
+    await restarted;
+    const after = await p.append({ messages: [{ value: new Uint8Array(200_000).fill(9) }] });
+    const [back] = await p.readRange(after.position, { maxEntries: 1 });
+    assert.equal(decodeEntry(back!.entry).messages[0]!.value![199_999], 9);
+    // Any unhandled rejection surfaces within a turn or two of the failure.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    removeDir(dir);
+  }
+});
+
 test('actors - a newer long poll with the same reader key ends the parked one at once, empty; other keys wait on; endPoll ends one', async () => {
   const dir = tempDir();
   try {

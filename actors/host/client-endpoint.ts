@@ -181,6 +181,10 @@ export class ClientEndpoint {
       this.pump();
       return promise;
     }
+    // Nothing awaits `promise` until this request is on the ring: if the slot fails first, its
+    // rejection (failSlot) must not be unhandled, which kills the process. The caller gets the
+    // failure through `mine`.
+    promise.catch(noop);
     const attempt = large ?? ((): boolean => this.tryWrite(slot, requestId, actorId, op, bodyLength, write));
     const before = slot.lastWaitingWrite ?? Promise.resolve();
     const mine = before.then(() => this.writeSlow(slot, attempt));
