@@ -35,10 +35,20 @@ test('receive - resolves null after timeoutMs', async () => {
     const pending = c.receive({ signal: ac.signal });
     ac.abort();
     assert.equal(await pending, null, 'an abort resolves null too');
-    // A timed-out receive leaves no waiter behind that would swallow the next message.
+    assert.equal(await c.receive({ signal: AbortSignal.abort() }), null, 'a signal aborted already resolves null at once');
+    // A timed-out or aborted receive leaves no waiter behind that would swallow the next message.
     const p = await broker.createProducer({ topic });
     await p.send({ value: bytes('x') });
     assert.equal(text((await c.receive({ timeoutMs: 1000 }))!), 'x');
+    // A receive that got its message lets go of its signal and timer: aborting later changes nothing.
+    const later = new AbortController();
+    const got = c.receive({ signal: later.signal, timeoutMs: 10_000 });
+    await p.send({ value: bytes('y') });
+    assert.equal(text((await got)!), 'y');
+    later.abort();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await p.send({ value: bytes('z') });
+    assert.equal(text((await c.receive({ timeoutMs: 1000 }))!), 'z');
   });
 });
 

@@ -77,6 +77,11 @@ export class AckItems {
     this.count++;
   }
 
+  /** Empties the list for reuse (its buffer is kept). */
+  reset(): void {
+    this.count = 0;
+  }
+
   /** The items laid out so far. */
   get laidOut(): Uint8Array {
     return this.bytes.subarray(0, this.count * ACK_ITEM);
