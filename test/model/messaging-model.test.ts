@@ -12,6 +12,8 @@
  *   acknowledged as a duplicate and stored once (G4); a second exclusive consumer is refused;
  * - at the end, a consumer drains the subscription: every sent message was received at least once
  *   (at-least-once of unacked messages) and no acked one came again.
+ * Each type runs twice: with the default rings, and with 64 KiB rings and every third value 12 KB,
+ * so sends and deliveries larger than a ring record (which travel in fragments) mix with small ones.
  * Commands print as a story, so a shrunk counterexample reads e.g.
  * `send(k1 x2), join(c1), receive(c1), broker-restart, receive(c0), ack(c0 newest)`.
  */
@@ -34,9 +36,18 @@ interface Held { msg: Message<Uint8Array>; value: string; key: string | undefine
 interface Slot { name: string; consumer: RecordedConsumer<Uint8Array>; held: Map<string, Held> }
 interface Sent { value: string; key: string | undefined; seq: number; id: MessageId }
 
+/** How a run's broker is opened: the default rings, or small ones with large values among the small. */
+interface Variant {
+  name: string;
+  ringBytes?: number;
+  /** Every third value is padded with spaces to this many bytes (receivers trim them). */
+  largeValueBytes?: number;
+}
+
 /** One run's world: the real broker and the model beside it. */
 interface World {
   type: SubscriptionType;
+  variant: Variant;
   dir: string;
   topic: string;
   broker: Broker;
@@ -49,6 +60,16 @@ interface World {
 }
 
 const SUB = 'm';
+
+function openBroker(w: { dir: string; variant: Variant }): Promise<Broker> {
+  return Broker.open({ dataDir: w.dir, workers: 1, policies: { retention: { timeMs: -1, sizeBytes: -1 } }, ...(w.variant.ringBytes ? { ringBytes: w.variant.ringBytes } : {}) });
+}
+
+/** A value's bytes: `v<n>`, padded in the large-value variant for every third n. */
+function valueBytes(w: World, value: string): Uint8Array {
+  const big = w.variant.largeValueBytes;
+  return enc.encode(big !== undefined && Number(value.slice(1)) % 3 === 0 ? value.padEnd(big) : value);
+}
 const kindOf = (t: SubscriptionType): SubscriptionKind => t;
 
 async function openProducer(w: World): Promise<RecordedProducer<Uint8Array>> {
@@ -87,7 +108,7 @@ class Send extends Cmd {
     const key = this.key < KEYS.length ? KEYS[this.key] : undefined;
     await Promise.all(Array.from({ length: this.n }, async () => {
       const value = `v${w.nextValue++}`;
-      const id = await w.producer.send({ value: enc.encode(value), ...(key ? { key } : {}) });
+      const id = await w.producer.send({ value: valueBytes(w, value), ...(key ? { key } : {}) });
       w.sent.push({ value, key, seq: w.producer.inner.lastSequenceId, id });
     }));
   }
@@ -106,7 +127,7 @@ class Receive extends Cmd {
     const s = w.slots[this.slot]!;
     const msg = await s.consumer.receive({ timeoutMs: 30 });
     if (!msg) return;
-    const value = new TextDecoder().decode(msg.data);
+    const value = new TextDecoder().decode(msg.data).trimEnd();
     const now = Date.now();
     for (const other of w.slots) {
       if (!other || other === s) continue;
@@ -247,7 +268,7 @@ class ProducerRestart extends Cmd {
     w.producer = await openProducer(w);
     // The last sends again with their sequence IDs: each must be acknowledged as a duplicate.
     for (const s of w.sent.slice(-this.resend)) {
-      const id = await w.producer.send({ value: enc.encode(s.value), sequenceId: s.seq, ...(s.key ? { key: s.key } : {}) });
+      const id = await w.producer.send({ value: valueBytes(w, s.value), sequenceId: s.seq, ...(s.key ? { key: s.key } : {}) });
       assert.equal(id.ledgerId, -1, `${w.story.join(', ')}\nthe resend of ${s.value} (sequence ID ${s.seq}) was stored again as ${id.toString()} (G4)`);
     }
   }
@@ -260,7 +281,7 @@ class BrokerRestart extends Cmd {
   async run(w: World): Promise<void> {
     w.story.push(this.toString());
     await w.broker.close();
-    w.broker = await Broker.open({ dataDir: w.dir, workers: 1, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
+    w.broker = await openBroker(w);
     w.producer = await openProducer(w);
     for (const [i, s] of w.slots.entries()) {
       if (!s) continue;
@@ -315,30 +336,37 @@ async function drainAndCheck(w: World): Promise<void> {
   assert.ok(r.valid, `${w.story.join(', ')}, drain\n${r.format()}`);
 }
 
-for (const type of ['exclusive', 'failover', 'shared', 'key_shared'] as const) {
-  test(`messaging model (${type}) - at-least-once of unacked messages, no redelivery after ack, one holder per message${type === 'key_shared' ? ' and per key' : ''}, order per key, dedup of resends, across consumer churn, seeks and restarts`, async () => {
-    const seed = testSeed(20261202);
-    await fc.assert(
-      fc.asyncProperty(commands(type), async (cmds) => {
-        const dir = tempDir('millrace-msg-model');
-        const w: World = {
-          type, dir, topic: 'persistent://public/default/model', broker: await Broker.open({ dataDir: dir, workers: 1, policies: { retention: { timeMs: -1, sizeBytes: -1 } } }),
-          rec: new HistoryRecorder(), producer: undefined as unknown as RecordedProducer<Uint8Array>, slots: [], sent: [], nextValue: 0, story: [],
-        };
-        try {
-          w.producer = await openProducer(w);
-          // One consumer from the start, so every subscription exists before the first send.
-          await new Join(0).run(w);
-          await fc.asyncModelRun(() => ({ model: w, real: w }), cmds);
-          await drainAndCheck(w);
-        } finally {
-          await w.broker.close().catch(() => undefined);
-          removeDir(dir);
-        }
-      }),
-      { seed, numRuns: runs(8, 400), verbose: 1 },
-    ).catch((err: unknown) => {
-      throw new Error(`messaging model (${type}) failed with seed ${seed} (rerun: MILLRACE_SEED=${seed})\n${String(err)}`);
+const VARIANTS: { variant: Variant; runs: number; soakRuns: number }[] = [
+  { variant: { name: '' }, runs: 8, soakRuns: 400 },
+  { variant: { name: ', large records', ringBytes: 2 ** 16, largeValueBytes: 12_000 }, runs: 3, soakRuns: 100 },
+];
+
+for (const { variant, runs: normalRuns, soakRuns } of VARIANTS) {
+  for (const type of ['exclusive', 'failover', 'shared', 'key_shared'] as const) {
+    test(`messaging model (${type}${variant.name}) - at-least-once of unacked messages, no redelivery after ack, one holder per message${type === 'key_shared' ? ' and per key' : ''}, order per key, dedup of resends, across consumer churn, seeks and restarts`, async () => {
+      const seed = testSeed(20261202);
+      await fc.assert(
+        fc.asyncProperty(commands(type), async (cmds) => {
+          const dir = tempDir('millrace-msg-model');
+          const w: World = {
+            type, variant, dir, topic: 'persistent://public/default/model', broker: await openBroker({ dir, variant }),
+            rec: new HistoryRecorder(), producer: undefined as unknown as RecordedProducer<Uint8Array>, slots: [], sent: [], nextValue: 0, story: [],
+          };
+          try {
+            w.producer = await openProducer(w);
+            // One consumer from the start, so every subscription exists before the first send.
+            await new Join(0).run(w);
+            await fc.asyncModelRun(() => ({ model: w, real: w }), cmds);
+            await drainAndCheck(w);
+          } finally {
+            await w.broker.close().catch(() => undefined);
+            removeDir(dir);
+          }
+        }),
+        { seed, numRuns: runs(normalRuns, soakRuns), verbose: 1 },
+      ).catch((err: unknown) => {
+        throw new Error(`messaging model (${type}${variant.name}) failed with seed ${seed} (rerun: MILLRACE_SEED=${seed})\n${String(err)}`);
+      });
     });
-  });
+  }
 }
