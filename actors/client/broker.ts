@@ -11,7 +11,7 @@ import { DEFAULTS } from '../../core/defaults.js';
 import { Store, type Durability } from '../../core/storage/store.js';
 import { lockDataDir, type DataDirLock } from '../../core/storage/data-dir.js';
 import { parseTopicName, partitionTopicName } from '../../core/topic/index.js';
-import { checkSchemaCompatible, Schemas, type Schema, type SchemaType } from '../../core/schema/index.js';
+import { checkSchemaCompatible, schemaOption, type SchemaType } from '../../core/schema/index.js';
 import { SUBSCRIPTION_TYPES } from '../../core/dispatch/index.js';
 import type { ManagedLedgerOptions } from '../../core/log/index.js';
 import { validatePolicies, type TopicPolicies } from '../../core/topic/index.js';
@@ -351,7 +351,7 @@ export class Broker implements AsyncDisposable {
   async createProducer<T = Uint8Array>(options: ProducerOptions<T>): Promise<Producer<T>> {
     this.assertOpen();
     if (options === null || typeof options !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'createProducer takes { topic, ... }');
-    const schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
+    const schema = schemaOption(options.schema);
     const { name: topic, meta } = await this.metadata(options.topic, schema.type);
     const parts = await this.partitionClients(topic);
     const name = options.name ?? `producer-${randomName()}`;
@@ -393,7 +393,7 @@ export class Broker implements AsyncDisposable {
     if (!SUBSCRIPTION_TYPES.includes(type)) throw new MillraceError('INVALID_ARGUMENT', `type must be one of ${SUBSCRIPTION_TYPES.join(', ')}, got ${String(type)}`);
     const rq = options.receiverQueueSize ?? 1000;
     if (!Number.isInteger(rq) || rq < 1) throw new MillraceError('INVALID_ARGUMENT', `receiverQueueSize must be an integer >= 1, got ${String(rq)}`);
-    const schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
+    const schema = schemaOption(options.schema);
     const { name: topic } = await this.metadata(options.topic, schema.type);
     const parts = await this.partitionClients(topic);
     const consumerId = this.nextConsumerId++;
@@ -484,7 +484,7 @@ export class Broker implements AsyncDisposable {
   async createReader<T = Uint8Array>(options: ReaderOptions<T>): Promise<Reader<T>> {
     this.assertOpen();
     if (options === null || typeof options !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'createReader takes { topic, ... }');
-    const schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
+    const schema = schemaOption(options.schema);
     const { name: topic } = await this.metadata(options.topic, schema.type);
     const parts = await this.partitionClients(topic);
     const reader = await Reader.create<T>(topic, parts.map((p) => ({ client: p.client, partition: p.partition })), options);

@@ -1,5 +1,5 @@
 /** Schemas: payload encodings (bytes, string, json, msgpack) and message properties. */
 export {
-  Schemas, schemaOf, isSchemaType, checkSchemaCompatible, type Schema, type SchemaType,
+  Schemas, schemaOf, schemaOption, isSchemaType, checkSchemaCompatible, type Schema, type SchemaType,
 } from './schema.js';
 export { encodeProperties, decodeProperties } from './properties.js';

@@ -183,6 +183,21 @@ export function schemaOf(type: SchemaType): Schema<unknown> {
   }
 }
 
+/**
+ * The `schema` option of a producer, consumer or reader: `Schemas.bytes` when absent.
+ * @throws MillraceError `INVALID_ARGUMENT` unless it is a {@link Schema} of a known type (an
+ *   object with `type`, `encode` and `decode`): a string such as `'json'` was accepted and failed
+ *   at the first send with a TypeError.
+ */
+export function schemaOption<T>(schema: Schema<T> | undefined): Schema<T> {
+  if (schema === undefined) return bytesSchema as unknown as Schema<T>;
+  const s = schema as Partial<Schema<T>> | null;
+  if (s === null || typeof s !== 'object' || !isSchemaType(s.type) || typeof s.encode !== 'function' || typeof s.decode !== 'function') {
+    throw new MillraceError('INVALID_ARGUMENT', `schema must be a Schema (Schemas.bytes, Schemas.string, Schemas.json() or Schemas.msgpack(), or an object with a type of ${SCHEMA_TYPES.join(', ')}, encode and decode), got ${typeof schema === 'string' ? `'${schema}'` : typeof schema === 'object' ? 'an object without them' : String(schema)}`);
+  }
+  return schema;
+}
+
 /** True when `type` is one of the known {@link SchemaType}s. */
 export function isSchemaType(type: unknown): type is SchemaType {
   return typeof type === 'string' && (SCHEMA_TYPES as readonly string[]).includes(type);
