@@ -52,6 +52,22 @@ test('receive - resolves null after timeoutMs', async () => {
   });
 });
 
+test('bad input - a timeoutMs that is not a number of ms from 0 to 2^31-1 is INVALID_ARGUMENT for receive, receiveBatch and readNext', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('bad-timeouts');
+    const c = await broker.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    const r = await broker.createReader({ topic, startTimeMs: 0 });
+    // A string was a wait of about 1 ms for receive and of forever for readNext; NaN the same.
+    for (const timeoutMs of ['100', Number.NaN, -1, 2 ** 31, null] as unknown as number[]) {
+      await assert.rejects(c.receive({ timeoutMs }), isCode('INVALID_ARGUMENT'), String(timeoutMs));
+      await assert.rejects(c.receiveBatch({ timeoutMs }), isCode('INVALID_ARGUMENT'), String(timeoutMs));
+      await assert.rejects(r.readNext({ timeoutMs }), isCode('INVALID_ARGUMENT'), String(timeoutMs));
+    }
+    assert.equal(await c.receive({ timeoutMs: 0 }), null, '0 is allowed: nothing buffered, null at once');
+    assert.equal(await r.readNext({ timeoutMs: 0 }), null);
+  });
+});
+
 test("bad input - invalid topic names ('..', '/', NUL, > 255 bytes) get TOPIC_NAME_INVALID and the broker keeps serving", async () => {
   await withBroker(async ({ broker }) => {
     const bad = [

@@ -17,6 +17,7 @@ import type { Position } from '../../core/log/index.js';
 import { EntryView } from './entry-view.js';
 import { EntryMessage, MessageSource, OUT_QUEUED, OUT_TAKEN, OutEntry, type Message } from './message.js';
 import { Fifo } from './fifo.js';
+import { timeoutOption } from './call-options.js';
 import { AckItems, type AckItem, type ConsumerSink, type PartitionClient } from './partition-client.js';
 import type { ProducerMessage } from './producer.js';
 
@@ -371,11 +372,17 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
       this.failure = undefined;
       return Promise.reject(err);
     }
+    let timeoutMs: number | undefined;
+    try {
+      timeoutMs = timeoutOption(options.timeoutMs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const signal = options.signal;
     if (signal?.aborted) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       const w = new ReceiveWaiter<T>(this.waiters, resolve, reject, signal);
-      if (options.timeoutMs !== undefined) w.timer = setTimeout(dropWaiter, Math.max(0, options.timeoutMs), w);
+      if (timeoutMs !== undefined) w.timer = setTimeout(dropWaiter, timeoutMs, w);
       if (signal) signal.addEventListener('abort', w.onAbort = () => w.drop(), { once: true });
       this.waiters.push(w);
     });
@@ -398,10 +405,14 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     if (this.closed) return Promise.reject(new MillraceError('CLOSED', `consumer on ${this.topic} (${this.subscription}) is closed`));
     const maxMessages = options.maxMessages ?? 100;
     const maxBytes = options.maxBytes ?? 10 * 2 ** 20;
-    const timeoutMs = options.timeoutMs ?? 100;
+    let timeoutMs: number;
+    try {
+      timeoutMs = timeoutOption(options.timeoutMs) ?? 100;
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (!Number.isSafeInteger(maxMessages) || maxMessages < 1) return Promise.reject(new MillraceError('INVALID_ARGUMENT', `maxMessages must be an integer >= 1, got ${String(maxMessages)}`));
     if (typeof maxBytes !== 'number' || !(maxBytes >= 1)) return Promise.reject(new MillraceError('INVALID_ARGUMENT', `maxBytes must be a number >= 1, got ${String(maxBytes)}`));
-    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs > 2 ** 31 - 1) return Promise.reject(new MillraceError('INVALID_ARGUMENT', `timeoutMs must be a number of ms from 0 to 2^31-1, got ${String(timeoutMs)}`));
     const batch: Message<T>[] = [];
     let bytes = 0;
     const full = (): boolean => batch.length >= maxMessages || bytes >= maxBytes;

@@ -9,6 +9,7 @@ import { Schemas, type Schema } from '../../core/schema/index.js';
 import type { Position } from '../../core/log/index.js';
 import { EntryMessage, MessageSource, OutEntry, type Message } from './message.js';
 import { Fifo } from './fifo.js';
+import { MAX_TIMEOUT_MS, timeoutOption } from './call-options.js';
 import { EntryView } from './entry-view.js';
 import type { PartitionClient } from './partition-client.js';
 
@@ -181,7 +182,8 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
 
   /** The next message, or null when none arrives within `timeoutMs` (default: wait). */
   async readNext(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Message<T> | null> {
-    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    const timeoutMs = timeoutOption(options.timeoutMs);
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     for (;;) {
       if (this.closed) return null;
       const m = this.take();
@@ -203,7 +205,7 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
           if (at >= 0) this.waiters.splice(at, 1);
           resolve();
         };
-        const t = setTimeout(done, Math.min(left, 2 ** 31 - 1));
+        const t = setTimeout(done, Math.min(left, MAX_TIMEOUT_MS));
         this.waiters.push(done);
         signal?.addEventListener('abort', done, { once: true });
       });
