@@ -65,3 +65,31 @@ for (const how of SOAK ? ['exit', 'throw'] as const : ['exit'] as const) {
     }
   });
 }
+
+test('supervision - a worker killed with 2,000 unbatched sends in flight: every send lands, in order, well within the send timeout', async () => {
+  // Each failed batch used to wait RETRY_DELAY_MS in turn before its resend: 2,000 of them needed
+  // 40 s, and with a 5 s send timeout 460-500 failed with TIMEOUT. One wait per failure burst now.
+  const dir = tempDir('millrace-guar-resend');
+  let broker: Broker | undefined;
+  try {
+    broker = await Broker.open({ dataDir: dir, workers: 2, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
+    const topic = topicName('resend-burst');
+    const producer = await broker.createProducer({ topic, name: 'burst', batching: { maxMessages: 1 }, sendTimeoutMs: 5000, maxPendingMessages: 2000 });
+    await producer.send({ value: bytes('first') });
+    const [host] = await broker.testHooks.hostsOf(topic);
+    const sends: Promise<string>[] = [];
+    for (let i = 0; i < 2000; i++) sends.push(producer.send({ value: bytes(`m${i}`) }).then((id) => id.toString(), (e: unknown) => `failed: ${String(e)}`));
+    broker.testHooks.crashHost(host!, 'exit');
+    const ids = await Promise.all(sends);
+    const failed = ids.filter((s) => s.startsWith('failed'));
+    assert.deepEqual(failed.slice(0, 3), [], `${failed.length} of 2000 sends failed`);
+    const reader = await broker.createReader({ topic, startTimeMs: 0 });
+    const got: string[] = [];
+    for (let m = await reader.readNext({ timeoutMs: 5000 }); m && got.length < 2001; m = got.length < 2001 ? await reader.readNext({ timeoutMs: 5000 }) : null) got.push(new TextDecoder().decode(m.data));
+    await reader.close();
+    assert.deepEqual(got, ['first', ...Array.from({ length: 2000 }, (_, i) => `m${i}`)], 'stored once each, in send order');
+  } finally {
+    await broker?.close().catch(() => undefined);
+    removeDir(dir);
+  }
+});

@@ -86,6 +86,8 @@ interface Batch {
   timer: NodeJS.Timeout | undefined;
   /** An append of this batch failed; counted in its lane's `failed` until it completes. */
   failed?: boolean;
+  /** When its first append failed (Date.now()), to tell which failure burst it belongs to. */
+  failedAt?: number;
 }
 
 interface Lane {
@@ -105,6 +107,14 @@ interface Lane {
   failed: number;
   /** Batches held back (not yet issued) behind a resend. */
   held: number;
+  /**
+   * The lane's latest failure burst: when it was first seen (Date.now()) and when its resends may
+   * go. A worker death fails every append in flight at once; the first resend waits for the actor's
+   * restart to begin, and the batches that failed with it resend right after, not RETRY_DELAY_MS
+   * each in turn (2,000 unbatched sends in flight took 40 s to resend, and timed out).
+   */
+  burstSeenAt: number;
+  retryAt: number;
 }
 
 type AppendReply = { position: { ledgerId: number; entryId: number }; count: number };
@@ -162,7 +172,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     options: ProducerOptions<T>,
     private readonly onClose: () => Promise<void>,
   ) {
-    this.lanes = clients.map((client) => ({ client, batch: newBatch(), lastEntryBytes: 0, chain: Promise.resolve(), failed: 0, held: 0 }));
+    this.lanes = clients.map((client) => ({ client, batch: newBatch(), lastEntryBytes: 0, chain: Promise.resolve(), failed: 0, held: 0, burstSeenAt: -Infinity, retryAt: 0 }));
     this.routing = options.routing ?? 'key-hash';
     this.router = createRouter(this.routing, clients.length);
     // A producer the user named resends with the same sequence IDs after a crash, and deduplication
@@ -365,6 +375,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     attempt.catch(() => {
       if (b.failed) return;
       b.failed = true;
+      b.failedAt = Date.now();
       lane.failed++;
     });
     return attempt;
@@ -400,7 +411,14 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
             b.fail!(e);
             break;
           }
-          await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
+          // The first append failed when issue() saw it; a resend's failure is seen here, now.
+          const failedAt = attempt === first ? (b.failedAt ?? Date.now()) : Date.now();
+          if (failedAt > lane.burstSeenAt) {
+            lane.burstSeenAt = Date.now();
+            lane.retryAt = lane.burstSeenAt + RETRY_DELAY_MS;
+          }
+          const wait = lane.retryAt - Date.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           attempt = lane.client.appendEntry(b.entry!);
         }
       }
