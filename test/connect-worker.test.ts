@@ -131,6 +131,31 @@ test('connect - a script whose worker thread connects, produces and closes exits
   }
 });
 
+test('connect - when the opening thread closes the broker, a connected thread\'s for await loop ends and its sends fail CLOSED; the thread exits by itself', async () => {
+  // Its requests failed, but the consumer was not told: a receive without a timeout (a for await
+  // loop) waited forever and kept the thread alive.
+  const dir = tempDir('millrace-connect');
+  try {
+    const broker = await Broker.open({ dataDir: dir, workers: 2 });
+    const topic = topicName('connect-iterating');
+    const w = startWorker('connect-iterating', { handle: broker.handle(), topic });
+    const exit = exited(w);
+    const messages: { t: string; received?: number; outcomes?: string[] }[] = [];
+    const ended = new Promise<void>((resolve) => w.on('message', (m: { t: string }) => {
+      messages.push(m);
+      if (m.t === 'iterating') void broker.close();
+      if (m.t === 'ended') resolve();
+    }));
+    const timedOut = await Promise.race([ended.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 20_000))]);
+    assert.equal(timedOut, false, 'the worker\'s for await loop did not end within 20 s of the close');
+    const end = messages.find((m) => m.t === 'ended')!;
+    assert.ok(end.outcomes!.every((o) => o === 'ok' || o === 'CLOSED'), end.outcomes!.join());
+    assert.equal(await exit, 0);
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test('connect - a connected thread that is terminated without closing: its consumer leaves and what it held is redelivered', async () => {
   const dir = tempDir('millrace-connect');
   try {

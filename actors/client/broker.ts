@@ -179,10 +179,14 @@ export class Broker implements AsyncDisposable {
       await store.close();
       throw err;
     }
-    return new Broker(store, system, {
+    const broker = new Broker(store, system, {
       dataDir: handle.dataDir, durability: handle.durability, allowAutoTopicCreation: handle.allowAutoTopicCreation,
       ...actorOptions(handle),
     });
+    // The opening thread closed the broker: close this thread's producers, consumers and readers
+    // too, or a receive waiting without a timeout (a for await loop) waited forever.
+    system.onShutdown(() => void broker.close().catch(() => undefined));
+    return broker;
   }
 
   /**

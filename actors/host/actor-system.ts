@@ -349,6 +349,14 @@ export class ActorSystem {
   }
 
   /**
+   * On a connected thread: calls `fn` once the system shuts down under it (the opening thread closed
+   * it), so the thread can close what it opened. On the opening thread it is never called.
+   */
+  onShutdown(fn: () => void): void {
+    if (this.remote) this.remote.onShutdown = fn;
+  }
+
+  /**
    * Calls `fn` each time the actor restarts with fresh state: after its host died (supervision)
    * or after a move. Whatever the actor held only in memory is gone then: its consumers must
    * subscribe again. Returns a function that stops the calls.

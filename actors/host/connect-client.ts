@@ -33,6 +33,8 @@ export class ConnectClient {
   private closed = false;
   private shutdown = false;
   private readonly onExit = (): void => this.bye();
+  /** Called once the system this thread joined shuts down (its opening thread closed it). */
+  onShutdown: (() => void) | undefined;
 
   private constructor(readonly handle: SystemHandle, readonly clientId: number, private readonly onRestart: (actorId: number) => void) {
     this.channel = new BroadcastChannel(handle.channel);
@@ -169,6 +171,7 @@ export class ConnectClient {
       case 'shutdown':
         this.shutdown = true;
         this.failEverything(new MillraceError('CLOSED', 'the broker this thread connected to closed'));
+        this.onShutdown?.();
         return;
       default:
         return;
