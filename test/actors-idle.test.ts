@@ -97,8 +97,11 @@ test('idle strategy - adaptive: one thread spins at a time, parking gives the to
   assert.equal(a.gate.spin(a.s.clock.now - 50, never), undefined, 'a, without recent work, parks and gives it back');
   assert.equal(b.gate.spin(b.s.clock.now, never), false, 'now b spins');
   // Under 'spin' the deployer gave the broker its cores: no token limit.
-  const c = new IdleGate('spin', { token, holder: 3 });
-  assert.equal(c.spin(performance.now(), never), false, 'a spin gate spins while b holds the token');
+  // Its own scripted clock: with the real one, a thread descheduled between reading the time and
+  // the gate's check (a loaded machine) saw its work as not recent, and the gate parked.
+  const cs = scripted([{ processMs: 0, idleMs: 200 }]);
+  const c = new IdleGate('spin', { token, holder: 3 }, cs.read, 2, cs.now);
+  assert.equal(c.spin(cs.clock.now, never), false, 'a spin gate spins while b holds the token');
   // Releasing for a holder that has not got it (a dead host's ID, released by the system) frees nothing.
   token.release(1);
   assert.equal(a.gate.spin(a.s.clock.now, never), undefined, 'b still holds it');
