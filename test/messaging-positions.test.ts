@@ -87,8 +87,11 @@ test('reader - a seek or a close leaves no long poll waiting at the partition (w
       assert.equal(text((await r.readNext({ timeoutMs: 2000 }))!), 'a');
     }
     await waitFor(1); // each seek's poll ended the one before it
+    const pending = r.readNext();
     await r.close();
     assert.equal(await waiting(), 0, 'close ended the parked poll at once');
+    assert.equal(await pending, null, 'a read waiting when the reader closes ends with null');
+    await assert.rejects(r.readNext({ timeoutMs: 10 }), isCode('CLOSED'), 'a read on a closed reader is CLOSED, as a receive on a closed consumer');
     await p.close();
   });
 });

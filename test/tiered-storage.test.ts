@@ -138,6 +138,13 @@ test('tiered storage - a corrupted offloaded object is reported by its checksum 
       }
     }, isCode('OBJECT_CORRUPT'));
     await c.close();
+    // The same through for await: the failure is thrown out of the loop, not taken for its end.
+    const iterating = await broker.subscribe({ topic, subscription: 'iterating', type: 'shared', initialPosition: 'earliest' });
+    await assert.rejects(async () => {
+      for await (const m of iterating) assert.match(text(m), /^m\d+$/);
+      assert.fail('the loop ended without the error');
+    }, isCode('OBJECT_CORRUPT'));
+    await iterating.close();
   });
 });
 

@@ -468,9 +468,20 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   }
 
   /** Iterates messages until the consumer closes. A `break` ends the iteration only; the consumer stays open. */
+  /**
+   * Messages until the consumer closes. A dispatch failure (a corrupt entry, an object store away)
+   * is thrown out of the loop as receive() rejects with it: taken for the end, it looked like a
+   * stream that had ended, which a subscription's never does.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<Message<T>> {
     while (!this.closed) {
-      const m = await this.receive().catch(() => null);
+      let m: Message<T> | null;
+      try {
+        m = await this.receive();
+      } catch (err) {
+        if (this.closed) return;
+        throw err;
+      }
       if (!m) return;
       yield m;
     }

@@ -180,8 +180,12 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
     return this.queue.shift();
   }
 
-  /** The next message, or null when none arrives within `timeoutMs` (default: wait). */
+  /**
+   * The next message, or null when none arrives within `timeoutMs` (default: wait) or the reader
+   * closes meanwhile. On a reader closed already it rejects with CLOSED, as receive does.
+   */
   async readNext(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Message<T> | null> {
+    if (this.closed) throw new MillraceError('CLOSED', 'the reader is closed');
     const timeoutMs = timeoutOption(options.timeoutMs);
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     for (;;) {
@@ -263,7 +267,7 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Message<T>> {
-    for (;;) {
+    while (!this.closed) {
       const m = await this.readNext();
       if (!m) return;
       yield m;
