@@ -166,3 +166,21 @@ test('failover - a seek keeps the consumer priorities: the preferred consumer st
     assert.equal(await a.receive({ timeoutMs: 100 }), null);
   });
 });
+
+test('subscribe - on a topic whose producer has just sent (still open), subscribes and seeks work: control requests are not read from the ring memory by msgpackr', async () => {
+  // msgpackr reads some strings with a native extractor that refuses a SharedArrayBuffer; the host
+  // handed it request bodies in place in the ring, and every subscribe here failed with
+  // "actor failed: source must be an ArrayBuffer".
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('subscribe-after-send');
+    const producer = await broker.createProducer({ topic });
+    await producer.send({ value: bytes('first') });
+    for (const [i, initialPosition] of (['latest', 'earliest', 'latest', 'earliest'] as const).entries()) {
+      const c = await broker.subscribe({ topic, subscription: `after-send-${i}-${'s'.repeat(40 * i)}`, initialPosition });
+      await c.seek(MessageId.earliest);
+      assert.equal(text((await c.receive({ timeoutMs: 5000 }))!), 'first');
+      await c.close();
+    }
+    await producer.close();
+  });
+});

@@ -24,6 +24,15 @@ import {
   type InternalStats, type PartitionStats, type SubscribeRequest, type SubscriptionAdminRequest,
 } from './partition-protocol.js';
 
+/**
+ * A msgpack request body. It is a view into a ring (a SharedArrayBuffer), and msgpackr reads some
+ * strings with a native extractor that refuses one ("TypeError: source must be an ArrayBuffer"):
+ * a subscribe on a topic whose producer had just sent failed that way. So it is copied first; these
+ * are control requests (subscribe, seek, producer open and close, admin), never appends.
+ */
+function unpackRequest(body: Uint8Array): unknown {
+  return unpack(body.buffer instanceof SharedArrayBuffer ? body.slice() : body);
+}
 /** What a partition actor is spawned with. */
 export interface PartitionActorConfig {
   ledger?: Omit<ManagedLedgerOptions, 'now'>;
@@ -168,11 +177,11 @@ class PartitionActor implements Actor {
       case OP_STATS: return reply.ok(pack(this.stats()));
       case OP_PRODUCER_OPEN: return this.producerOpen(body, reply);
       case OP_PRODUCER_CLOSE: {
-        const { name, producerId } = unpack(body) as { name: string; producerId: number };
+        const { name, producerId } = unpackRequest(body) as { name: string; producerId: number };
         if (this.producers.get(name) === `${reply.clientId}:${producerId}`) this.producers.delete(name);
         return reply.ok();
       }
-      case OP_SUBSCRIBE: return void this.subscribe(unpack(body) as SubscribeRequest, reply).catch((e: unknown) => reply.fail(e));
+      case OP_SUBSCRIBE: return void this.subscribe(unpackRequest(body) as SubscribeRequest, reply).catch((e: unknown) => reply.fail(e));
       case OP_FLOW: {
         const v = new DataView(body.buffer, body.byteOffset, body.length);
         const found = this.consumer(reply.clientId, v.getUint32(0, true));
@@ -183,7 +192,7 @@ class PartitionActor implements Actor {
       case OP_REDELIVER: return void this.redeliver(body, reply).catch((e: unknown) => reply.fail(e));
       case OP_CLOSE_CONSUMER:
       case OP_UNSUBSCRIBE: return void this.closeConsumer(op, body, reply).catch((e: unknown) => reply.fail(e));
-      case OP_SEEK: return void this.seek(unpack(body) as { consumerId: number; ledgerId?: number; entryId?: number; publishTimeMs?: number }, reply).catch((e: unknown) => reply.fail(e));
+      case OP_SEEK: return void this.seek(unpackRequest(body) as { consumerId: number; ledgerId?: number; entryId?: number; publishTimeMs?: number }, reply).catch((e: unknown) => reply.fail(e));
       case OP_FIND_TIME: {
         const t = new DataView(body.buffer, body.byteOffset, body.length).getFloat64(0, true);
         this.ml.findByTime(t).then((p) => reply.ok(positionReply(p)), (e: unknown) => reply.fail(e));
@@ -192,7 +201,7 @@ class PartitionActor implements Actor {
       case OP_LAST_POSITION: return reply.ok(positionReply(this.ml.lastConfirmed));
       case OP_LAST_MESSAGE: return void this.lastMessage().then((r) => reply.ok(r), (e: unknown) => reply.fail(e));
       case OP_MAINTAIN: {
-        const req = (body.length > 0 ? unpack(body) : {}) as { offloadNow?: boolean; light?: boolean };
+        const req = (body.length > 0 ? unpackRequest(body) : {}) as { offloadNow?: boolean; light?: boolean };
         this.maintenance.run({ offloadNow: req.offloadNow === true, light: req.light === true }).then(() => {
           this.releaseHeld();
           reply.ok(pack(this.maintenance.offloadStatus));
@@ -201,11 +210,11 @@ class PartitionActor implements Actor {
         }, (e: unknown) => reply.fail(e));
         return;
       }
-      case OP_SUBSCRIPTION_ADMIN: return void this.subscriptionAdmin(unpack(body) as SubscriptionAdminRequest).then(() => {
+      case OP_SUBSCRIPTION_ADMIN: return void this.subscriptionAdmin(unpackRequest(body) as SubscriptionAdminRequest).then(() => {
         reply.ok();
         this.trimSoon();
       }, (e: unknown) => reply.fail(e));
-      case OP_DELETE: return void this.deleteAll((unpack(body) as { force?: boolean }).force === true).then(() => reply.ok(), (e: unknown) => reply.fail(e));
+      case OP_DELETE: return void this.deleteAll((unpackRequest(body) as { force?: boolean }).force === true).then(() => reply.ok(), (e: unknown) => reply.fail(e));
       case OP_INTERNAL_STATS: return void this.internalStats().then((s) => reply.ok(pack(s)), (e: unknown) => reply.fail(e));
       default:
         reply.fail(new MillraceError('INVALID_ARGUMENT', `partition actor has no op ${op}`));
@@ -388,7 +397,7 @@ class PartitionActor implements Actor {
   }
 
   private producerOpen(body: Uint8Array, reply: Reply): void {
-    const { name, producerId } = unpack(body) as { name: string; producerId: number };
+    const { name, producerId } = unpackRequest(body) as { name: string; producerId: number };
     // Keyed by client thread and producer: every producer of an embedded broker shares one client
     // thread, so the thread alone would let two producers of one name interleave sequence IDs.
     const me = `${reply.clientId}:${producerId}`;
