@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Broker, MessageId, Schemas } from '../index.js';
+import { Broker, MessageId, MillraceError, Schemas } from '../index.js';
 import { tempDir, removeDir } from './util/tmp.js';
 
 test('producer - sends waiting for room (maxPendingMessages) keep their call order', async () => {
@@ -59,6 +59,28 @@ test('producer - a value (and a key) may be reused as soon as send returns, also
     }
     await producer.close();
     await json.close();
+  } finally {
+    await broker.close();
+    removeDir(dir);
+  }
+});
+
+test('producer - bad options are INVALID_ARGUMENT at createProducer: maxPendingMessages 0 left every send waiting for room forever', async () => {
+  const dir = tempDir();
+  const broker = await Broker.open({ dataDir: dir, workers: 1 });
+  try {
+    const topic = 'bad-producer-options';
+    const bad = [
+      { maxPendingMessages: 0 }, { maxPendingMessages: 1.5 }, { sendTimeoutMs: -1 }, { sendTimeoutMs: '5' }, { sendTimeoutMs: 2 ** 31 },
+      { batching: 'yes' }, { batching: { enabled: 'no' } },
+    ] as unknown as object[];
+    for (const options of bad) {
+      await assert.rejects(broker.createProducer({ topic, ...options }), (e: unknown) => e instanceof MillraceError && e.code === 'INVALID_ARGUMENT', JSON.stringify(options));
+    }
+    // The smallest valid window still sends.
+    const p = await broker.createProducer({ topic, maxPendingMessages: 1, sendTimeoutMs: 0 });
+    const ids = await Promise.all([p.send({ value: 'a' }), p.send({ value: 'b' })]);
+    assert.ok(ids[1]!.compare(ids[0]!) > 0);
   } finally {
     await broker.close();
     removeDir(dir);

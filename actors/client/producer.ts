@@ -184,14 +184,21 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     this.schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
     this.nameBytes = enc.encode(name);
     const b = options.batching ?? {};
+    if (b === null || typeof b !== 'object') throw new MillraceError('INVALID_ARGUMENT', `batching must be an object of enabled, maxMessages, maxBytes and maxDelayMs, got ${String(b)}`);
     this.batching = { enabled: b.enabled ?? true, maxMessages: b.maxMessages ?? 1000, maxBytes: b.maxBytes ?? 131_072, maxDelayMs: b.maxDelayMs ?? 1 };
     for (const [k, v] of Object.entries(this.batching)) {
       if (k !== 'enabled' && (typeof v !== 'number' || !Number.isFinite(v) || v < (k === 'maxDelayMs' ? 0 : 1))) {
         throw new MillraceError('INVALID_ARGUMENT', `batching.${k} must be a number ${k === 'maxDelayMs' ? '>= 0' : '>= 1'}, got ${String(v)}`);
       }
     }
+    if (typeof this.batching.enabled !== 'boolean') throw new MillraceError('INVALID_ARGUMENT', `batching.enabled must be true or false, got ${String(this.batching.enabled)}`);
     this.maxPending = options.maxPendingMessages ?? 10_000;
+    // 0 (or less) left every send waiting for room that never came: a hang, not an error.
+    if (!Number.isSafeInteger(this.maxPending) || this.maxPending < 1) throw new MillraceError('INVALID_ARGUMENT', `maxPendingMessages must be an integer >= 1, got ${String(this.maxPending)}`);
     this.sendTimeoutMs = options.sendTimeoutMs ?? 30_000;
+    if (typeof this.sendTimeoutMs !== 'number' || !(this.sendTimeoutMs >= 0) || this.sendTimeoutMs > 2 ** 31 - 1) {
+      throw new MillraceError('INVALID_ARGUMENT', `sendTimeoutMs must be a number of ms from 0 to 2^31-1, got ${String(this.sendTimeoutMs)}`);
+    }
     this.seq = lastSequenceId;
   }
 
