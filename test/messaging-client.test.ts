@@ -68,6 +68,19 @@ test('bad input - a timeoutMs that is not a number of ms from 0 to 2^31-1 is INV
   });
 });
 
+test('bad input - negative or non-number ack timeout, nack delay and nack backoff are INVALID_ARGUMENT at subscribe', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('bad-consumer-options');
+    // Each was accepted: a negative ack timeout read as none, a negative nack delay as "at once".
+    const bad = [{ ackTimeoutMs: -1 }, { ackTimeoutMs: '100' }, { nackRedeliveryDelayMs: -5 }, { nackBackoff: { maxDelayMs: -1 } }, { nackBackoff: 5 }, { nackBackoff: {} }];
+    for (const options of bad as object[]) {
+      await assert.rejects(broker.subscribe({ topic, subscription: 's', ...options }), isCode('INVALID_ARGUMENT'), JSON.stringify(options));
+    }
+    const ok = await broker.subscribe({ topic, subscription: 's', ackTimeoutMs: 0, nackRedeliveryDelayMs: 0, nackBackoff: { maxDelayMs: 0 } });
+    await ok.close();
+  });
+});
+
 test("bad input - invalid topic names ('..', '/', NUL, > 255 bytes) get TOPIC_NAME_INVALID and the broker keeps serving", async () => {
   await withBroker(async ({ broker }) => {
     const bad = [

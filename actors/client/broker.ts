@@ -397,6 +397,16 @@ export class Broker implements AsyncDisposable {
     if (!SUBSCRIPTION_TYPES.includes(type)) throw new MillraceError('INVALID_ARGUMENT', `type must be one of ${SUBSCRIPTION_TYPES.join(', ')}, got ${String(type)}`);
     const rq = options.receiverQueueSize ?? 1000;
     if (!Number.isInteger(rq) || rq < 1) throw new MillraceError('INVALID_ARGUMENT', `receiverQueueSize must be an integer >= 1, got ${String(rq)}`);
+    // Checked before anything is opened: a negative or non-number delay was accepted and read as
+    // "no ack timeout" or as "redeliver at once".
+    for (const [key, value] of [['ackTimeoutMs', options.ackTimeoutMs], ['nackRedeliveryDelayMs', options.nackRedeliveryDelayMs], ['nackBackoff.maxDelayMs', options.nackBackoff?.maxDelayMs]] as const) {
+      if (value !== undefined && (typeof value !== 'number' || !(value >= 0) || value > 2 ** 31 - 1)) {
+        throw new MillraceError('INVALID_ARGUMENT', `${key} must be a number of ms from 0 to 2^31-1, got ${String(value)}`);
+      }
+    }
+    if (options.nackBackoff !== undefined && (options.nackBackoff === null || typeof options.nackBackoff !== 'object' || options.nackBackoff.maxDelayMs === undefined)) {
+      throw new MillraceError('INVALID_ARGUMENT', 'nackBackoff must be { maxDelayMs }');
+    }
     const schema = schemaOption(options.schema);
     const { name: topic } = await this.metadata(options.topic, schema.type);
     const parts = await this.partitionClients(topic);
