@@ -27,6 +27,7 @@ import { Producer, type ProducerOptions } from './producer.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
 import { Reader, type ReaderOptions } from './reader.js';
 import { Admin, type TopicMetadata } from './admin.js';
+import { durationOption } from './call-options.js';
 
 // From the moment the client is loaded, the worker threads this thread starts are watched: one that
 // is terminated cannot close its consumers itself (see thread-exits.ts).
@@ -399,11 +400,9 @@ export class Broker implements AsyncDisposable {
     if (!Number.isInteger(rq) || rq < 1) throw new MillraceError('INVALID_ARGUMENT', `receiverQueueSize must be an integer >= 1, got ${String(rq)}`);
     // Checked before anything is opened: a negative or non-number delay was accepted and read as
     // "no ack timeout" or as "redeliver at once".
-    for (const [key, value] of [['ackTimeoutMs', options.ackTimeoutMs], ['nackRedeliveryDelayMs', options.nackRedeliveryDelayMs], ['nackBackoff.maxDelayMs', options.nackBackoff?.maxDelayMs]] as const) {
-      if (value !== undefined && (typeof value !== 'number' || !(value >= 0) || value > 2 ** 31 - 1)) {
-        throw new MillraceError('INVALID_ARGUMENT', `${key} must be a number of ms from 0 to 2^31-1, got ${String(value)}`);
-      }
-    }
+    durationOption(options.ackTimeoutMs, 'ackTimeoutMs');
+    durationOption(options.nackRedeliveryDelayMs, 'nackRedeliveryDelayMs');
+    durationOption(options.nackBackoff?.maxDelayMs, 'nackBackoff.maxDelayMs');
     if (options.nackBackoff !== undefined && (options.nackBackoff === null || typeof options.nackBackoff !== 'object' || options.nackBackoff.maxDelayMs === undefined)) {
       throw new MillraceError('INVALID_ARGUMENT', 'nackBackoff must be { maxDelayMs }');
     }

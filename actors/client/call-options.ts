@@ -1,18 +1,24 @@
-/** Checks of the options callers pass per call (receive, readNext, receiveBatch), shared by consumers and readers. */
+/** Checks of the durations callers pass: per call (receive, readNext, receiveBatch) and as options of producers and consumers. */
 import { MillraceError } from '../../core/errors.js';
 
 /** The longest wait a timer takes (Node's setTimeout limit). */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
- * A call's `timeoutMs`: undefined (no limit), or a number of ms from 0 to 2^31-1.
- * @throws MillraceError `INVALID_ARGUMENT` otherwise: a string or NaN slipped through as a wait of
- *   about 1 ms (receive) or of forever (readNext).
+ * An optional duration named `name`: undefined, or a number of ms from 0 to 2^31-1.
+ * @throws MillraceError `INVALID_ARGUMENT` otherwise. A string or NaN slipped through as a wait of
+ *   about 1 ms (setTimeout coerces it) or of forever (a deadline of Date.now() + '100'), and a
+ *   negative delay as none.
  */
-export function timeoutOption(timeoutMs: unknown): number | undefined {
-  if (timeoutMs === undefined) return undefined;
-  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs > MAX_TIMEOUT_MS) {
-    throw new MillraceError('INVALID_ARGUMENT', `timeoutMs must be a number of ms from 0 to 2^31-1, got ${String(timeoutMs)}`);
+export function durationOption(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMEOUT_MS) {
+    throw new MillraceError('INVALID_ARGUMENT', `${name} must be a number of ms from 0 to 2^31-1, got ${String(value)}`);
   }
-  return timeoutMs;
+  return value;
+}
+
+/** A call's `timeoutMs` (see {@link durationOption}); undefined: no limit. */
+export function timeoutOption(timeoutMs: unknown): number | undefined {
+  return durationOption(timeoutMs, 'timeoutMs');
 }

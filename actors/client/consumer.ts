@@ -88,15 +88,16 @@ interface AckBatch {
 
 const ignore = (): void => undefined;
 
-/**
- * A receive() waiting for a message: one object, its timer calling a shared function, where it was
- * an object and four closures per receive (at 2,000 receives a second, a part of the garbage).
- */
+/** A receive() waiting for a message. */
 interface Waiter<T> {
   resolve(m: Message<T> | null): void;
   reject(err: unknown): void;
 }
 
+/**
+ * A waiting receive() as one object, its timer calling a shared function, where it was an object
+ * and four closures per receive (at 2,000 receives a second, a part of the garbage).
+ */
 class ReceiveWaiter<T> implements Waiter<T> {
   timer: NodeJS.Timeout | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
@@ -467,11 +468,11 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     });
   }
 
-  /** Iterates messages until the consumer closes. A `break` ends the iteration only; the consumer stays open. */
   /**
-   * Messages until the consumer closes. A dispatch failure (a corrupt entry, an object store away)
-   * is thrown out of the loop as receive() rejects with it: taken for the end, it looked like a
-   * stream that had ended, which a subscription's never does.
+   * Iterates messages until the consumer closes. A `break` ends the iteration only; the consumer
+   * stays open. A dispatch failure (a corrupt entry, an object store away) is thrown out of the
+   * loop as receive() rejects with it: taken for the end, it looked like a stream that had ended,
+   * which a subscription's never does.
    */
   async *[Symbol.asyncIterator](): AsyncIterator<Message<T>> {
     while (!this.closed) {

@@ -14,6 +14,7 @@ import { Schemas, encodeProperties, type Schema } from '../../core/schema/index.
 import { DEFAULTS } from '../../core/defaults.js';
 import type { PartitionClient } from './partition-client.js';
 import { BatchBuilder, checkMessage, type BuiltMessage } from './batch-builder.js';
+import { durationOption } from './call-options.js';
 
 /** Producer batching. */
 export interface BatchingOptions {
@@ -195,10 +196,7 @@ export class Producer<T = Uint8Array> implements AsyncDisposable {
     this.maxPending = options.maxPendingMessages ?? 10_000;
     // 0 (or less) left every send waiting for room that never came: a hang, not an error.
     if (!Number.isSafeInteger(this.maxPending) || this.maxPending < 1) throw new MillraceError('INVALID_ARGUMENT', `maxPendingMessages must be an integer >= 1, got ${String(this.maxPending)}`);
-    this.sendTimeoutMs = options.sendTimeoutMs ?? 30_000;
-    if (typeof this.sendTimeoutMs !== 'number' || !(this.sendTimeoutMs >= 0) || this.sendTimeoutMs > 2 ** 31 - 1) {
-      throw new MillraceError('INVALID_ARGUMENT', `sendTimeoutMs must be a number of ms from 0 to 2^31-1, got ${String(this.sendTimeoutMs)}`);
-    }
+    this.sendTimeoutMs = durationOption(options.sendTimeoutMs, 'sendTimeoutMs') ?? 30_000;
     this.seq = lastSequenceId;
   }
 
