@@ -60,6 +60,12 @@ export const DEFAULTS = {
    */
   workerMaxYoungGenerationSizeMb: 16,
   /**
+   * A replacement host worker that fails while starting (piscina then starts no other by itself)
+   * is started again after this long, doubling per failure in a row up to hostStartRetryMaxMs.
+   */
+  hostStartRetryMs: 100,
+  hostStartRetryMaxMs: 30_000,
+  /**
    * What a host worker does when its rings are empty (actors/host/idle-strategy.ts): `adaptive`
    * polls while traffic is recent and a core is spare, one host at a time. At 2,000 msg/s against
    * `park`: async p50 42-56 against 122-146 us, p99 281-509 against 413-758 us, for about 0.8

@@ -7,6 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Broker } from '../index.js';
 import { checkHistory, HistoryRecorder, type RecordedConsumer } from '../testkit/index.js';
 import { bytes, sleep, topicName } from './util/messaging.js';
@@ -89,6 +91,42 @@ test('supervision - a worker killed with 2,000 unbatched sends in flight: every 
     await reader.close();
     assert.deepEqual(got, ['first', ...Array.from({ length: 2000 }, (_, i) => `m${i}`)], 'stored once each, in send order');
   } finally {
+    await broker?.close().catch(() => undefined);
+    removeDir(dir);
+  }
+});
+
+test('supervision - a replacement worker that fails to start is started again with backoff; a send waiting meanwhile lands once it is up', async () => {
+  // piscina starts no other worker after one fails while starting: the replacement host's task
+  // waited in its queue forever, and with one worker every actor with it (sends timed out).
+  const dir = tempDir('millrace-guar-startfail');
+  const flag = join(dir, 'fail-worker-start');
+  const logged: string[] = [];
+  const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (_o: object, msg?: string) => void logged.push(msg ?? '') };
+  process.env['MILLRACE_TEST_FAIL_WORKER_START'] = flag;
+  let broker: Broker | undefined;
+  try {
+    broker = await Broker.open({ dataDir: join(dir, 'data'), workers: 1, logger, policies: { retention: { timeMs: -1, sizeBytes: -1 } } });
+    const topic = topicName('start-fail');
+    const producer = await broker.createProducer({ topic, sendTimeoutMs: 60_000 });
+    await producer.send({ value: bytes('before') });
+    writeFileSync(flag, '');
+    broker.testHooks.crashHost(0, 'exit');
+    const during = producer.send({ value: bytes('during') });
+    // Fail a few starts, then let the next one through.
+    const deadline = Date.now() + 20_000;
+    while (logged.length < 2 && Date.now() < deadline) await sleep(20);
+    assert.ok(logged.length >= 2, `worker start failures were logged: ${logged.length}`);
+    rmSync(flag);
+    const settled = await Promise.race([during.then((id) => `ok ${id.toString()}`, (e: unknown) => `failed ${String(e)}`), sleep(30_000).then(() => 'still waiting after 30 s')]);
+    assert.match(settled, /^ok /);
+    const reader = await broker.createReader({ topic, startTimeMs: 0 });
+    const got: string[] = [];
+    for (let m = await reader.readNext({ timeoutMs: 5000 }); m; m = got.length < 2 ? await reader.readNext({ timeoutMs: 5000 }) : null) got.push(new TextDecoder().decode(m.data));
+    await reader.close();
+    assert.deepEqual(got, ['before', 'during']);
+  } finally {
+    delete process.env['MILLRACE_TEST_FAIL_WORKER_START'];
     await broker?.close().catch(() => undefined);
     removeDir(dir);
   }

@@ -80,6 +80,8 @@ interface Host {
   waiters: Map<number, { resolve(): void; reject(err: unknown): void }>;
   /** Resolves when the host task has ended, whatever the cause. */
   exited: Promise<void>;
+  /** Aborts the host task: one stuck in piscina's queue behind a worker that failed to start. */
+  abort: AbortController;
 }
 
 interface ActorRecord extends ActorRef {
@@ -132,6 +134,8 @@ interface Local {
   server: ConnectServer | undefined;
   /** Under 'adaptive', one host spins at a time (see SpinToken). */
   spinToken: SpinToken;
+  /** Pool errors since a host last came up: the exponent of the next start retry's delay. */
+  startFailures: number;
 }
 
 export class ActorSystem {
@@ -175,13 +179,13 @@ export class ActorSystem {
     // A worker that fails outside a task (one started for minThreads that dies before its host task
     // reaches it) is an 'error' event on the pool: unhandled, it took the whole process down.
     // A worker that fails inside its task is handled where the task settles (onHostExit).
-    pool.on('error', (err: unknown) => writeLog(options.logger ?? silentLogger, 'error', { err: err instanceof Error ? err.message : String(err) }, 'a host worker failed outside its task'));
     const local: Local = {
       pool, options: { dataDir, workers, durability: options.durability ?? 'durable', ringBytes, idleStrategy },
       kinds: { ...BUILTIN_KINDS, ...(options.kinds ?? {}) }, hosts: [], actors: new Map(), byName: new Map(), server: undefined, spinToken: SpinToken.create(),
-      logger: options.logger ?? silentLogger,
+      logger: options.logger ?? silentLogger, startFailures: 0,
     };
     const system = new ActorSystem(local, undefined);
+    pool.on('error', (err: unknown) => system.onPoolError(err));
     // A worker that dies while starting (a heap limit too small to load the host) fails no task:
     // piscina reports it as a pool 'error' and starts no other, so the host tasks would wait forever.
     let startFailed!: (err: unknown) => void;
@@ -251,17 +255,19 @@ export class ActorSystem {
     const { port1, port2 } = new MessageChannel();
     const bell = Doorbell.create();
     const { promise: ready, resolve: markReady, reject: failReady } = deferred(true);
-    const host: Host = { index, generation, live: false, port: port1, bell, ready, waiters: new Map(), exited: Promise.resolve() };
+    const host: Host = { index, generation, live: false, port: port1, bell, ready, waiters: new Map(), exited: Promise.resolve(), abort: new AbortController() };
     port1.on('message', (m: HostToControl) => this.onHostMessage(host, m, markReady));
     const init: HostInit = {
       hostId: index, generation, port: port2, bell: bell.buffer, dataDir: local.options.dataDir,
       durability: local.options.durability, idleStrategy: local.options.idleStrategy, spinToken: local.spinToken.buffer, kinds: local.kinds,
     };
-    const task = local.pool.run(init, { transferList: [port2] }) as Promise<void>;
+    const task = local.pool.run(init, { transferList: [port2], signal: host.abort.signal }) as Promise<void>;
     host.exited = task.then(
       () => this.onHostExit(host, undefined),
       (err: unknown) => {
-        failReady(err);
+        // Requests waiting for the actors placed here see WORKER_DIED (retriable), not piscina's
+        // error (an AbortError when a stuck start is retried).
+        failReady(err instanceof MillraceError ? err : new MillraceError('WORKER_DIED', `host worker ${index} (generation ${generation}) ended before it was up`, { cause: err }));
         this.onHostExit(host, err);
       },
     );
@@ -277,6 +283,7 @@ export class ActorSystem {
       case 'attached':
         if (m.clientId === MAIN_CLIENT_ID) {
           host.live = true;
+          this.local!.startFailures = 0;
           this.endpoint.markLive(host.index, host.generation);
           markReady();
         } else {
@@ -531,15 +538,21 @@ export class ActorSystem {
   }
 
   private async requestWhenReady(rec: ActorRecord, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array> {
-    const ready = rec.ready;
-    rec.waiting++;
-    try {
-      await ready;
-    } finally {
-      rec.waiting--;
+    for (;;) {
+      const ready = rec.ready;
+      rec.waiting++;
+      try {
+        await ready;
+      } catch (err) {
+        // Its host ended before it was up and the actor was placed again: wait for that placement.
+        if (rec.ready !== ready && !this.closing) continue;
+        throw err;
+      } finally {
+        rec.waiting--;
+      }
+      if (rec.ready === ready) rec.settledReady = ready;
+      return this.requestOn(rec, op, bodyLength, write);
     }
-    if (rec.ready === ready) rec.settledReady = ready;
-    return this.requestOn(rec, op, bodyLength, write);
   }
 
   private requestOn(rec: ActorRecord, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array> {
@@ -602,6 +615,9 @@ export class ActorSystem {
     while (this.endpoint.inflightCount > this.parkedCount && Date.now() < deadline) await immediate();
     local.server?.close();
     await Promise.all(local.hosts.map(async (h) => {
+      // A host not up yet may be a task waiting in piscina's queue (its worker failed to start): it
+      // would never answer the shutdown.
+      if (!h.live) h.abort.abort(new MillraceError('CLOSED', 'the actor system is closing'));
       this.send(h, { t: 'shutdown' });
       await h.exited;
     }));
@@ -612,6 +628,24 @@ export class ActorSystem {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * A worker failed outside a task: one that died while starting (it was to run a replacement host
+   * after a crash). piscina starts no other by itself, and the host task would wait in its queue
+   * forever, with the actors placed on it (all of them with one worker). So the hosts not up yet are
+   * aborted after a backoff, and supervision starts them again (onHostExit).
+   */
+  onPoolError(err: unknown): void {
+    const local = this.local!;
+    writeLog(local.logger, 'error', { err: err instanceof Error ? err.message : String(err), failuresInARow: local.startFailures + 1 }, 'a host worker failed while starting; it is started again after a delay');
+    if (this.closing) return;
+    const delay = Math.min(DEFAULTS.hostStartRetryMaxMs, DEFAULTS.hostStartRetryMs * 2 ** local.startFailures);
+    local.startFailures++;
+    setTimeout(() => {
+      if (this.closing) return;
+      for (const h of local.hosts) if (!h.live) h.abort.abort(new MillraceError('WORKER_DIED', `host worker ${h.index} failed to start; starting it again`));
+    }, delay).unref();
   }
 
   /** Tears down an open that failed: no orderly shutdown (nothing was written), every thread stopped. */
