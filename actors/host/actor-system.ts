@@ -176,15 +176,15 @@ export class ActorSystem {
       // Left to V8, each busy worker's young generation grows to 32 MB and stays (see DEFAULTS).
       resourceLimits,
     });
-    // A worker that fails outside a task (one started for minThreads that dies before its host task
-    // reaches it) is an 'error' event on the pool: unhandled, it took the whole process down.
-    // A worker that fails inside its task is handled where the task settles (onHostExit).
     const local: Local = {
       pool, options: { dataDir, workers, durability: options.durability ?? 'durable', ringBytes, idleStrategy },
       kinds: { ...BUILTIN_KINDS, ...(options.kinds ?? {}) }, hosts: [], actors: new Map(), byName: new Map(), server: undefined, spinToken: SpinToken.create(),
       logger: options.logger ?? silentLogger, startFailures: 0,
     };
     const system = new ActorSystem(local, undefined);
+    // A worker that fails outside a task (one that dies while starting, before its host task reaches
+    // it) is an 'error' event on the pool: unhandled, it took the whole process down. A worker that
+    // fails inside its task is handled where the task settles (onHostExit).
     pool.on('error', (err: unknown) => system.onPoolError(err));
     // A worker that dies while starting (a heap limit too small to load the host) fails no task:
     // piscina reports it as a pool 'error' and starts no other, so the host tasks would wait forever.
