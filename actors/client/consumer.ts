@@ -67,8 +67,7 @@ interface Part<T> {
   acks: AckItems;
   ackBatch: AckBatch | undefined;
   ackScheduled: boolean;
-  ackInflight: boolean;
-  /** The ACK request in flight: its items (reused as the next `acks` once it settles) and promise. */
+  /** The ACK request in flight (one at a time): its items (reused as the next `acks` once it settles) and promise. */
   sentAcks: AckItems | undefined;
   sentBatch: AckBatch | undefined;
   spareAcks: AckItems | undefined;
@@ -188,7 +187,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     this.parts = plumbing.parts.map((p) => {
       const part: Part<T> = {
         ...p, src: new MessageSource<T>(topic, p.partition, this.schema, this), quota, consumedSinceFlow: 0, acks: new AckItems(), ackBatch: undefined,
-        ackScheduled: false, ackInflight: false, sentAcks: undefined, sentBatch: undefined, spareAcks: undefined, onAcked: ignore, onAckFailed: ignore, out: new Map(),
+        ackScheduled: false, sentAcks: undefined, sentBatch: undefined, spareAcks: undefined, onAcked: ignore, onAckFailed: ignore, out: new Map(),
       };
       part.onAcked = () => this.acksSettled(part, false, undefined);
       part.onAckFailed = (err: unknown) => this.acksSettled(part, true, err);
@@ -591,12 +590,11 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
    * per commit cycle, not one per message (an fsync is ~0.4 ms here: ~2,000 writes/s at most).
    */
   private sendAcks(part: Part<T>): void {
-    if (part.ackInflight || part.acks.count === 0) {
+    if (part.sentAcks !== undefined || part.acks.count === 0) {
       part.ackScheduled = part.acks.count > 0;
       return;
     }
     part.ackScheduled = false;
-    part.ackInflight = true;
     const acks = part.acks;
     part.sentAcks = acks;
     part.sentBatch = part.ackBatch!;
@@ -614,7 +612,6 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     part.spareAcks = part.sentAcks;
     part.sentAcks = undefined;
     part.sentBatch = undefined;
-    part.ackInflight = false;
     if (failed) batch.reject(err);
     else batch.resolve();
     if (part.acks.count > 0) this.sendAcks(part);
