@@ -14,7 +14,7 @@ import { MillraceError } from '../../core/errors.js';
 import { FragmentAssembler, RingBuffer, writeFragments } from '../ring/index.js';
 import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
-import { EVENT_HEADER, RECORD_EVENT, RECORD_FRAGMENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError } from './protocol.js';
+import { EVENT_HEADER, RECORD_EVENT, RECORD_FRAGMENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError, writeRequestHeader } from './protocol.js';
 import { deferred } from './deferred.js';
 
 const EMPTY_BODY = new Uint8Array(0);
@@ -212,9 +212,7 @@ export class ClientEndpoint {
     const at = slot.requests.tryClaim(RECORD_REQUEST, REQUEST_HEADER + bodyLength);
     if (at < 0) return false;
     try {
-      slot.requestView.setUint32(at, requestId, true);
-      slot.requestView.setUint32(at + 4, actorId, true);
-      slot.requestView.setUint16(at + 8, op, true);
+      writeRequestHeader(slot.requestView, at, requestId, actorId, op);
       write(slot.requests.bytes, at + REQUEST_HEADER);
     } catch (err) {
       slot.requests.abort(at);
@@ -233,10 +231,7 @@ export class ClientEndpoint {
    */
   private fragmented(slot: Slot, requestId: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): () => boolean {
     const record = new Uint8Array(REQUEST_HEADER + bodyLength);
-    const view = new DataView(record.buffer);
-    view.setUint32(0, requestId, true);
-    view.setUint32(4, actorId, true);
-    view.setUint16(8, op, true);
+    writeRequestHeader(new DataView(record.buffer), 0, requestId, actorId, op);
     write(record, REQUEST_HEADER);
     let sent = 0;
     return () => {

@@ -35,6 +35,13 @@ export const REPLY_HEADER = 8;
 export const STATUS_OK = 0;
 export const STATUS_ERROR = 1;
 
+/** Writes a request record's header at `view[at..]` (the body follows at `at + REQUEST_HEADER`). */
+export function writeRequestHeader(view: DataView, at: number, requestId: number, actorId: number, op: number): void {
+  view.setUint32(at, requestId, true);
+  view.setUint32(at + 4, actorId, true);
+  view.setUint16(at + 8, op, true);
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
