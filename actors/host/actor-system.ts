@@ -199,8 +199,8 @@ export class ActorSystem {
       await Promise.race([Promise.all(local.hosts.map((h) => h.ready)), failedToStart]);
     } catch (err) {
       // Nothing of a failed open may outlive it: the pool, the hosts that did start and the control
-      // ports kept the process from exiting.
-      await system.abandon();
+      // ports kept the process from exiting. close() aborts the hosts that never came up.
+      await system.close().catch(() => undefined);
       if (err instanceof MillraceError) throw err;
       throw new MillraceError('WORKER_DIED', `a host worker failed to start: ${err instanceof Error ? err.message : String(err)}`, { cause: err, retriable: false });
     } finally {
@@ -646,16 +646,6 @@ export class ActorSystem {
       if (this.closing) return;
       for (const h of local.hosts) if (!h.live) h.abort.abort(new MillraceError('WORKER_DIED', `host worker ${h.index} failed to start; starting it again`));
     }, delay).unref();
-  }
-
-  /** Tears down an open that failed: no orderly shutdown (nothing was written), every thread stopped. */
-  private async abandon(): Promise<void> {
-    this.closing = true;
-    this.endpoint.stop();
-    const local = this.local!;
-    await local.pool.destroy().catch(() => undefined);
-    for (const h of local.hosts) h.port.close();
-    this.closed = true;
   }
 
   private assertOpen(): void {
