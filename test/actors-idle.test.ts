@@ -42,6 +42,22 @@ test('idle strategy - spin polls until work comes, or a slice ends', () => {
   assert.ok(performance.now() - t < 20, 'a slice is short');
 });
 
+test('idle strategy - a slice lasts about its length once the checks are fitted', () => {
+  // A host whose writes commit on its own thread yields to its event loop ten times less often.
+  const sliceMs = 2;
+  const gate = new IdleGate('spin', undefined, undefined, undefined, undefined, sliceMs);
+  const took: number[] = [];
+  for (let i = 0; i < 150; i++) {
+    const t = performance.now();
+    assert.equal(gate.spin(performance.now(), never), false);
+    took.push(performance.now() - t);
+  }
+  // Being descheduled only lengthens a slice: the longest of the last ten is a fitted one or longer.
+  const longest = Math.max(...took.slice(-10));
+  assert.ok(longest >= sliceMs * 0.6, `slices fitted to ${sliceMs} ms took at most ${longest.toFixed(3)} ms`);
+  assert.ok(longest < 1000, `a slice ends (${longest.toFixed(0)} ms)`);
+});
+
 test('idle strategy - adaptive spins only while a core is spare', () => {
   // Two cores, measured every 100 ms: first no decision yet; then the process uses 0.3 cores and
   // the machine has 1.7 idle: spin; then other work takes 1.5 cores: park; then another process

@@ -13,7 +13,7 @@ import { Store, type Durability } from '../../core/storage/store.js';
 import { FragmentAssembler, RingBuffer, splitFragments, writeFragments } from '../ring/index.js';
 import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
-import { IdleGate, SpinToken, type IdleStrategy } from './idle-strategy.js';
+import { IdleGate, LONG_SLICE_MS, SLICE_MS, SpinToken, type IdleStrategy } from './idle-strategy.js';
 import type { Actor, ActorFactory, Reply } from './actor.js';
 import { EVENT_HEADER, RECORD_EVENT, RECORD_FRAGMENT, RECORD_REPLY, REPLY_HEADER, REQUEST_HEADER, STATUS_ERROR, STATUS_OK, encodeError } from './protocol.js';
 import type { ControlToHost, HostToControl } from './control.js';
@@ -71,6 +71,11 @@ const DRAIN_LIMIT = 256;
 
 export class HostLoop {
   private readonly clients = new Map<number, ClientLink>();
+  /**
+   * The same clients as an array, for the idle checks: a spinning host checks its rings millions of
+   * times a second, and iterating a Map allocates an iterator each time.
+   */
+  private clientList: ClientLink[] = [];
   private readonly actors = new Map<number, Hosted>();
   private readonly factories = new Map<string, Promise<ActorFactory>>();
   private readonly bell: Doorbell;
@@ -83,7 +88,9 @@ export class HostLoop {
 
   constructor(private readonly init: HostInit, private readonly store: Store) {
     this.bell = Doorbell.attach(init.bell);
-    this.idle = new IdleGate(init.idleStrategy, { token: SpinToken.attach(init.spinToken), holder: init.hostId + 1 });
+    // Writes that commit on this thread report nothing through the event loop: it can wait longer.
+    const sliceMs = store.putCommitsNow ? LONG_SLICE_MS : SLICE_MS;
+    this.idle = new IdleGate(init.idleStrategy, { token: SpinToken.attach(init.spinToken), holder: init.hostId + 1 }, undefined, undefined, undefined, sliceMs);
     init.port.on('message', (m: ControlToHost) => this.control(m));
   }
 
@@ -140,30 +147,42 @@ export class HostLoop {
   private readonly hasWorkOrStopping = (): boolean => this.stopping || this.hasWork();
 
   private hasWork(): boolean {
-    for (const c of this.clients.values()) if (c.requests.hasData()) return true;
+    const list = this.clientList;
+    for (let i = 0; i < list.length; i++) if (list[i]!.requests.hasData()) return true;
     return false;
   }
 
   private hasBacklog(): boolean {
-    for (const c of this.clients.values()) if (c.backlog.length > 0) return true;
+    const list = this.clientList;
+    for (let i = 0; i < list.length; i++) if (list[i]!.backlog.length > 0) return true;
     return false;
   }
 
   private drain(): number {
     let n = 0;
-    for (const c of this.clients.values()) {
+    const list = this.clientList;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
       if (c.backlog.length > 0) this.flushBacklog(c);
-      n += c.requests.read((type, bytes, offset, length) => {
-        if (type !== RECORD_FRAGMENT) {
-          this.onRequest(c, bytes, c.requestView, offset, length);
-          return;
-        }
-        const record = c.assembler.add(bytes, offset, length);
-        if (record) this.onRequest(c, record, new DataView(record.buffer), 0, record.length);
-      }, DRAIN_LIMIT);
+      this.draining = c;
+      n += c.requests.read(this.onRecord, DRAIN_LIMIT);
     }
     return n;
   }
+
+  /** The client whose request ring drain() reads. */
+  private draining: ClientLink | undefined;
+
+  /** drain()'s record handler: one function for the loop's life, not a closure per ring and pass. */
+  private readonly onRecord = (type: number, bytes: Uint8Array, offset: number, length: number): void => {
+    const c = this.draining!;
+    if (type !== RECORD_FRAGMENT) {
+      this.onRequest(c, bytes, c.requestView, offset, length);
+      return;
+    }
+    const record = c.assembler.add(bytes, offset, length);
+    if (record) this.onRequest(c, record, new DataView(record.buffer), 0, record.length);
+  };
 
   /** One request record, `bytes[offset, offset + length)`, read through `v` (a view of `bytes`). */
   private onRequest(c: ClientLink, bytes: Uint8Array, v: DataView, offset: number, length: number): void {
@@ -286,6 +305,7 @@ export class HostLoop {
           requestView: new DataView(requests.buffer), replyView: new DataView(replies.buffer),
           bell: Doorbell.attach(m.bell),
         });
+        this.clientList = [...this.clients.values()];
         this.post({ t: 'attached', clientId: m.clientId });
         return;
       }
@@ -293,6 +313,7 @@ export class HostLoop {
         // A connected client thread left: drop its rings (emitting to it now fails, and a
         // subscription drops a consumer it cannot reach), and tell actors that listen for it.
         this.clients.delete(m.clientId);
+        this.clientList = [...this.clients.values()];
         for (const { actor } of this.actors.values()) (actor as ClientAware).detachClient?.(m.clientId);
         return;
       case 'spawn':

@@ -28,14 +28,20 @@ export const IDLE_STRATEGIES: readonly IdleStrategy[] = ['adaptive', 'spin', 'pa
 
 /** Spin only while the thread found work this recently. */
 const RECENT_MS = 5;
-/** Longest stretch of polling before the event loop gets a turn (timers, LMDB commit callbacks). */
-const SLICE_MS = 0.05;
 /**
- * About how often a spinning thread reads the clock. Each read allocates (performance.now() returns
- * a boxed number): reading it every 16 checks made a spinning host allocate about 60 MB/s, a young
- * collection of the host's heap every 60-70 ms, each a pause a request could arrive in.
+ * Longest stretch of polling before the event loop gets a turn, when a write's completion can be
+ * waiting there (LMDB's writer thread reports commits through the event loop).
  */
-const CLOCK_READ_MS = 0.004;
+export const SLICE_MS = 0.05;
+/**
+ * The same when nothing urgent comes through the event loop (timers and control messages only, as
+ * when writes commit on the thread itself). Each turn of the event loop leaves about 200 bytes of
+ * garbage (the Immediate and its bookkeeping); at 20,000 turns a second that was a young collection
+ * of a spinning host's heap every few hundred milliseconds.
+ */
+export const LONG_SLICE_MS = 0.5;
+/** Bounds a slice's checks should a check ever be near free. */
+const MAX_CHECKS = 1 << 24;
 /** How often spare CPU is measured. */
 const SAMPLE_MS = 100;
 /**
@@ -136,7 +142,12 @@ export class SpinToken {
 export class IdleGate {
   private last: CpuCounters | undefined;
   private spunMs = 0;
-  /** hasWork() checks between two clock reads, adapted to read the clock about every CLOCK_READ_MS. */
+  /**
+   * hasWork() checks in a slice, fitted to take about the slice's length. The clock is read only at the ends:
+   * each performance.now() leaves a boxed number, and reading it every few microseconds made the
+   * clock most of a spinning host's garbage (384 of 800 bytes a slice, measured with the sampling
+   * heap profiler; every young collection is a pause a request can arrive in).
+   */
   private checks = 16;
   private spare = false;
 
@@ -149,6 +160,8 @@ export class IdleGate {
     private readonly cores: number = usableCores(),
     /** The clock of `lastWorkMs` and of the counters' `wallMs`. */
     private readonly clock: () => number = () => performance.now(),
+    /** How long one spin() polls at most: {@link SLICE_MS} or {@link LONG_SLICE_MS}. */
+    private readonly sliceMs: number = SLICE_MS,
   ) {}
 
   /**
@@ -163,23 +176,18 @@ export class IdleGate {
     if (now - lastWorkMs > RECENT_MS || (this.strategy === 'adaptive' && !this.coreIsSpare(now))) return this.park();
     if (this.strategy === 'adaptive' && this.token && !this.token.token.take(this.token.holder)) return undefined;
     const start = performance.now();
-    const end = start + SLICE_MS;
-    let t = start;
+    const checks = this.checks;
     let found = false;
-    while (!found && t < end) {
-      const checks = this.checks;
-      let i = 0;
-      while (i < checks && !(found = hasWork())) i++;
-      const now = performance.now();
-      // A check costs tens of nanoseconds per client thread: fit the count to the time it took.
-      if (!found) {
-        const took = now - t;
-        if (took < CLOCK_READ_MS / 2 && checks < 65_536) this.checks = checks * 2;
-        else if (took > CLOCK_READ_MS * 2 && checks > 1) this.checks = checks >> 1;
-      }
-      t = now;
+    let i = 0;
+    while (i < checks && !(found = hasWork())) i++;
+    const took = performance.now() - start;
+    // A check costs tens of nanoseconds per client thread: fit the count to the time it took.
+    if (!found) {
+      // Steps of a quarter, so slices settle near SLICE_MS rather than anywhere in a factor of four.
+      if (took < this.sliceMs * 0.75 && checks < MAX_CHECKS) this.checks = checks + (checks >> 2) + 1;
+      else if (took > this.sliceMs * 1.5 && checks > 1) this.checks = checks - (checks >> 2);
     }
-    this.spunMs += t - start;
+    this.spunMs += took;
     return found;
   }
 
