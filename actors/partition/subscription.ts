@@ -6,7 +6,7 @@
  * the batch indexes that consumer was given (batch-index dispatch: siblings of a message may go to
  * other consumers, and a redelivery sends only the messages concerned).
  */
-import type { ManagedLedger, Position } from '../../core/log/index.js';
+import type { ManagedLedger, Position, ReadEntry } from '../../core/log/index.js';
 import { comparePositions } from '../../core/log/index.js';
 import { ManagedCursor } from '../../core/cursor/index.js';
 import { createDispatcher, checkSubscriptionType, type Dispatcher, type MessageRef, type SubscriptionType } from '../../core/dispatch/index.js';
@@ -54,6 +54,15 @@ const inOrder = (a: MessageRef, b: MessageRef): boolean =>
 const compareOffers = (a: MessageRef, b: MessageRef): number => comparePositions(a.position, b.position) || a.batchIndex - b.batchIndex;
 
 /** `a` then `b`, each in log order, merged into one list in log order (no sort when they do not interleave). */
+/** The end of the run of refs from `i` that are messages of one entry. */
+function entryEnd(refs: readonly Offer[], i: number): number {
+  const p = refs[i]!.position;
+  let j = i + 1;
+  // Offers of one entry share its position object; refs from elsewhere compare by value.
+  while (j < refs.length && (refs[j]!.position === p || (refs[j]!.position.ledgerId === p.ledgerId && refs[j]!.position.entryId === p.entryId))) j++;
+  return j;
+}
+
 function mergeOffers(a: Offer[], b: Offer[]): Offer[] {
   if (a.length === 0) return b;
   if (b.length === 0) return a;
@@ -417,14 +426,35 @@ export class Subscription {
       this.again = true;
       return;
     }
+    if (this.nothingToOffer()) return;
     this.pumping = true;
     this.again = false;
-    void this.pumpLoop().catch((err: unknown) => this.reportError(err)).finally(() => {
-      this.pumping = false;
-      for (const ended of this.pumpEnded.splice(0)) ended();
-      // A pump asked for while this one ran: run again now that the flag is down (no lost wake-up).
-      if (this.again) this.pump();
-    });
+    this.pumpLoop().then(this.pumpDone, this.pumpFailed);
+  }
+
+  // Two functions for the subscription's life, not a catch and a finally (and their closures) a pump.
+  private readonly pumpFailed = (err: unknown): void => {
+    try {
+      this.reportError(err);
+    } finally {
+      this.pumpDone();
+    }
+  };
+
+  private readonly pumpDone = (): void => {
+    this.pumping = false;
+    if (this.pumpEnded.length > 0) for (const ended of this.pumpEnded.splice(0)) ended();
+    // A pump asked for while this one ran: run again now that the flag is down (no lost wake-up).
+    if (this.again) this.pump();
+  };
+
+  /**
+   * Nothing held, given back, delayed or unread: a pump would find nothing to offer (its loop would
+   * read nothing and end). An ack of what was delivered, or a consumer's permits, at low rates are
+   * most pumps, and the loop's promises were a good part of a host's garbage per message.
+   */
+  private nothingToOffer(): boolean {
+    return this.held.length === this.heldFrom && this.returned.length === 0 && this.delayed.length === 0 && !this.hasMoreToRead();
   }
 
   /** Resolves once no pump is running. */
@@ -437,29 +467,33 @@ export class Subscription {
       this.again = false;
       if (this.consumers.size === 0) return;
       const now = Date.now();
-      let due: Offer[] = [];
+      let due: Offer[] | undefined;
       if (this.delayed.length > 0) {
         due = this.delayed.filter((d) => d.deliverAt <= now);
-        if (due.length > 0) this.delayed = this.delayed.filter((d) => d.deliverAt > now);
+        if (due.length === 0) due = undefined;
+        else this.delayed = this.delayed.filter((d) => d.deliverAt > now);
       }
       // Held messages mean no permits or blocked keys; until something changes, newer messages
       // would be held too: nothing to do.
-      if (!this.dirty && this.held.length > this.heldFrom && this.returned.length === 0 && due.length === 0) break;
+      if (!this.dirty && this.held.length > this.heldFrom && this.returned.length === 0 && due === undefined) break;
       this.dirty = false;
       // Everything waiting lies before the read position; each list is in log order, and returned
       // and due messages usually interleave with none (no sort then).
       let offers = this.held;
       let from = this.heldFrom;
-      if (this.returned.length > 0 || due.length > 0) {
+      if (this.returned.length > 0 || due !== undefined) {
         if (from > 0) offers = offers.slice(from);
         from = 0;
         if (this.returned.length > 0) offers = mergeOffers(sortOffers(this.returned), offers);
-        if (due.length > 0) offers = mergeOffers(sortOffers(due), offers);
+        if (due !== undefined) offers = mergeOffers(sortOffers(due), offers);
       }
-      this.returned = [];
+      if (this.returned.length > 0) this.returned = [];
       this.keepHeld([], 0);
       let read = 0;
-      if (offers.length - from < READ_AHEAD_MESSAGES) read = await this.readMore(offers, now, READ_AHEAD_MESSAGES - (offers.length - from));
+      if (offers.length - from < READ_AHEAD_MESSAGES) {
+        const r = this.readMore(offers, now, READ_AHEAD_MESSAGES - (offers.length - from));
+        read = typeof r === 'number' ? r : await r;
+      }
       this.armDelayTimer();
       const live = offers.length - from;
       if (live === 0) {
@@ -489,7 +523,10 @@ export class Subscription {
       else if (held.length === 0) this.keepHeld(offers, rest);
       else this.keepHeld((held as Offer[]).concat(offers.slice(rest)), 0);
       let delivered = 0;
-      for (const [slot, refs] of assigned) delivered += await this.deliver(slot, refs as Offer[]);
+      for (const [slot, refs] of assigned) {
+        const d = this.deliver(slot, refs as Offer[]);
+        delivered += typeof d === 'number' ? d : await d;
+      }
       if (delivered === 0) break;
     } while (true);
   }
@@ -525,7 +562,7 @@ export class Subscription {
    * Key_Shared only): decoding an entry built an object and three views per message, all garbage
    * once the offer was made.
    */
-  private async readMore(offers: Offer[], now: number, want: number): Promise<number> {
+  private readMore(offers: Offer[], now: number, want: number): number | Promise<number> {
     if (!this.hasMoreToRead()) return 0;
     // Entries enough for about `want` messages at the batch size seen so far: a fixed count of large
     // batches read tens of thousands of messages ahead, each an offer that lived long enough to be
@@ -533,7 +570,13 @@ export class Subscription {
     // Until an entry was seen the batch size is unknown: one entry (a guess of one message an entry
     // read 64 batches of up to 1,000 messages at the first pass).
     const maxEntries = this.messagesPerEntry === 0 ? 1 : Math.max(1, Math.min(READ_BATCH_ENTRIES, Math.ceil(want / this.messagesPerEntry)));
-    const entries = await this.ml.readRange(this.readPosition, { maxEntries });
+    const entries = this.ml.readRangeNow(this.readPosition, { maxEntries });
+    if (entries === undefined) return this.ml.readRange(this.readPosition, { maxEntries }).then((read) => this.offerEntries(read, offers, now));
+    return this.offerEntries(entries, offers, now);
+  }
+
+  /** Turns the unacked messages of entries read at the read position into offers, and moves it on. */
+  private offerEntries(entries: ReadEntry[], offers: Offer[], now: number): number {
     const delayable = this.type === 'shared' || this.type === 'key_shared';
     const keyed = this.type === 'key_shared';
     for (const { position, entry } of entries) {
@@ -583,7 +626,9 @@ export class Subscription {
   }
 
   /** Sends a consumer its assigned messages, one DELIVER event per entry. Returns messages sent. */
-  private async deliver(slot: number, refs: Offer[]): Promise<number> {
+  private deliver(slot: number, refs: Offer[]): number | Promise<number> {
+    // Without waiting when every entry is in hand (read by this pump): the usual case.
+    for (let i = 0; i < refs.length; i++) if (refs[i]!.entry === undefined) return this.deliverReading(slot, refs);
     const c = this.consumers.get(slot);
     if (!c) {
       this.giveBack(this.dispatcher.removeConsumer(slot));
@@ -592,55 +637,78 @@ export class Subscription {
     let sent = 0;
     for (let i = 0; i < refs.length;) {
       const first = refs[i]!;
-      const p = first.position;
-      let j = i + 1;
-      // Offers of one entry share its position object; refs from elsewhere compare by value.
-      while (j < refs.length && (refs[j]!.position === p || (refs[j]!.position.ledgerId === p.ledgerId && refs[j]!.position.entryId === p.entryId))) j++;
-      const from = i;
-      const n = j - i;
+      const j = entryEnd(refs, i);
+      if (!this.emitDeliver(c, refs, i, j - i, first.entry!)) {
+        this.removeConsumer(slot);
+        return sent;
+      }
+      sent += j - i;
       i = j;
+    }
+    return sent;
+  }
+
+  /** {@link deliver} where some entries must be read first (refs that came from elsewhere). */
+  private async deliverReading(slot: number, refs: Offer[]): Promise<number> {
+    const c = this.consumers.get(slot);
+    if (!c) {
+      this.giveBack(this.dispatcher.removeConsumer(slot));
+      return 0;
+    }
+    let sent = 0;
+    for (let i = 0; i < refs.length;) {
+      const first = refs[i]!;
+      const from = i;
+      i = entryEnd(refs, i);
+      const n = i - from;
       let entry = first.entry;
       if (entry === undefined) {
         try {
-          entry = (await this.ml.read(p)).entry;
+          entry = (await this.ml.read(first.position)).entry;
         } catch {
           // Trimmed or damaged: nothing to deliver; the cursor treats trimmed entries as acked.
           for (let k = from; k < from + n; k++) this.dispatcher.onAck(slot, refs[k]!);
           continue;
         }
       }
-      const bytes = entry;
-      // Only messages given back (or counted before the open) can have a redelivery count.
-      const counted = comparePositions(p, this.countFrontier) <= 0;
-      const body = this.deliveredBytes(bytes, refs, from, n);
-      const length = DELIVER_HEADER + n * DELIVER_ITEM + body;
-      const ok = this.ctx.emit(c.clientId, length, (out, at) => {
-        const v = new DataView(out.buffer, out.byteOffset + at, length);
-        v.setUint8(0, EVENT_DELIVER);
-        v.setUint8(1, body === bytes.length ? 0 : DELIVER_PARTIAL);
-        v.setUint16(2, n, true);
-        v.setUint32(4, c.consumerId, true);
-        v.setFloat64(8, p.ledgerId, true);
-        v.setFloat64(16, p.entryId, true);
-        let o = DELIVER_HEADER;
-        for (let k = from; k < from + n; k++) {
-          const r = refs[k]!;
-          v.setUint16(o, r.batchIndex, true);
-          v.setUint32(o + 4, counted ? this.cursor.redeliveryCount(p, r.batchIndex) : 0, true);
-          o += DELIVER_ITEM;
-        }
-        if (body === bytes.length) out.set(bytes, at + o);
-        else copyRecords(bytes, refs, from, n, out, at + o);
-      });
-      if (!ok) {
+      if (!this.emitDeliver(c, refs, from, n, entry)) {
         this.removeConsumer(slot);
         return sent;
       }
       sent += n;
-      this.msgOutCounter += n;
-      this.bytesOutCounter += bytes.length;
     }
     return sent;
+  }
+
+  /** One DELIVER event: `refs[from..from+n)`, messages of one entry whose bytes are `bytes`. False when the consumer's client is gone. */
+  private emitDeliver(c: ConsumerConn, refs: Offer[], from: number, n: number, bytes: Uint8Array): boolean {
+    const p = refs[from]!.position;
+    // Only messages given back (or counted before the open) can have a redelivery count.
+    const counted = comparePositions(p, this.countFrontier) <= 0;
+    const body = this.deliveredBytes(bytes, refs, from, n);
+    const length = DELIVER_HEADER + n * DELIVER_ITEM + body;
+    const ok = this.ctx.emit(c.clientId, length, (out, at) => {
+      const v = new DataView(out.buffer, out.byteOffset + at, length);
+      v.setUint8(0, EVENT_DELIVER);
+      v.setUint8(1, body === bytes.length ? 0 : DELIVER_PARTIAL);
+      v.setUint16(2, n, true);
+      v.setUint32(4, c.consumerId, true);
+      v.setFloat64(8, p.ledgerId, true);
+      v.setFloat64(16, p.entryId, true);
+      let o = DELIVER_HEADER;
+      for (let k = from; k < from + n; k++) {
+        const r = refs[k]!;
+        v.setUint16(o, r.batchIndex, true);
+        v.setUint32(o + 4, counted ? this.cursor.redeliveryCount(p, r.batchIndex) : 0, true);
+        o += DELIVER_ITEM;
+      }
+      if (body === bytes.length) out.set(bytes, at + o);
+      else copyRecords(bytes, refs, from, n, out, at + o);
+    });
+    if (!ok) return false;
+    this.msgOutCounter += n;
+    this.bytesOutCounter += bytes.length;
+    return true;
   }
 
   /**
