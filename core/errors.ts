@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   SUBSCRIPTION_NOT_FOUND: 'no subscription of that name exists on the topic',
   SUBSCRIPTION_TYPE_CONFLICT: 'the subscription has connected consumers of another type',
   CONSUMER_BUSY: 'an exclusive subscription already has a consumer',
+  SUBSCRIPTION_BUSY: 'an unsubscribe while other consumers are connected to the subscription; close them first',
   PRODUCER_BUSY: 'a producer with that name is already connected to the topic',
   TOPIC_BUSY: 'the topic has connected producers or consumers; close them or delete with force',
   // Lifecycle

@@ -132,6 +132,30 @@ test('exclusive - a second consumer is refused with CONSUMER_BUSY', async () => 
   });
 });
 
+test('unsubscribe - refused with SUBSCRIPTION_BUSY while another consumer is connected; the subscription keeps serving both', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('unsub-busy');
+    const opts = { topic, subscription: 'w', type: 'shared', initialPosition: 'earliest', receiverQueueSize: 1 } as const;
+    const c1 = await broker.subscribe(opts);
+    const c2 = await broker.subscribe(opts);
+    await assert.rejects(c1.unsubscribe(), isCode('SUBSCRIPTION_BUSY'));
+    const p = await broker.createProducer({ topic });
+    await sendAll(p, ['a', 'b', 'c', 'd']);
+    // Both stay subscribed: the refused unsubscribe closed nothing and deleted no cursor.
+    const got: string[] = [];
+    for (const c of [c1, c2, c1, c2]) {
+      const m = await c.receive({ timeoutMs: 2000 });
+      assert.ok(m, 'each consumer still receives');
+      got.push(text(m));
+      await c.ack(m);
+    }
+    assert.deepEqual(got.sort(), ['a', 'b', 'c', 'd']);
+    await c2.close();
+    await c1.unsubscribe();
+    assert.equal((await broker.admin.stats(topic)).subscriptions['w'], undefined, 'the last consumer unsubscribes');
+  });
+});
+
 test('failover - the next consumer takes over from the unacked position when the active one closes', async () => {
   await withBroker(async ({ broker }) => {
     const topic = topicName('fo');

@@ -532,7 +532,7 @@ class PartitionActor implements Actor {
     const found = this.consumer(reply.clientId, consumerId);
     if (!found) return reply.ok();
     if (op === OP_UNSUBSCRIBE && found.sub.consumerCount > 1) {
-      throw new MillraceError('INVALID_ARGUMENT', `subscription ${found.sub.name} has other connected consumers; close them before unsubscribing`);
+      throw new MillraceError('SUBSCRIPTION_BUSY', `subscription ${found.sub.name} has other connected consumers; close them before unsubscribing`);
     }
     found.sub.removeConsumer(found.slot);
     this.consumerSubs.delete(`${reply.clientId}:${consumerId}`);
