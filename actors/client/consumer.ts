@@ -300,7 +300,11 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   /** The record of an entry with messages out, made on its first delivery. */
   private record(part: Part<T>, i: number, ledgerId: number, entryId: number, batchSize: number, now: number): OutEntry {
     let byEntry = part.out.get(ledgerId);
-    if (byEntry === undefined) part.out.set(ledgerId, (byEntry = new Map()));
+    if (byEntry === undefined) {
+      // A ledger new here: the maps of ledgers with nothing out go now (drop() leaves them).
+      for (const [l, m] of part.out) if (m.size === 0) part.out.delete(l);
+      part.out.set(ledgerId, (byEntry = new Map()));
+    }
     let rec = byEntry.get(entryId);
     if (rec === undefined) {
       byEntry.set(entryId, (rec = new OutEntry(i, ledgerId, entryId, batchSize, now)));
@@ -315,8 +319,9 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     rec.live = false;
     const byEntry = part.out.get(rec.ledgerId);
     if (byEntry === undefined || byEntry.get(rec.entryId) !== rec) return;
+    // An emptied map stays for its ledger's next entries: at low rates each message is an entry of
+    // its own, and a new Map for each was part of this thread's garbage per message.
     byEntry.delete(rec.entryId);
-    if (byEntry.size === 0) part.out.delete(rec.ledgerId);
   }
 
   /** Ends message `i` of `rec` being out (acked or given back). */
