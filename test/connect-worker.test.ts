@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Broker, MillraceError } from '../index.js';
+import { Broker, MessageId, MillraceError } from '../index.js';
 import { tempDir, removeDir } from './util/tmp.js';
-import { topicName } from './util/messaging.js';
+import { isCode, topicName } from './util/messaging.js';
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
@@ -151,6 +151,61 @@ test('connect - when the opening thread closes the broker, a connected thread\'s
     const end = messages.find((m) => m.t === 'ended')!;
     assert.ok(end.outcomes!.every((o) => o === 'ok' || o === 'CLOSED'), end.outcomes!.join());
     assert.equal(await exit, 0);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('connect - a forced topic delete ends the topic\'s clients on every thread: for await throws TOPIC_NOT_FOUND, and sends and reads fail with it at once', async () => {
+  const dir = tempDir('millrace-connect');
+  try {
+    const broker = await Broker.open({ dataDir: dir, workers: 2 });
+    const topic = topicName('connect-deleted');
+    await broker.admin.createTopic(topic, { partitions: 2 });
+    const producer = await broker.createProducer({ topic });
+    const consumer = await broker.subscribe({ topic, subscription: 'main', type: 'exclusive', initialPosition: 'earliest' });
+    const reader = await broker.createReader({ topic, startMessageId: MessageId.earliest });
+    const code = (e: unknown): string => (e instanceof MillraceError ? e.code : String(e));
+    const loop = (async () => {
+      try {
+        for await (const m of consumer) await consumer.ack(m);
+        return 'ended';
+      } catch (e) {
+        return code(e);
+      }
+    })();
+    const w = startWorker('connect-topic-deleted', { handle: broker.handle(), topic });
+    const exit = exited(w);
+    const ready = new Promise<void>((resolve) => w.once('message', () => resolve()));
+    const ended = new Promise<{ looped: string; send: { outcome: string; ms: number }; read: { outcome: string; ms: number } }>((resolve) => {
+      w.on('message', (m: { t: string }) => {
+        if (m.t === 'ended') resolve(m as never);
+      });
+    });
+    await ready;
+    await broker.admin.deleteTopic(topic, { force: true });
+    w.postMessage('deleted');
+    const within = <T>(p: Promise<T>, what: string): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} still waiting 10 s after the delete`)), 10_000))]);
+    // Without the fix the loops wait forever, and the connected thread's send retries until it times out.
+    assert.equal(await within(loop, 'the main thread\'s for await'), 'TOPIC_NOT_FOUND');
+    await assert.rejects(producer.send({ value: enc.encode('after') }), isCode('TOPIC_NOT_FOUND'));
+    // A reader hands out what it fetched before the delete, then fails.
+    await assert.rejects((async () => {
+      while (await reader.readNext({ timeoutMs: 1000 })) { /* fetched before the delete */ }
+    })(), isCode('TOPIC_NOT_FOUND'));
+    await assert.rejects(consumer.receive({ timeoutMs: 1000 }), isCode('TOPIC_NOT_FOUND'));
+    const r = await within(ended, 'the connected thread');
+    assert.equal(r.looped, 'TOPIC_NOT_FOUND');
+    assert.equal(r.send.outcome, 'TOPIC_NOT_FOUND');
+    assert.ok(r.send.ms < 5000, `the connected thread's send failed after ${r.send.ms.toFixed(0)} ms, not at once`);
+    assert.equal(r.read.outcome, 'TOPIC_NOT_FOUND');
+    assert.equal(await exit, 0);
+    await Promise.all([producer.close(), consumer.close(), reader.close()]);
+    // The name can be used again, and the old clients stay ended.
+    await broker.admin.createTopic(topic, { partitions: 2 });
+    const again = await broker.createProducer({ topic });
+    await again.send({ value: enc.encode('new') });
+    await broker.close();
   } finally {
     removeDir(dir);
   }

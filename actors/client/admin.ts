@@ -138,7 +138,9 @@ export class Admin {
   /**
    * Deletes a topic: every partition's ledgers (locally and in the object store), subscriptions,
    * deduplication state, its metadata and policies. TOPIC_BUSY while producers or consumers are
-   * connected, unless `force` (their next calls then fail). TOPIC_NOT_FOUND if it does not exist.
+   * connected, unless `force`: then those clients end with TOPIC_NOT_FOUND, on every thread (sends,
+   * acks and reads reject with it; a waiting receive or `for await` over a consumer throws it; a
+   * reader first hands out what it had fetched). TOPIC_NOT_FOUND if it does not exist.
    */
   async deleteTopic(topic: string, options: { force?: boolean } = {}): Promise<void> {
     const t = parseTopicName(topic);

@@ -327,7 +327,7 @@ export class Broker implements AsyncDisposable {
       const t = parseTopicName(name);
       if (name !== topic && parseTopicName(t.baseName).toString() !== topic) continue;
       this.partitions.delete(name);
-      await this.system.despawn((await client).ref).catch(() => undefined);
+      await this.system.despawn((await client).ref, new MillraceError('TOPIC_NOT_FOUND', `${name} was deleted`)).catch(() => undefined);
     }
   }
 

@@ -173,6 +173,8 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   private readonly waiters: Waiter<T>[] = [];
   /** A subscription's dispatch failure no receive has reported yet (see onError). */
   private failure: MillraceError | undefined;
+  /** The topic was deleted under this consumer: what every receive rejects with from then on. */
+  private gone: MillraceError | undefined;
   private readonly schema: Schema<T>;
   private readonly type: SubscriptionType;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -292,6 +294,15 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
    * waiting in silence. The consumer stays usable; the partition tries again on the next change.
    */
   private onError(err: MillraceError): void {
+    if (err.code === 'TOPIC_NOT_FOUND') {
+      // The topic was deleted (forced, with this consumer connected): what is buffered went with it,
+      // and nothing more will come. Every receive, waiting or later, rejects; close() still works.
+      this.gone ??= err;
+      this.queue.clear();
+      this.queued = 0;
+      for (const w of this.waiters.splice(0)) w.reject(err);
+      return;
+    }
     const w = this.waiters.shift();
     if (w) w.reject(err);
     else this.failure = err;
@@ -370,6 +381,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
    */
   receive(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Message<T> | null> {
     if (this.closed) return Promise.reject(new MillraceError('CLOSED', `consumer on ${this.topic} (${this.subscription}) is closed`));
+    if (this.gone) return Promise.reject(this.gone);
     const m = this.take();
     if (m !== undefined) return Promise.resolve(m);
     if (this.failure) {
@@ -408,6 +420,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
    */
   receiveBatch(options: { maxMessages?: number; maxBytes?: number; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Message<T>[]> {
     if (this.closed) return Promise.reject(new MillraceError('CLOSED', `consumer on ${this.topic} (${this.subscription}) is closed`));
+    if (this.gone) return Promise.reject(this.gone);
     const maxMessages = options.maxMessages ?? 100;
     const maxBytes = options.maxBytes ?? 10 * 2 ** 20;
     let timeoutMs: number;

@@ -131,6 +131,8 @@ interface Local {
   actors: Map<number, ActorRecord>;
   /** `kind\0name` -> actor: one actor per name, so one writer per managed ledger. */
   byName: Map<string, ActorRecord>;
+  /** Actors despawned with a reason (a deleted topic), by ID: what their requests fail with. IDs are never reused. */
+  gone: Map<number, MillraceError>;
   server: ConnectServer | undefined;
   /** Under 'adaptive', one host spins at a time (see SpinToken). */
   spinToken: SpinToken;
@@ -178,7 +180,7 @@ export class ActorSystem {
     });
     const local: Local = {
       pool, options: { dataDir, workers, durability: options.durability ?? 'durable', ringBytes, idleStrategy },
-      kinds: { ...BUILTIN_KINDS, ...(options.kinds ?? {}) }, hosts: [], actors: new Map(), byName: new Map(), server: undefined, spinToken: SpinToken.create(),
+      kinds: { ...BUILTIN_KINDS, ...(options.kinds ?? {}) }, hosts: [], actors: new Map(), byName: new Map(), gone: new Map(), server: undefined, spinToken: SpinToken.create(),
       logger: options.logger ?? silentLogger, startFailures: 0,
     };
     const system = new ActorSystem(local, undefined);
@@ -458,13 +460,16 @@ export class ActorSystem {
    * Stops an actor (its pending work finished) and forgets it: the next spawn of its name starts a
    * fresh one. Only on the thread that opened the system.
    */
-  async despawn(ref: ActorRef): Promise<void> {
+  async despawn(ref: ActorRef, gone?: MillraceError): Promise<void> {
     this.assertOpen();
     const local = this.assertLocal('despawn');
     const rec = local.actors.get(ref.actorId);
     if (!rec) return;
+    // Requests made from now on fail with the reason, on this thread and (through the host) on
+    // connected ones: without it they failed ACTOR_NOT_FOUND, which senders retry until they time out.
+    if (gone) local.gone.set(rec.actorId, gone);
     await rec.ready.catch(() => undefined);
-    if (rec.host?.live) await this.waitFor(rec.host, rec.actorId, { t: 'stop', actorId: rec.actorId });
+    if (rec.host?.live) await this.waitFor(rec.host, rec.actorId, { t: 'stop', actorId: rec.actorId, ...(gone ? { gone: encodeError(gone) } : {}) });
     local.actors.delete(rec.actorId);
     if (local.byName.get(`${rec.kind}\0${rec.name}`) === rec) local.byName.delete(`${rec.kind}\0${rec.name}`);
   }
@@ -492,7 +497,11 @@ export class ActorSystem {
 
   private record(ref: ActorRef): ActorRecord {
     const rec = this.local!.actors.get(ref.actorId);
-    if (!rec) throw new MillraceError('INVALID_ARGUMENT', `actor ${ref.actorId} (${ref.name}) is not in this system`);
+    if (!rec) {
+      const gone = this.local!.gone.get(ref.actorId);
+      if (gone) throw new MillraceError(gone.code, gone.message);
+      throw new MillraceError('INVALID_ARGUMENT', `actor ${ref.actorId} (${ref.name}) is not in this system`);
+    }
     return rec;
   }
 

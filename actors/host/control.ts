@@ -49,7 +49,8 @@ export type ControlToHost =
   | { t: 'attach'; clientId: number; requests: SharedArrayBuffer; replies: SharedArrayBuffer; bell: SharedArrayBuffer }
   | { t: 'detach'; clientId: number }
   | { t: 'spawn'; actorId: number; kind: string; name: string; config: unknown }
-  | { t: 'stop'; actorId: number }
+  /** `gone`: an encoded error that requests for the actor reaching the host later fail with (a deleted topic). */
+  | { t: 'stop'; actorId: number; gone?: Uint8Array }
   | { t: 'crash'; how: 'exit' | 'throw' }
   | { t: 'shutdown' };
 

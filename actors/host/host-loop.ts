@@ -78,6 +78,8 @@ export class HostLoop {
   private clientList: ClientLink[] = [];
   private readonly actors = new Map<number, Hosted>();
   private readonly factories = new Map<string, Promise<ActorFactory>>();
+  /** Actors stopped for good with a reason (see ControlToHost 'stop'), by ID: their requests' error. */
+  private readonly gone = new Map<number, Uint8Array>();
   private readonly bell: Doorbell;
   private readonly idle: IdleGate;
   private stopping = false;
@@ -195,7 +197,8 @@ export class HostLoop {
   private dispatch(c: ClientLink, requestId: number, actorId: number, op: number, body: Uint8Array): void {
     const hosted = this.actors.get(actorId);
     if (!hosted) {
-      this.reply(c, requestId, STATUS_ERROR, encodeError(new MillraceError('ACTOR_NOT_FOUND', `actor ${actorId} is not on host ${this.init.hostId}`)));
+      const gone = this.gone.get(actorId);
+      this.reply(c, requestId, STATUS_ERROR, gone ?? encodeError(new MillraceError('ACTOR_NOT_FOUND', `actor ${actorId} is not on host ${this.init.hostId}`)));
       return;
     }
     const reply = new RingReply(this, c, requestId);
@@ -320,6 +323,7 @@ export class HostLoop {
         void this.spawn(m.actorId, m.kind, m.name, m.config);
         return;
       case 'stop':
+        if (m.gone) this.gone.set(m.actorId, m.gone);
         void this.stopActor(m.actorId).then(() => this.post({ t: 'stopped', actorId: m.actorId }));
         return;
       case 'crash':

@@ -603,8 +603,11 @@ class PartitionActor implements Actor {
       throw new MillraceError('TOPIC_BUSY', `${this.ml.name} has ${this.producers.size} producer(s) and ${consumers} consumer(s) connected`);
     }
     this.deleted = true;
-    this.release(new MillraceError('TOPIC_NOT_FOUND', `${this.ml.name} was deleted`));
+    const gone = new MillraceError('TOPIC_NOT_FOUND', `${this.ml.name} was deleted`);
+    this.release(gone);
     for (const sub of this.subscriptions.values()) {
+      // Consumers waiting for messages would wait forever: they end with the error instead.
+      sub.emitError(gone);
       sub.stop();
       await sub.delete();
     }

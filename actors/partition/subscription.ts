@@ -409,6 +409,11 @@ export class Subscription {
     const now = Date.now();
     if (now - this.lastErrorAt < ERROR_EVENT_INTERVAL_MS) return;
     this.lastErrorAt = now;
+    this.emitError(err);
+  }
+
+  /** An ERROR event to every consumer (a forced delete tells them the topic is gone this way). */
+  emitError(err: unknown): void {
     const body = encodeError(err);
     for (const c of this.consumers.values()) {
       this.ctx.emit(c.clientId, ERROR_EVENT_HEADER + body.length, (bytes, at) => {
