@@ -68,6 +68,26 @@ test('bad input - a timeoutMs that is not a number of ms from 0 to 2^31-1 is INV
   });
 });
 
+test('bad input - a signal that is not an AbortSignal is INVALID_ARGUMENT for receive, receiveBatch and readNext, and leaves no timer behind', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('bad-signals');
+    const c = await broker.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    const r = await broker.createReader({ topic, startTimeMs: 0 });
+    // A plain object failed with a TypeError, and the receive's timer then threw out of its
+    // callback when it fired: an uncaught exception, which ends the process.
+    for (const signal of [{}, { aborted: false }, 'abort', null, 5] as unknown as AbortSignal[]) {
+      await assert.rejects(c.receive({ signal, timeoutMs: 20 }), isCode('INVALID_ARGUMENT'), String(signal));
+      await assert.rejects(c.receiveBatch({ signal, timeoutMs: 20 }), isCode('INVALID_ARGUMENT'), String(signal));
+      await assert.rejects(r.readNext({ signal, timeoutMs: 20 }), isCode('INVALID_ARGUMENT'), String(signal));
+    }
+    await sleep(100);
+    const ac = new AbortController();
+    const waiting = c.receive({ signal: ac.signal });
+    ac.abort();
+    assert.equal(await waiting, null, 'a real signal still ends the wait');
+  });
+});
+
 test('bad input - negative or non-number ack timeout, nack delay and nack backoff are INVALID_ARGUMENT at subscribe', async () => {
   await withBroker(async ({ broker }) => {
     const topic = topicName('bad-consumer-options');

@@ -22,3 +22,18 @@ export function durationOption(value: unknown, name: string): number | undefined
 export function timeoutOption(timeoutMs: unknown): number | undefined {
   return durationOption(timeoutMs, 'timeoutMs');
 }
+
+/**
+ * A call's `signal`: undefined, or an AbortSignal (anything with `aborted` and the two listener
+ * methods, so a polyfill's works too).
+ * @throws MillraceError `INVALID_ARGUMENT` otherwise. Another object failed inside the call with a
+ *   TypeError, and its wait's timer then threw out of a timer callback, which ends the process.
+ */
+export function signalOption(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  const s = signal as Partial<AbortSignal> | null;
+  if (typeof s !== 'object' || s === null || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function' || typeof s.removeEventListener !== 'function') {
+    throw new MillraceError('INVALID_ARGUMENT', `signal must be an AbortSignal, got ${s === null ? 'null' : typeof s === 'object' ? (s.constructor?.name ?? 'an object') : typeof s}`);
+  }
+  return signal as AbortSignal;
+}

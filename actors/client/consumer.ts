@@ -17,7 +17,7 @@ import type { Position } from '../../core/log/index.js';
 import { EntryView } from './entry-view.js';
 import { EntryMessage, MessageSource, OUT_QUEUED, OUT_TAKEN, OutEntry, type Message } from './message.js';
 import { Fifo } from './fifo.js';
-import { timeoutOption } from './call-options.js';
+import { signalOption, timeoutOption } from './call-options.js';
 import { AckItems, type AckItem, type ConsumerSink, type PartitionClient } from './partition-client.js';
 import type { ProducerMessage } from './producer.js';
 
@@ -390,12 +390,13 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
       return Promise.reject(err);
     }
     let timeoutMs: number | undefined;
+    let signal: AbortSignal | undefined;
     try {
       timeoutMs = timeoutOption(options.timeoutMs);
+      signal = signalOption(options.signal);
     } catch (err) {
       return Promise.reject(err);
     }
-    const signal = options.signal;
     if (signal?.aborted) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       const w = new ReceiveWaiter<T>(this.waiters, resolve, reject, signal);
@@ -426,6 +427,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     let timeoutMs: number;
     try {
       timeoutMs = timeoutOption(options.timeoutMs) ?? 100;
+      signalOption(options.signal);
     } catch (err) {
       return Promise.reject(err);
     }

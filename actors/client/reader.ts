@@ -9,7 +9,7 @@ import { Schemas, type Schema } from '../../core/schema/index.js';
 import type { Position } from '../../core/log/index.js';
 import { EntryMessage, MessageSource, OutEntry, type Message } from './message.js';
 import { Fifo } from './fifo.js';
-import { MAX_TIMEOUT_MS, timeoutOption } from './call-options.js';
+import { MAX_TIMEOUT_MS, signalOption, timeoutOption } from './call-options.js';
 import { EntryView } from './entry-view.js';
 import type { PartitionClient } from './partition-client.js';
 
@@ -187,6 +187,7 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   async readNext(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Message<T> | null> {
     if (this.closed) throw new MillraceError('CLOSED', 'the reader is closed');
     const timeoutMs = timeoutOption(options.timeoutMs);
+    const signal = signalOption(options.signal);
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     for (;;) {
       if (this.closed) return null;
@@ -197,8 +198,7 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
       }
       if (this.failure) throw this.failure;
       const left = deadline - Date.now();
-      if (left <= 0 || options.signal?.aborted) return null;
-      const signal = options.signal;
+      if (left <= 0 || signal?.aborted) return null;
       await new Promise<void>((resolve) => {
         // Every way out removes the others: a signal kept for a whole read loop must not collect a
         // listener per call (Node warns past ten, and each holds its call's closure).
