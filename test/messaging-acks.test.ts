@@ -115,7 +115,8 @@ test('dlq - after maxRedeliverCount redeliveries the message goes to <topic>-<su
       counts.push(m.redeliveryCount);
       c.nack(m);
     }
-    assert.deepEqual(counts, [0, 1, 2], 'delivered exactly maxRedeliverCount times before the DLQ');
+    // As in Pulsar: maxRedeliverCount redeliveries (counts 0..3, four deliveries), then the DLQ.
+    assert.deepEqual(counts, [0, 1, 2, 3], 'redelivered exactly maxRedeliverCount times before the DLQ');
     const dead = await dlq.receive({ timeoutMs: 2000 });
     assert.ok(dead);
     assert.equal(text(dead), 'poison');

@@ -240,7 +240,9 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
       rec.state[batchIndex] = OUT_QUEUED;
       if (rec.times !== undefined) rec.times[batchIndex] = now;
       if (redeliveryCount !== 0 || rec.counts !== undefined) (rec.counts ??= new Uint32Array(rec.batchSize))[batchIndex] = redeliveryCount;
-      if (dl && this.plumbing.deadLetterSend && redeliveryCount >= dl.maxRedeliverCount) {
+      // Pulsar's rule: a message is redelivered at most maxRedeliverCount times (delivered with counts
+      // 0..max); given back once more, it goes to the dead-letter topic instead.
+      if (dl && this.plumbing.deadLetterSend && redeliveryCount > dl.maxRedeliverCount) {
         rec.state[batchIndex] = OUT_TAKEN;
         this.deadLetter(new EntryMessage<T>(part.src, view, batchIndex, redeliveryCount, rec));
         continue;
