@@ -83,4 +83,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Output outside a command's session (help, version, errors) to a reader that went away
+// (`millrace --help | head`): nothing more can be shown, and an unhandled EPIPE would print a stack
+// trace. A command's session handles its own (exit 141, see session.ts).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
+
 process.exitCode = await main(process.argv.slice(2));

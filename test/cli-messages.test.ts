@@ -123,6 +123,17 @@ describe('cli messages', { concurrency: true }, () => {
       removeDir(root);
     }
   });
+  test('cli help - a reader that is gone before the help is written (--help | head) gets no EPIPE stack trace', async () => {
+    for (const args of [['--help'], ['consume', '--help'], ['--version']]) {
+      const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.stdout.destroy();
+      const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+      assert.doesNotMatch(stderr, /EPIPE|Error|at /, args.join(' '));
+      assert.equal(code, 0, `${args.join(' ')}: ${stderr}`);
+    }
+  });
   test('cli read - a reader that closes stdout early (| head) ends the command with exit 141 and the lock released', async () => {
     const root = tempDir('millrace-cli');
     const dir = join(root, 'data');
