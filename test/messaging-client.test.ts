@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
-import { Broker, Schemas } from '../index.js';
+import { Broker, MillraceError, Schemas } from '../index.js';
 import { defaultWorkers } from '../core/defaults.js';
 import { tempDir, removeDir } from './util/tmp.js';
 import { bytes, drain, isCode, range, sendAll, sleep, text, topicName, withBroker } from './util/messaging.js';
@@ -86,6 +86,36 @@ test('bad input - a signal that is not an AbortSignal is INVALID_ARGUMENT for re
     ac.abort();
     assert.equal(await waiting, null, 'a real signal still ends the wait');
   });
+});
+
+test('close - calls racing broker.close() settle with CLOSED or succeed, never with a storage error, and nothing throws afterwards', async () => {
+  // A subscribe racing close read topic metadata from the closed store: it failed inside lmdb-js
+  // ('No transaction to renew'), and lmdb-js's read-transaction timer then threw out of its
+  // callback, ending the process; an admin call's write did the same ('environment is already closed').
+  for (let round = 0; round < 4; round++) {
+    const dir = tempDir('millrace-close-race');
+    try {
+      const broker = await Broker.open({ dataDir: dir, workers: 1 });
+      const pre = topicName('pre');
+      await broker.admin.createTopic(pre, { partitions: 2 });
+      const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: unknown) => (e instanceof MillraceError ? e.code : `not a MillraceError: ${String(e)}`));
+      const calls = [
+        ...[0, 1, 2].map((i) => outcome(broker.subscribe({ topic: topicName(`race-${i}`), subscription: 's' }))),
+        outcome(broker.createProducer({ topic: pre })),
+        outcome(broker.createReader({ topic: pre, startTimeMs: 0 })),
+        outcome(broker.admin.createTopic(topicName('new'), { partitions: 2 })),
+        outcome(broker.admin.stats(pre)),
+        outcome(broker.admin.subscriptions(pre)),
+      ];
+      await broker.close();
+      for (const o of await Promise.all(calls)) assert.ok(o === 'ok' || o === 'CLOSED', o);
+      assert.throws(() => broker.admin.listTopics(), isCode('CLOSED'));
+      await assert.rejects(broker.admin.stats(pre), isCode('CLOSED'));
+      await sleep(150);
+    } finally {
+      removeDir(dir);
+    }
+  }
 });
 
 test('bad input - negative or non-number ack timeout, nack delay and nack backoff are INVALID_ARGUMENT at subscribe', async () => {

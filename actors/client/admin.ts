@@ -3,6 +3,7 @@
  * statistics with Pulsar's field names, gathered from every partition actor.
  */
 import { MillraceError } from '../../core/errors.js';
+import { CallTracker } from './call-tracker.js';
 import { MessageId } from '../../core/topic/index.js';
 import type { Store } from '../../core/storage/store.js';
 import {
@@ -42,6 +43,9 @@ const MAX_PARTITIONS = 10_000;
 export class Admin {
   private readonly lastSample = new Map<string, { at: number; msgIn: number; bytesIn: number; msgOut: number; bytesOut: number }>();
 
+  /** Admin calls running now: the broker's close refuses new ones and waits for these. */
+  private readonly calls = new CallTracker('the broker is closed');
+
   /** @internal */
   constructor(
     private readonly store: Store,
@@ -53,6 +57,11 @@ export class Admin {
     private readonly forget: (topic: string) => Promise<void>,
     private readonly log: (level: 'info' | 'warn', obj: Record<string, unknown>, msg: string) => void = () => undefined,
   ) {}
+
+  /** @internal Refuses new calls (CLOSED) and resolves once the running ones ended: the broker's close. */
+  closeCalls(): Promise<void> {
+    return this.calls.close();
+  }
 
   /** `tenant/namespace` or a full topic name, as the key policies are stored under. */
   private policyKey(namespaceOrTopic: string): string {
@@ -73,19 +82,21 @@ export class Admin {
    * them when they load.
    */
   async setPolicies(namespaceOrTopic: string, policies: TopicPolicies): Promise<void> {
-    const key = this.policyKey(namespaceOrTopic);
-    const given = validatePolicies(policies);
-    const merged: TopicPolicies = { ...(this.store.topics.get(['policies', key]) as TopicPolicies | undefined), ...given };
-    checkQuotaWithinRetention(merged);
-    if (key.includes('://')) {
-      const ns = parseTopicName(key).namespaceName;
-      checkQuotaWithinRetention(resolvePolicies(this.defaults, this.store.topics.get(['policies', ns]) as TopicPolicies | undefined, merged));
-    }
-    await this.store.settle(this.store.topics.put(['policies', key], merged));
-    this.log('info', { target: key, policies: given }, 'policies set');
-    // The new policies take effect before this resolves (TTL, quotas, retention); offloads they ask
-    // for run right after, unwaited: they can take long.
-    await Promise.all((await this.loaded(key)).map((c) => c.maintain({ light: true }).catch(() => undefined)));
+    return this.calls.run(async () => {
+      const key = this.policyKey(namespaceOrTopic);
+      const given = validatePolicies(policies);
+      const merged: TopicPolicies = { ...(this.store.topics.get(['policies', key]) as TopicPolicies | undefined), ...given };
+      checkQuotaWithinRetention(merged);
+      if (key.includes('://')) {
+        const ns = parseTopicName(key).namespaceName;
+        checkQuotaWithinRetention(resolvePolicies(this.defaults, this.store.topics.get(['policies', ns]) as TopicPolicies | undefined, merged));
+      }
+      await this.store.settle(this.store.topics.put(['policies', key], merged));
+      this.log('info', { target: key, policies: given }, 'policies set');
+      // The new policies take effect before this resolves (TTL, quotas, retention); offloads they ask
+      // for run right after, unwaited: they can take long.
+      await Promise.all((await this.loaded(key)).map((c) => c.maintain({ light: true }).catch(() => undefined)));
+    });
   }
 
   /**
@@ -93,6 +104,7 @@ export class Admin {
    * what applies: the broker's defaults, then the namespace's, then the topic's.
    */
   getPolicies(namespaceOrTopic: string, options: { effective?: boolean } = {}): TopicPolicies | ResolvedPolicies {
+    this.calls.assertOpen();
     const key = this.policyKey(namespaceOrTopic);
     const own = (this.store.topics.get(['policies', key]) as TopicPolicies | undefined) ?? {};
     if (!options.effective) return { ...own };
@@ -107,15 +119,19 @@ export class Admin {
    * deleted after the offload deletion lag, as for automatic offloads.
    */
   async offload(topic: string): Promise<OffloadStatus> {
-    const parts = await this.existing(topic);
-    const each = await Promise.all(parts.map((p) => p.client.maintain({ offloadNow: true })));
-    return mergeOffloadStatus(each);
+    return this.calls.run(async () => {
+      const parts = await this.existing(topic);
+      const each = await Promise.all(parts.map((p) => p.client.maintain({ offloadNow: true })));
+      return mergeOffloadStatus(each);
+    });
   }
 
   /** How the topic's offloads went (Pulsar's OffloadProcessStatus), summed over partitions. */
   async offloadStatus(topic: string): Promise<OffloadStatus> {
-    const parts = await this.existing(topic);
-    return mergeOffloadStatus((await Promise.all(parts.map((p) => p.client.internalStats()))).map((s) => s.offload));
+    return this.calls.run(async () => {
+      const parts = await this.existing(topic);
+      return mergeOffloadStatus((await Promise.all(parts.map((p) => p.client.internalStats()))).map((s) => s.offload));
+    });
   }
 
   /**
@@ -123,16 +139,20 @@ export class Admin {
    * and resolves when done. The passes also run on their own every `maintenanceIntervalMs`.
    */
   async runMaintenance(topic: string): Promise<void> {
-    const parts = await this.existing(topic);
-    await Promise.all(parts.map((p) => p.client.maintain()));
+    return this.calls.run(async () => {
+      const parts = await this.existing(topic);
+      await Promise.all(parts.map((p) => p.client.maintain()));
+    });
   }
 
   /** Pulsar's internalStats: per partition, the ledgers (state, entries, size, offload) and the cursors. */
   async internalStats(topic: string): Promise<Record<string, InternalStats>> {
-    const parts = await this.existing(topic);
-    const out: Record<string, InternalStats> = {};
-    for (const p of parts) out[p.name] = await p.client.internalStats();
-    return out;
+    return this.calls.run(async () => {
+      const parts = await this.existing(topic);
+      const out: Record<string, InternalStats> = {};
+      for (const p of parts) out[p.name] = await p.client.internalStats();
+      return out;
+    });
   }
 
   /**
@@ -143,32 +163,36 @@ export class Admin {
    * reader first hands out what it had fetched). TOPIC_NOT_FOUND if it does not exist.
    */
   async deleteTopic(topic: string, options: { force?: boolean } = {}): Promise<void> {
-    const t = parseTopicName(topic);
-    if (t.partitionIndex >= 0) throw new MillraceError('TOPIC_NAME_INVALID', `${topic} names a partition; delete the topic ${t.baseName}`);
-    const name = t.toString();
-    const parts = await this.existing(name);
-    const force = options.force === true;
-    if (!force) {
-      // Check every partition before deleting any, so a busy topic is left whole.
-      for (const s of await Promise.all(parts.map((p) => p.client.stats()))) {
-        const consumers = Object.values(s.subscriptions).reduce((n, x) => n + x.consumers.length, 0);
-        if (s.publishers.length > 0 || consumers > 0) {
-          throw new MillraceError('TOPIC_BUSY', `topic ${name} has ${s.publishers.length} producer(s) and ${consumers} consumer(s) connected`);
+    return this.calls.run(async () => {
+      const t = parseTopicName(topic);
+      if (t.partitionIndex >= 0) throw new MillraceError('TOPIC_NAME_INVALID', `${topic} names a partition; delete the topic ${t.baseName}`);
+      const name = t.toString();
+      const parts = await this.existing(name);
+      const force = options.force === true;
+      if (!force) {
+        // Check every partition before deleting any, so a busy topic is left whole.
+        for (const s of await Promise.all(parts.map((p) => p.client.stats()))) {
+          const consumers = Object.values(s.subscriptions).reduce((n, x) => n + x.consumers.length, 0);
+          if (s.publishers.length > 0 || consumers > 0) {
+            throw new MillraceError('TOPIC_BUSY', `topic ${name} has ${s.publishers.length} producer(s) and ${consumers} consumer(s) connected`);
+          }
         }
       }
-    }
-    for (const p of parts) await p.client.deleteData(force);
-    await this.forget(name);
-    await this.store.settle(Promise.all([this.store.topics.remove(['topic', name]), this.store.topics.remove(['policies', name])]));
-    this.lastSample.delete(name);
-    this.log('info', { topic: name, force }, 'topic deleted');
+      for (const p of parts) await p.client.deleteData(force);
+      await this.forget(name);
+      await this.store.settle(Promise.all([this.store.topics.remove(['topic', name]), this.store.topics.remove(['policies', name])]));
+      this.lastSample.delete(name);
+      this.log('info', { topic: name, force }, 'topic deleted');
+    });
   }
 
   /** The topic's subscriptions (durable ones, connected or not), sorted. */
   async subscriptions(topic: string): Promise<string[]> {
-    const names = new Set<string>();
-    for (const p of await this.existing(topic)) for (const s of Object.keys((await p.client.stats()).subscriptions)) names.add(s);
-    return [...names].sort();
+    return this.calls.run(async () => {
+      const names = new Set<string>();
+      for (const p of await this.existing(topic)) for (const s of Object.keys((await p.client.stats()).subscriptions)) names.add(s);
+      return [...names].sort();
+    });
   }
 
   /**
@@ -177,15 +201,17 @@ export class Admin {
    * message published at or after a time. Connected consumers are reset in place, as by a seek.
    */
   async resetSubscription(topic: string, subscription: string, to: 'earliest' | 'latest' | MessageId | number): Promise<void> {
-    const parts = await this.existing(topic);
-    await Promise.all(parts.map((p) => p.client.subscriptionAdmin(
-      typeof to === 'number' ? { action: 'reset', subscription, publishTimeMs: to }
-        : to === 'earliest' || to === 'latest' ? { action: 'reset', subscription, to }
-          : to instanceof MessageId && !to.isEarliest && !to.isLatest
-            ? (to.partition === p.partition || parts.length === 1
-              ? { action: 'reset', subscription, ledgerId: to.ledgerId, entryId: to.entryId }
-              : { action: 'reset', subscription, to: 'earliest' })
-            : { action: 'reset', subscription, to: to instanceof MessageId && to.isLatest ? 'latest' : 'earliest' })));
+    return this.calls.run(async () => {
+      const parts = await this.existing(topic);
+      await Promise.all(parts.map((p) => p.client.subscriptionAdmin(
+        typeof to === 'number' ? { action: 'reset', subscription, publishTimeMs: to }
+          : to === 'earliest' || to === 'latest' ? { action: 'reset', subscription, to }
+            : to instanceof MessageId && !to.isEarliest && !to.isLatest
+              ? (to.partition === p.partition || parts.length === 1
+                ? { action: 'reset', subscription, ledgerId: to.ledgerId, entryId: to.entryId }
+                : { action: 'reset', subscription, to: 'earliest' })
+              : { action: 'reset', subscription, to: to instanceof MessageId && to.isLatest ? 'latest' : 'earliest' })));
+    });
   }
 
   /**
@@ -193,11 +219,13 @@ export class Admin {
    * oldest first), or with 'all' its whole backlog (Pulsar's skip and clear-backlog).
    */
   async skipMessages(topic: string, subscription: string, messages: number | 'all'): Promise<void> {
-    if (messages !== 'all' && (!Number.isSafeInteger(messages) || messages < 1)) {
-      throw new MillraceError('INVALID_ARGUMENT', `skip takes a number of messages >= 1 or 'all', got ${String(messages)}`);
-    }
-    const parts = await this.existing(topic);
-    await Promise.all(parts.map((p) => p.client.subscriptionAdmin(messages === 'all' ? { action: 'clear', subscription } : { action: 'skip', subscription, messages })));
+    return this.calls.run(async () => {
+      if (messages !== 'all' && (!Number.isSafeInteger(messages) || messages < 1)) {
+        throw new MillraceError('INVALID_ARGUMENT', `skip takes a number of messages >= 1 or 'all', got ${String(messages)}`);
+      }
+      const parts = await this.existing(topic);
+      await Promise.all(parts.map((p) => p.client.subscriptionAdmin(messages === 'all' ? { action: 'clear', subscription } : { action: 'skip', subscription, messages })));
+    });
   }
 
   private async existing(topic: string): Promise<{ client: PartitionClient; partition: number; name: string }[]> {
@@ -209,6 +237,7 @@ export class Admin {
 
   /** @internal */
   metadata(name: string): TopicMetadata | undefined {
+    this.calls.assertOpen();
     const found = this.store.topics.get(['topic', name]) as TopicMetadata | undefined;
     if (found) return found;
     // lmdb-js keeps this thread's read snapshot until its next tick: a topic another thread (the
@@ -220,9 +249,11 @@ export class Admin {
 
   /** @internal */
   async recordSchema(name: string, schema: SchemaType): Promise<TopicMetadata> {
-    const meta = { ...this.metadata(name)!, schema };
-    await this.store.settle(this.store.topics.put(['topic', name], meta));
-    return meta;
+    return this.calls.run(async () => {
+      const meta = { ...this.metadata(name)!, schema };
+      await this.store.settle(this.store.topics.put(['topic', name], meta));
+      return meta;
+    });
   }
 
   /**
@@ -230,28 +261,31 @@ export class Admin {
    * (`name-partition-i`), 0 a non-partitioned one. TOPIC_EXISTS if it exists.
    */
   async createTopic(topic: string, options: { partitions?: number; schema?: SchemaType } = {}): Promise<void> {
-    const t = parseTopicName(topic);
-    if (t.partitionIndex >= 0) throw new MillraceError('TOPIC_NAME_INVALID', `${topic} names a partition; create the topic ${t.baseName} instead`);
-    const partitions = options.partitions ?? 0;
-    if (!Number.isInteger(partitions) || partitions < 0 || partitions > MAX_PARTITIONS) {
-      throw new MillraceError('INVALID_ARGUMENT', `partitions must be an integer from 0 to ${MAX_PARTITIONS}, got ${String(partitions)}`);
-    }
-    if (options.schema !== undefined && !isSchemaType(options.schema)) throw new MillraceError('INVALID_ARGUMENT', `schema must be bytes, string, json or msgpack, got ${String(options.schema)}`);
-    const name = t.toString();
-    const meta: TopicMetadata = { partitions, createdAt: Date.now(), ...(options.schema ? { schema: options.schema } : {}) };
-    const created = await this.store.topics.ifNoExists(['topic', name], () => {
-      void this.store.topics.put(['topic', name], meta);
+    return this.calls.run(async () => {
+      const t = parseTopicName(topic);
+      if (t.partitionIndex >= 0) throw new MillraceError('TOPIC_NAME_INVALID', `${topic} names a partition; create the topic ${t.baseName} instead`);
+      const partitions = options.partitions ?? 0;
+      if (!Number.isInteger(partitions) || partitions < 0 || partitions > MAX_PARTITIONS) {
+        throw new MillraceError('INVALID_ARGUMENT', `partitions must be an integer from 0 to ${MAX_PARTITIONS}, got ${String(partitions)}`);
+      }
+      if (options.schema !== undefined && !isSchemaType(options.schema)) throw new MillraceError('INVALID_ARGUMENT', `schema must be bytes, string, json or msgpack, got ${String(options.schema)}`);
+      const name = t.toString();
+      const meta: TopicMetadata = { partitions, createdAt: Date.now(), ...(options.schema ? { schema: options.schema } : {}) };
+      const created = await this.store.topics.ifNoExists(['topic', name], () => {
+        void this.store.topics.put(['topic', name], meta);
+      });
+      if (!created || this.metadata(name)?.createdAt !== meta.createdAt) {
+        const existing = this.metadata(name);
+        throw new MillraceError('TOPIC_EXISTS', `topic ${name} exists already with ${existing?.partitions ?? '?'} partitions`);
+      }
+      await this.store.settle(Promise.resolve(created));
+      this.log('info', { topic: name, partitions }, 'topic created');
     });
-    if (!created || this.metadata(name)?.createdAt !== meta.createdAt) {
-      const existing = this.metadata(name);
-      throw new MillraceError('TOPIC_EXISTS', `topic ${name} exists already with ${existing?.partitions ?? '?'} partitions`);
-    }
-    await this.store.settle(Promise.resolve(created));
-    this.log('info', { topic: name, partitions }, 'topic created');
   }
 
   /** Topic names, sorted. */
   listTopics(): string[] {
+    this.calls.assertOpen();
     const out: string[] = [];
     for (const { key } of this.store.topics.getRange({ start: ['topic'], end: ['topic', '\uffff'] })) {
       if (typeof key[1] === 'string') out.push(key[1]);
@@ -268,20 +302,22 @@ export class Admin {
 
   /** Statistics of a topic, summed over its partitions (Pulsar's field names). */
   async stats(topic: string): Promise<TopicStats> {
-    const name = parseTopicName(topic).toString();
-    if (!this.metadata(name)) throw new MillraceError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`);
-    const out = sumPartitionStats(await Promise.all((await this.clients(name)).map((p) => p.client.stats())));
-    const now = Date.now();
-    const prev = this.lastSample.get(name);
-    if (prev && now > prev.at) {
-      const s = (now - prev.at) / 1000;
-      out.msgRateIn = (out.msgInCounter - prev.msgIn) / s;
-      out.msgRateOut = (out.msgOutCounter - prev.msgOut) / s;
-      out.msgThroughputIn = (out.bytesInCounter - prev.bytesIn) / s;
-      out.msgThroughputOut = (out.bytesOutCounter - prev.bytesOut) / s;
-    }
-    this.lastSample.set(name, { at: now, msgIn: out.msgInCounter, bytesIn: out.bytesInCounter, msgOut: out.msgOutCounter, bytesOut: out.bytesOutCounter });
-    return out;
+    return this.calls.run(async () => {
+      const name = parseTopicName(topic).toString();
+      if (!this.metadata(name)) throw new MillraceError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`);
+      const out = sumPartitionStats(await Promise.all((await this.clients(name)).map((p) => p.client.stats())));
+      const now = Date.now();
+      const prev = this.lastSample.get(name);
+      if (prev && now > prev.at) {
+        const s = (now - prev.at) / 1000;
+        out.msgRateIn = (out.msgInCounter - prev.msgIn) / s;
+        out.msgRateOut = (out.msgOutCounter - prev.msgOut) / s;
+        out.msgThroughputIn = (out.bytesInCounter - prev.bytesIn) / s;
+        out.msgThroughputOut = (out.bytesOutCounter - prev.bytesOut) / s;
+      }
+      this.lastSample.set(name, { at: now, msgIn: out.msgInCounter, bytesIn: out.bytesInCounter, msgOut: out.msgOutCounter, bytesOut: out.bytesOutCounter });
+      return out;
+    });
   }
 }
 

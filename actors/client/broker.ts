@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { ResourceLimits } from 'node:worker_threads';
 import { MillraceError } from '../../core/errors.js';
+import { CallTracker } from './call-tracker.js';
 import { DEFAULTS } from '../../core/defaults.js';
 import { Store, type Durability } from '../../core/storage/store.js';
 import { lockDataDir, type DataDirLock } from '../../core/storage/data-dir.js';
@@ -141,6 +142,8 @@ export class Broker implements AsyncDisposable {
   private nextConsumerId = 1;
   private nextProducerId = 1;
   private readonly closables = new Set<{ close(): Promise<void> }>();
+  /** Opening calls running now (see {@link opening}): close() lets them end before it closes the store. */
+  private readonly opens = new CallTracker('the broker is closed');
   private closed = false;
 
   private constructor(private readonly store: Store, private readonly system: ActorSystem, private readonly options: BrokerOptions,
@@ -352,9 +355,29 @@ export class Broker implements AsyncDisposable {
     }));
   }
 
+  /**
+   * Runs an opening call (createProducer, subscribe, createReader) so that close() waits for it:
+   * between its awaits it reads topic metadata from the store, which close() shuts. A subscribe
+   * racing close() failed inside lmdb-js (not with CLOSED), and lmdb-js's read-transaction timer
+   * threw afterwards, out of a timer callback, which ended the process. What such a call opens
+   * once close() has begun is closed again, and the call fails CLOSED.
+   */
+  private async opening<R extends { close(): Promise<void> }>(open: () => Promise<R>): Promise<R> {
+    this.assertOpen();
+    const opened = await this.opens.run(open);
+    if (this.closed) {
+      await opened.close().catch(() => undefined);
+      throw new MillraceError('CLOSED', 'the broker closed while this call ran');
+    }
+    return opened;
+  }
+
   /** Creates a producer. A named producer resumes its sequence IDs after the last persisted one. */
   async createProducer<T = Uint8Array>(options: ProducerOptions<T>): Promise<Producer<T>> {
-    this.assertOpen();
+    return this.opening(() => this.openProducer(options));
+  }
+
+  private async openProducer<T>(options: ProducerOptions<T>): Promise<Producer<T>> {
     if (options === null || typeof options !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'createProducer takes { topic, ... }');
     const schema = schemaOption(options.schema);
     const { name: topic, meta } = await this.metadata(options.topic, schema.type);
@@ -389,7 +412,10 @@ export class Broker implements AsyncDisposable {
 
   /** Subscribes: one consumer on every partition of the topic. */
   async subscribe<T = Uint8Array>(options: ConsumerOptions<T>): Promise<Consumer<T>> {
-    this.assertOpen();
+    return this.opening(() => this.openConsumer(options));
+  }
+
+  private async openConsumer<T>(options: ConsumerOptions<T>): Promise<Consumer<T>> {
     if (options === null || typeof options !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'subscribe takes { topic, subscription, ... }');
     if (typeof options.subscription !== 'string' || options.subscription.length === 0 || options.subscription.length > 256) {
       throw new MillraceError('INVALID_ARGUMENT', 'subscription must be a name of 1 to 256 characters');
@@ -495,7 +521,10 @@ export class Broker implements AsyncDisposable {
 
   /** Creates a non-durable reader. */
   async createReader<T = Uint8Array>(options: ReaderOptions<T>): Promise<Reader<T>> {
-    this.assertOpen();
+    return this.opening(() => this.openReader(options));
+  }
+
+  private async openReader<T>(options: ReaderOptions<T>): Promise<Reader<T>> {
     if (options === null || typeof options !== 'object') throw new MillraceError('INVALID_ARGUMENT', 'createReader takes { topic, ... }');
     const schema = schemaOption(options.schema);
     const { name: topic } = await this.metadata(options.topic, schema.type);
@@ -514,6 +543,8 @@ export class Broker implements AsyncDisposable {
     this.closed = true;
     await Promise.all([...this.closables].map((c) => c.close().catch(() => undefined)));
     await this.system.close();
+    // Calls still running (the closed system ends their requests) read the store until they end.
+    await Promise.all([this.opens.close(), this.admin.closeCalls()]);
     await this.store.close();
     this.lock?.release();
     if (this.options.meter) unregisterMeter();

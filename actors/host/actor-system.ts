@@ -314,7 +314,10 @@ export class ActorSystem {
     const local = this.local!;
     host.live = false;
     host.port.close();
-    const died = new MillraceError('WORKER_DIED', `host worker ${host.index} (generation ${host.generation}) died`, { cause: err });
+    // Shut down by close(): what it left unanswered fails CLOSED, not WORKER_DIED, which callers retry.
+    const died = this.closing
+      ? new MillraceError('CLOSED', `the actor system closed before host worker ${host.index} answered`)
+      : new MillraceError('WORKER_DIED', `host worker ${host.index} (generation ${host.generation}) died`, { cause: err });
     this.endpoint.failSlot(host.index, host.generation, died);
     // A host that died spinning never gave the token back.
     local.spinToken.release(host.index + 1);
