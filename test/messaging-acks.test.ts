@@ -26,6 +26,29 @@ test('acks - an acked message is never delivered again on that subscription, als
   });
 });
 
+test('acks - acks made just before close(), not awaited, are applied: those messages are not delivered again', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('acks-close');
+    const p = await broker.createProducer({ topic });
+    await sendAll(p, range(200));
+    const opts = { topic, subscription: 's', type: 'shared', initialPosition: 'earliest' } as const;
+    const c = await broker.subscribe(opts);
+    const acks: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++) {
+      const m = await c.receive({ timeoutMs: 2000 });
+      assert.ok(m);
+      acks.push(c.ack(m));
+    }
+    // The close request overtook the acks still queued for their microtask: they failed CLOSED and
+    // all 50 messages came again.
+    await c.close();
+    await Promise.all(acks);
+    const again = await broker.subscribe(opts);
+    const rest = await drain(again, 500);
+    assert.equal(rest.length, 150, `${rest.length} delivered after the close; 150 were not acked`);
+  });
+});
+
 test('acks - cumulative ack on shared is refused with ACK_INVALID', async () => {
   await withBroker(async ({ broker }) => {
     const topic = topicName('cum');

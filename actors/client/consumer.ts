@@ -175,6 +175,8 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   private failure: MillraceError | undefined;
   /** The topic was deleted under this consumer: what every receive rejects with from then on. */
   private gone: MillraceError | undefined;
+  /** A close() under way (it first flushes the acks made before it). */
+  private closing: Promise<void> | undefined;
   private readonly schema: Schema<T>;
   private readonly type: SubscriptionType;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -741,10 +743,30 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   }
 
   /** Closes the consumer: unacked messages go back to the subscription. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
+    // Acks made before the close, awaited or not, reach the subscription before the consumer leaves
+    // it (Pulsar's close flushes them too): the close request used to overtake the acks still
+    // waiting for their microtask, which then failed, and their messages were delivered again.
+    await this.flushAcks();
     this.shutdown();
     await Promise.all(this.parts.map((p) => p.client.closeConsumer(this.plumbing.consumerId, false).catch(() => undefined)));
+  }
+
+  /** Sends the acks not sent yet and resolves once every ACK request made so far has settled. */
+  private async flushAcks(): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const part of this.parts) {
+      if (part.sentAcks === undefined && part.acks.count > 0) this.sendAcks(part);
+      if (part.sentBatch) pending.push(part.sentBatch.promise);
+      if (part.ackBatch) pending.push(part.ackBatch.promise);
+    }
+    await Promise.allSettled(pending);
   }
 
   private shutdown(): void {
