@@ -30,14 +30,14 @@ interface ConsumerConn {
 
 /**
  * A message read and not yet acked. `entry` is the bytes of its entry as read (shared by the entry's
- * messages, as is `position`), so delivery sends them without reading the entry again; absent for a
- * ref that came from elsewhere (then delivery reads the entry).
+ * messages, as is `position`), so delivery sends them without reading the entry again. Every ref
+ * the dispatcher hands back is one of these (it returns the objects it was offered).
  */
 interface Offer extends MessageRef {
   deliverAt: number;
-  entry?: Uint8Array;
-  /** Where the message's record starts in `entry` (set with `entry`). */
-  at?: number;
+  entry: Uint8Array;
+  /** Where the message's record starts in `entry`. */
+  at: number;
 }
 
 // Messages read ahead of what consumers can take: bounds the actor's memory (G9 on the broker side).
@@ -92,7 +92,7 @@ function copyRecords(entry: Uint8Array, refs: Offer[], from: number, n: number, 
   out.set(entry.subarray(0, head), to);
   let o = to + head;
   for (let k = from; k < from + n;) {
-    const start = refs[k]!.at!;
+    const start = refs[k]!.at;
     let end = start + u32(entry, start);
     // A run of records that follow each other in the entry (consecutive batch indexes).
     while (++k < from + n && refs[k]!.at === end) end += u32(entry, end);
@@ -528,10 +528,7 @@ export class Subscription {
       else if (held.length === 0) this.keepHeld(offers, rest);
       else this.keepHeld((held as Offer[]).concat(offers.slice(rest)), 0);
       let delivered = 0;
-      for (const [slot, refs] of assigned) {
-        const d = this.deliver(slot, refs as Offer[]);
-        delivered += typeof d === 'number' ? d : await d;
-      }
+      for (const [slot, refs] of assigned) delivered += this.deliver(slot, refs as Offer[]);
       if (delivered === 0) break;
     } while (true);
   }
@@ -631,9 +628,7 @@ export class Subscription {
   }
 
   /** Sends a consumer its assigned messages, one DELIVER event per entry. Returns messages sent. */
-  private deliver(slot: number, refs: Offer[]): number | Promise<number> {
-    // Without waiting when every entry is in hand (read by this pump): the usual case.
-    for (let i = 0; i < refs.length; i++) if (refs[i]!.entry === undefined) return this.deliverReading(slot, refs);
+  private deliver(slot: number, refs: Offer[]): number {
     const c = this.consumers.get(slot);
     if (!c) {
       this.giveBack(this.dispatcher.removeConsumer(slot));
@@ -641,46 +636,13 @@ export class Subscription {
     }
     let sent = 0;
     for (let i = 0; i < refs.length;) {
-      const first = refs[i]!;
       const j = entryEnd(refs, i);
-      if (!this.emitDeliver(c, refs, i, j - i, first.entry!)) {
+      if (!this.emitDeliver(c, refs, i, j - i, refs[i]!.entry)) {
         this.removeConsumer(slot);
         return sent;
       }
       sent += j - i;
       i = j;
-    }
-    return sent;
-  }
-
-  /** {@link deliver} where some entries must be read first (refs that came from elsewhere). */
-  private async deliverReading(slot: number, refs: Offer[]): Promise<number> {
-    const c = this.consumers.get(slot);
-    if (!c) {
-      this.giveBack(this.dispatcher.removeConsumer(slot));
-      return 0;
-    }
-    let sent = 0;
-    for (let i = 0; i < refs.length;) {
-      const first = refs[i]!;
-      const from = i;
-      i = entryEnd(refs, i);
-      const n = i - from;
-      let entry = first.entry;
-      if (entry === undefined) {
-        try {
-          entry = (await this.ml.read(first.position)).entry;
-        } catch {
-          // Trimmed or damaged: nothing to deliver; the cursor treats trimmed entries as acked.
-          for (let k = from; k < from + n; k++) this.dispatcher.onAck(slot, refs[k]!);
-          continue;
-        }
-      }
-      if (!this.emitDeliver(c, refs, from, n, entry)) {
-        this.removeConsumer(slot);
-        return sent;
-      }
-      sent += n;
     }
     return sent;
   }
@@ -718,17 +680,13 @@ export class Subscription {
 
   /**
    * Bytes of the entry part a DELIVER of `refs[from..from+n)` carries: the whole entry, or, when
-   * those are some of its messages and each offer knows where its record is, the entry's header
-   * and name and their records only (DELIVER_PARTIAL).
+   * those are some of its messages, the entry's header and name and their records only
+   * (DELIVER_PARTIAL).
    */
   private deliveredBytes(bytes: Uint8Array, refs: Offer[], from: number, n: number): number {
     if (n >= (bytes[OFF_COUNT]! | (bytes[OFF_COUNT + 1]! << 8))) return bytes.length;
     let size = ENTRY_HEADER_SIZE + (bytes[OFF_PRODUCER_LEN]! | (bytes[OFF_PRODUCER_LEN + 1]! << 8));
-    for (let k = from; k < from + n; k++) {
-      const at = refs[k]!.at;
-      if (at === undefined) return bytes.length;
-      size += u32(bytes, at);
-    }
+    for (let k = from; k < from + n; k++) size += u32(bytes, refs[k]!.at);
     return size;
   }
 

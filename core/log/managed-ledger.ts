@@ -104,6 +104,23 @@ export interface ReadEntry {
   entry: Uint8Array;
 }
 
+/** One readRange call under way: its limits, the end it reads to, what it has read, the next ledger index. */
+interface RangeRead {
+  maxEntries: number;
+  maxBytes: number;
+  end: Position | undefined;
+  out: ReadEntry[];
+  bytes: number;
+  next: number;
+}
+
+/** An offloaded ledger a range reaches: the entries of it to read. */
+interface OffloadedRun {
+  l: LedgerInfo;
+  startEntry: number;
+  lastEntry: number;
+}
+
 /** Limits of one readRange call; at least one entry is returned when any is available. */
 export interface ReadRangeOptions {
   /** @default 1_000 */
@@ -454,38 +471,12 @@ export class ManagedLedger {
    * before the first stored entry (trimmed) starts at the first stored one; past the end gives [].
    */
   async readRange(from: Position, options: ReadRangeOptions = {}): Promise<ReadEntry[]> {
-    const { maxEntries, maxBytes } = this.readLimits(from, options);
-    const out: ReadEntry[] = [];
-    const end = this.confirmed;
-    if (!end) return out;
-    let bytes = 0;
-    for (let i = this.firstLedgerFrom(from.ledgerId); i < this.list.length; i++) {
-      const l = this.list[i]!;
-      if (l.entries === 0) continue;
-      if (l.ledgerId > end.ledgerId) break;
-      const startEntry = l.ledgerId === from.ledgerId ? from.entryId : 0;
-      const lastEntry = l.ledgerId === end.ledgerId ? end.entryId : l.lastEntryId;
-      if (startEntry > lastEntry) continue;
-      if (l.state === 'offloaded') {
-        if (out.length >= maxEntries || bytes >= maxBytes) return out;
-        const reader = await this.offloadedReader(l);
-        // Reached: its own prefetch is spent (a later pass may need one again), the next one's is due.
-        this.prefetched.delete(l.ledgerId);
-        this.prefetchAfter(l);
-        const got = await reader.readRange(startEntry, { maxEntries: maxEntries - out.length, maxBytes: Math.max(1, maxBytes - bytes) });
-        for (const { entryId, entry } of got) {
-          if (entryId > lastEntry) break;
-          if (out.length >= maxEntries || (out.length > 0 && bytes + entry.length > maxBytes)) return out;
-          out.push({ position: { ledgerId: l.ledgerId, entryId }, entry });
-          bytes += entry.length;
-        }
-        if (got.length > 0 && got[got.length - 1]!.entryId < lastEntry) return out; // limits reached inside this ledger
-        continue;
-      }
-      bytes = this.readLocal(l, startEntry, lastEntry, maxEntries, maxBytes, out, bytes);
-      if (bytes < 0) return out;
+    const read = this.startRead(from, options);
+    for (let stop = this.readLocalRun(from, read); stop !== undefined; stop = this.readLocalRun(from, read)) {
+      if (!(await this.readOffloaded(stop, read))) break;
+      read.next += 1;
     }
-    return out;
+    return read.out;
   }
 
   /**
@@ -495,62 +486,88 @@ export class ManagedLedger {
    * garbage per message at low rates.
    */
   readRangeNow(from: Position, options: ReadRangeOptions = {}): ReadEntry[] | undefined {
-    const { maxEntries, maxBytes } = this.readLimits(from, options);
-    const out: ReadEntry[] = [];
-    const end = this.confirmed;
-    if (!end) return out;
-    let bytes = 0;
-    for (let i = this.firstLedgerFrom(from.ledgerId); i < this.list.length; i++) {
-      const l = this.list[i]!;
-      if (l.entries === 0) continue;
-      if (l.ledgerId > end.ledgerId) break;
-      const startEntry = l.ledgerId === from.ledgerId ? from.entryId : 0;
-      const lastEntry = l.ledgerId === end.ledgerId ? end.entryId : l.lastEntryId;
-      if (startEntry > lastEntry) continue;
-      if (l.state === 'offloaded') return out.length >= maxEntries || bytes >= maxBytes ? out : undefined;
-      bytes = this.readLocal(l, startEntry, lastEntry, maxEntries, maxBytes, out, bytes);
-      if (bytes < 0) return out;
-    }
-    return out;
+    const read = this.startRead(from, options);
+    return this.readLocalRun(from, read) === undefined ? read.out : undefined;
   }
 
-  private readLimits(from: Position, options: ReadRangeOptions): { maxEntries: number; maxBytes: number } {
+  private startRead(from: Position, options: ReadRangeOptions): RangeRead {
     this.assertOpen();
     assertPosition(from);
     const maxEntries = options.maxEntries ?? DEFAULTS.readMaxEntries;
     const maxBytes = options.maxBytes ?? DEFAULTS.readMaxBytes;
     positiveInt('maxEntries', maxEntries, Number.MAX_SAFE_INTEGER);
     positiveInt('maxBytes', maxBytes, Number.MAX_SAFE_INTEGER);
-    return { maxEntries, maxBytes };
+    return { maxEntries, maxBytes, end: this.confirmed, out: [], bytes: 0, next: this.firstLedgerFrom(from.ledgerId) };
   }
 
   /**
-   * Appends entries `startEntry..lastEntry` of a ledger in LMDB to `out`, within the limits; returns
-   * the bytes read so far, or -1 once a limit is reached (the read ends there).
+   * Reads ledgers in LMDB from ledger index `read.next` on. Stops at the first offloaded ledger with
+   * entries in the range and returns what to read there (`read.next` is its index); undefined once
+   * the range or a limit ends.
    */
-  private readLocal(l: LedgerInfo, startEntry: number, lastEntry: number, maxEntries: number, maxBytes: number, out: ReadEntry[], bytes: number): number {
+  private readLocalRun(from: Position, read: RangeRead): OffloadedRun | undefined {
+    const end = read.end;
+    if (!end) return undefined;
+    for (let i = read.next; i < this.list.length; i++) {
+      const l = this.list[i]!;
+      if (l.entries === 0) continue;
+      if (l.ledgerId > end.ledgerId) break;
+      const startEntry = l.ledgerId === from.ledgerId ? from.entryId : 0;
+      const lastEntry = l.ledgerId === end.ledgerId ? end.entryId : l.lastEntryId;
+      if (startEntry > lastEntry) continue;
+      if (l.state === 'offloaded') {
+        if (read.out.length >= read.maxEntries || read.bytes >= read.maxBytes) return undefined;
+        read.next = i;
+        return { l, startEntry, lastEntry };
+      }
+      if (!this.readLocal(l, startEntry, lastEntry, read)) return undefined;
+    }
+    return undefined;
+  }
+
+  /** Reads an offloaded ledger's part of a range; false once a limit is reached inside it. */
+  private async readOffloaded({ l, startEntry, lastEntry }: OffloadedRun, read: RangeRead): Promise<boolean> {
+    const reader = await this.offloadedReader(l);
+    // Reached: its own prefetch is spent (a later pass may need one again), the next one's is due.
+    this.prefetched.delete(l.ledgerId);
+    this.prefetchAfter(l);
+    const { out, maxEntries, maxBytes } = read;
+    const got = await reader.readRange(startEntry, { maxEntries: maxEntries - out.length, maxBytes: Math.max(1, maxBytes - read.bytes) });
+    for (const { entryId, entry } of got) {
+      if (entryId > lastEntry) break;
+      if (out.length >= maxEntries || (out.length > 0 && read.bytes + entry.length > maxBytes)) return false;
+      out.push({ position: { ledgerId: l.ledgerId, entryId }, entry });
+      read.bytes += entry.length;
+    }
+    return !(got.length > 0 && got[got.length - 1]!.entryId < lastEntry); // limits reached inside this ledger
+  }
+
+  /** Appends entries `startEntry..lastEntry` of a ledger in LMDB to the read; false once a limit is reached. */
+  private readLocal(l: LedgerInfo, startEntry: number, lastEntry: number, read: RangeRead): boolean {
+    const { out, maxEntries, maxBytes } = read;
     if (startEntry === lastEntry) {
       // One entry (a subscription catching up with each new append): a point read, without the
       // range iterator and its key decoding, which were most of a dispatch's garbage here.
-      if (out.length >= maxEntries) return -1;
+      if (out.length >= maxEntries) return false;
       const value = this.store.entries.get([this.mlId, l.ledgerId, startEntry]);
-      if (value === undefined) return bytes; // a gap left by a failed write
-      if (out.length > 0 && bytes + value.length > maxBytes) return -1;
+      if (value === undefined) return true; // a gap left by a failed write
+      if (out.length > 0 && read.bytes + value.length > maxBytes) return false;
       const position = { ledgerId: l.ledgerId, entryId: startEntry };
       out.push({ position, entry: this.checked(position, value) });
-      return bytes + value.length;
+      read.bytes += value.length;
+      return true;
     }
     const range = this.store.entries.getRange({
       start: [this.mlId, l.ledgerId, startEntry],
       end: [this.mlId, l.ledgerId, lastEntry + 1],
     });
     for (const { key, value } of range) {
-      if (out.length >= maxEntries || (out.length > 0 && bytes + value.length > maxBytes)) return -1;
+      if (out.length >= maxEntries || (out.length > 0 && read.bytes + value.length > maxBytes)) return false;
       const position = { ledgerId: smallId(key[1]), entryId: smallId(key[2]) };
       out.push({ position, entry: this.checked(position, value) });
-      bytes += value.length;
+      read.bytes += value.length;
     }
-    return bytes;
+    return true;
   }
 
   /**
