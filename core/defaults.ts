@@ -30,6 +30,12 @@ export const DEFAULTS = {
    * for the next housekeeping pass).
    */
   trimCheckMs: 50,
+  /**
+   * How long broker.close() lets producers flush and consumers leave before it shuts the workers,
+   * failing what is left with CLOSED: an actor whose worker cannot start would hold it forever.
+   * Pulsar's operation timeout.
+   */
+  closeTimeoutMs: 30_000,
   /** How long an append waits under a producer_request_hold backlog quota (Pulsar's send timeout). */
   backlogQuotaHoldMs: 30_000,
   /**

@@ -9,9 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Broker } from '../index.js';
+import { Broker, MillraceError } from '../index.js';
 import { checkHistory, HistoryRecorder, type RecordedConsumer } from '../testkit/index.js';
-import { bytes, sleep, topicName } from './util/messaging.js';
+import { bytes, isCode, sleep, topicName } from './util/messaging.js';
 import { SOAK } from './util/seed.js';
 import { tempDir, removeDir } from './util/tmp.js';
 
@@ -92,6 +92,33 @@ test('supervision - a worker killed with 2,000 unbatched sends in flight: every 
     assert.deepEqual(got, ['first', ...Array.from({ length: 2000 }, (_, i) => `m${i}`)], 'stored once each, in send order');
   } finally {
     await broker?.close().catch(() => undefined);
+    removeDir(dir);
+  }
+});
+
+test('supervision - close() while a worker cannot start ends within closeTimeoutMs; what waited for it fails CLOSED', async () => {
+  // broker.close() closed its producers first, and a producer's close waited for the partition
+  // actor on the worker that never came up: close() never returned.
+  const dir = tempDir('millrace-guar-closefail');
+  const flag = join(dir, 'fail-worker-start');
+  process.env['MILLRACE_TEST_FAIL_WORKER_START'] = flag;
+  try {
+    const broker = await Broker.open({ dataDir: join(dir, 'data'), workers: 1, closeTimeoutMs: 500 });
+    const producer = await broker.createProducer({ topic: topicName('close-fail') });
+    await producer.send({ value: bytes('before') });
+    writeFileSync(flag, '');
+    broker.testHooks.crashHost(0, 'exit');
+    const code = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: unknown) => (e instanceof MillraceError ? e.code : String(e)));
+    const waiting = [code(producer.send({ value: bytes('during') })), code(broker.subscribe({ topic: topicName('other'), subscription: 's' }))];
+    await sleep(200);
+    const t0 = performance.now();
+    const closed = await Promise.race([broker.close().then(() => true), sleep(20_000).then(() => false)]);
+    assert.ok(closed, 'close() still waiting after 20 s');
+    assert.ok(performance.now() - t0 < 15_000, `close took ${(performance.now() - t0).toFixed(0)} ms`);
+    assert.deepEqual(await Promise.all(waiting), ['CLOSED', 'CLOSED']);
+    await assert.rejects(Broker.open({ dataDir: join(dir, 'data'), closeTimeoutMs: -1 }), isCode('INVALID_ARGUMENT'));
+  } finally {
+    delete process.env['MILLRACE_TEST_FAIL_WORKER_START'];
     removeDir(dir);
   }
 });

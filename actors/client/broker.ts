@@ -40,8 +40,8 @@ export interface BrokerOptions {
   /** Worker threads hosting partition actors. @default one per core but one, at least one (leaves a core to the application thread) */
   workers?: number;
   /**
-   * Bytes of each ring between a client thread and a host worker (a power of two); records over
-   * 1/8 of it take the slower postMessage path. @default 2 MiB
+   * Bytes of each ring between a client thread and a host worker (a power of two); a record over
+   * 1/8 of it goes through in fragments. @default 2 MiB
    */
   ringBytes?: number;
   /**
@@ -72,6 +72,12 @@ export interface BrokerOptions {
   syncIntervalMs?: number;
   /** Ledger rollover: a ledger is also what retention deletes whole. @default 50,000 entries, 8 MiB, 4 hours */
   ledger?: Pick<ManagedLedgerOptions, 'maxEntries' | 'maxBytes' | 'maxAgeMs'>;
+  /**
+   * How long `close()` lets producers flush and consumers leave before it stops the workers; what
+   * is still pending then fails CLOSED (a partition whose worker cannot start would otherwise hold
+   * the close forever). @default 30000
+   */
+  closeTimeoutMs?: number;
   /** Create topics on first use (non-partitioned), as Pulsar does by default. @default true */
   allowAutoTopicCreation?: boolean;
   /**
@@ -227,6 +233,7 @@ export class Broker implements AsyncDisposable {
     if (options.meter !== undefined && (typeof options.meter !== 'object' || options.meter === null || typeof options.meter.addBatchObservableCallback !== 'function')) {
       throw new MillraceError('INVALID_ARGUMENT', 'meter must be an OpenTelemetry Meter (metrics.getMeter(name) from @opentelemetry/api)');
     }
+    durationOption(options.closeTimeoutMs, 'closeTimeoutMs');
     if (options.maintenanceIntervalMs !== undefined && (!Number.isInteger(options.maintenanceIntervalMs) || options.maintenanceIntervalMs < 10)) {
       throw new MillraceError('INVALID_ARGUMENT', `maintenanceIntervalMs must be an integer >= 10, got ${String(options.maintenanceIntervalMs)}`);
     }
@@ -541,8 +548,16 @@ export class Broker implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.closables].map((c) => c.close().catch(() => undefined)));
+    const closing = Promise.all([...this.closables].map((c) => c.close().catch(() => undefined)));
+    // Bounded: a producer flushing to a partition whose worker cannot start waits for it forever.
+    // The actor system's close fails what is still pending (CLOSED), which ends these closes.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closing, new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs);
+    })]);
+    clearTimeout(timer);
     await this.system.close();
+    await closing;
     // Calls still running (the closed system ends their requests) read the store until they end.
     await Promise.all([this.opens.close(), this.admin.closeCalls()]);
     await this.store.close();

@@ -268,8 +268,10 @@ export class ActorSystem {
       () => this.onHostExit(host, undefined),
       (err: unknown) => {
         // Requests waiting for the actors placed here see WORKER_DIED (retriable), not piscina's
-        // error (an AbortError when a stuck start is retried).
-        failReady(err instanceof MillraceError ? err : new MillraceError('WORKER_DIED', `host worker ${index} (generation ${generation}) ended before it was up`, { cause: err }));
+        // error (an AbortError when a stuck start is retried); CLOSED when close() stopped it.
+        failReady(this.closing
+          ? new MillraceError('CLOSED', `the actor system closed before host worker ${index} was up`)
+          : err instanceof MillraceError ? err : new MillraceError('WORKER_DIED', `host worker ${index} (generation ${generation}) ended before it was up`, { cause: err }));
         this.onHostExit(host, err);
       },
     );
