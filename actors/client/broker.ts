@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { ResourceLimits } from 'node:worker_threads';
 import { MillraceError } from '../../core/errors.js';
-import { CallTracker } from './call-tracker.js';
 import { DEFAULTS } from '../../core/defaults.js';
 import { Store, type Durability } from '../../core/storage/store.js';
 import { lockDataDir, type DataDirLock } from '../../core/storage/data-dir.js';
@@ -29,6 +28,7 @@ import { Consumer, type ConsumerOptions } from './consumer.js';
 import { Reader, type ReaderOptions } from './reader.js';
 import { Admin, type TopicMetadata } from './admin.js';
 import { durationOption } from './call-options.js';
+import { CallTracker } from './call-tracker.js';
 
 // From the moment the client is loaded, the worker threads this thread starts are watched: one that
 // is terminated cannot close its consumers itself (see thread-exits.ts).

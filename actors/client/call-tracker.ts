@@ -18,10 +18,6 @@ export class CallTracker {
     if (this.closed) throw new MillraceError('CLOSED', this.closedMessage);
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** Runs one call (rejects CLOSED once close has begun); {@link close} waits for it to end. */
   run<R>(call: () => Promise<R>): Promise<R> {
     try {
