@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { MessageId } from '../index.js';
+import { MessageId, Schemas } from '../index.js';
 import { bytes, drain, isCode, range, sendAll, text, topicName, withBroker } from './util/messaging.js';
 import { removeDir, tempDir } from './util/tmp.js';
 
@@ -44,6 +44,38 @@ test('admin - deleteTopic refuses a busy topic, then deletes data, subscriptions
   } finally {
     removeDir(offloadDir);
   }
+});
+
+test('partitions by name - one past the partition count is TOPIC_NOT_FOUND, not a partition no consumer reads; a partition takes its topic\'s schema', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('by-name');
+    await broker.admin.createTopic(topic, { partitions: 2, schema: 'string' });
+    // Both used to succeed: the producer stored messages in a partition 5 of its own.
+    await assert.rejects(broker.createProducer({ topic: `${topic}-partition-5` }), isCode('TOPIC_NOT_FOUND'));
+    await assert.rejects(broker.subscribe({ topic: `${topic}-partition-2`, subscription: 's' }), isCode('TOPIC_NOT_FOUND'));
+    await assert.rejects(broker.createProducer({ topic: `${topic}-partition-0`, schema: Schemas.json() }), isCode('SCHEMA_MISMATCH'));
+    const p = await broker.createProducer({ topic: `${topic}-partition-1`, schema: Schemas.string });
+    await p.send({ value: 'direct' });
+    const c = await broker.subscribe({ topic, subscription: 'all', initialPosition: 'earliest', schema: Schemas.string });
+    const m = await c.receive({ timeoutMs: 2000 });
+    assert.equal(m?.value, 'direct');
+    assert.equal(m?.id.partition, 1);
+  });
+});
+
+test('admin - resetSubscription refuses a target that is not earliest, latest, a MessageId or a time (it rewound to the first message)', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('reset-bad');
+    const p = await broker.createProducer({ topic });
+    await sendAll(p, range(5));
+    const c = await broker.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    await drain(c, 5, { ack: true });
+    await c.close();
+    for (const bad of ['middle', Number.NaN, null, { ledgerId: 1 }] as unknown as number[]) {
+      await assert.rejects(broker.admin.resetSubscription(topic, 's', bad), isCode('INVALID_ARGUMENT'), String(bad));
+    }
+    assert.equal((await broker.admin.stats(topic)).subscriptions['s']!.msgBacklog, 0, 'nothing was rewound');
+  });
 });
 
 test('admin - subscriptions are listed, reset (earliest, latest, time, ID) and skipped (n, all), connected or not', async () => {

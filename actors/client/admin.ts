@@ -202,6 +202,10 @@ export class Admin {
    */
   async resetSubscription(topic: string, subscription: string, to: 'earliest' | 'latest' | MessageId | number): Promise<void> {
     return this.calls.run(async () => {
+      // Anything else was taken for 'earliest': a typo rewound the subscription to its first message.
+      if (!(to === 'earliest' || to === 'latest' || to instanceof MessageId || (typeof to === 'number' && Number.isFinite(to)))) {
+        throw new MillraceError('INVALID_ARGUMENT', `reset takes 'earliest', 'latest', a MessageId or a publish time in epoch ms, got ${String(to)}`);
+      }
       const parts = await this.existing(topic);
       await Promise.all(parts.map((p) => p.client.subscriptionAdmin(
         typeof to === 'number' ? { action: 'reset', subscription, publishTimeMs: to }

@@ -304,9 +304,18 @@ export class Broker implements AsyncDisposable {
     const name = t.toString();
     let meta = this.admin.metadata(name);
     if (!meta) {
-      if (t.partitionIndex >= 0 && this.admin.metadata(t.baseName)) {
-        meta = { partitions: 0, schema: this.admin.metadata(t.baseName)!.schema, createdAt: Date.now() };
-        return { name, meta };
+      const base = t.partitionIndex >= 0 ? this.admin.metadata(t.baseName) : undefined;
+      if (base) {
+        // One partition of a partitioned topic, addressed by its own name. Past the partition count
+        // it used to start a partition of its own that no consumer of the topic ever read.
+        if (t.partitionIndex >= base.partitions) {
+          throw new MillraceError('TOPIC_NOT_FOUND', `${name} does not exist: ${t.baseName} has ${base.partitions} partition(s)`);
+        }
+        if (schema !== undefined) {
+          if (base.schema === undefined) await this.admin.recordSchema(t.baseName, schema);
+          else checkSchemaCompatible(base.schema, schema);
+        }
+        return { name, meta: { partitions: 0, schema: this.admin.metadata(t.baseName)!.schema, createdAt: base.createdAt } };
       }
       if (this.options.allowAutoTopicCreation === false) throw new MillraceError('TOPIC_NOT_FOUND', `topic ${name} does not exist and auto-creation is off`);
       await this.admin.createTopic(name, { partitions: 0 }).catch((e: unknown) => {
