@@ -118,6 +118,28 @@ test('close - calls racing broker.close() settle with CLOSED or succeed, never w
   }
 });
 
+test('bad input - refused where they are given: a reader buffering nothing, a dead-letter topic that cannot be a topic, ledger limits of zero', async () => {
+  await withBroker(async ({ broker, dir }) => {
+    const topic = topicName('bad-open-options');
+    const p = await broker.createProducer({ topic });
+    await p.send({ value: bytes('x') });
+    // A reader of receiverQueueSize 0 returned null from every readNext, as if the topic were empty.
+    for (const receiverQueueSize of [0, -1, 1.5]) {
+      await assert.rejects(broker.createReader({ topic, startTimeMs: 0, receiverQueueSize }), isCode('INVALID_ARGUMENT'), String(receiverQueueSize));
+    }
+    // The dead-letter topic was only made at the first dead letter: that send failed, and the message
+    // was nacked and redelivered forever.
+    await assert.rejects(broker.subscribe({ topic, subscription: 's', type: 'shared', deadLetter: { maxRedeliverCount: 1, topic: '../x' } }), isCode('TOPIC_NAME_INVALID'));
+    await assert.rejects(broker.subscribe({ topic, subscription: 'a b', type: 'shared', deadLetter: { maxRedeliverCount: 1 } }), isCode('TOPIC_NAME_INVALID'));
+    const ok = await broker.subscribe({ topic, subscription: 'a b', type: 'shared', deadLetter: { maxRedeliverCount: 1, topic: 'a-b-dlq' } });
+    await ok.close();
+    // Ledger limits were checked at each partition's first use, so every topic failed after a good open.
+    for (const ledger of [{ maxEntries: 0 }, { maxBytes: -1 }, null]) {
+      await assert.rejects(Broker.open({ dataDir: `${dir}-other`, ledger: ledger as never }), isCode('INVALID_ARGUMENT'), JSON.stringify(ledger));
+    }
+  });
+});
+
 test('bad input - negative or non-number ack timeout, nack delay and nack backoff are INVALID_ARGUMENT at subscribe', async () => {
   await withBroker(async ({ broker }) => {
     const topic = topicName('bad-consumer-options');

@@ -13,7 +13,7 @@ import { lockDataDir, type DataDirLock } from '../../core/storage/data-dir.js';
 import { parseTopicName, partitionTopicName } from '../../core/topic/index.js';
 import { checkSchemaCompatible, schemaOption, type SchemaType } from '../../core/schema/index.js';
 import { SUBSCRIPTION_TYPES } from '../../core/dispatch/index.js';
-import type { ManagedLedgerOptions } from '../../core/log/index.js';
+import { resolveManagedLedgerOptions, type ManagedLedgerOptions } from '../../core/log/index.js';
 import { validatePolicies, type TopicPolicies } from '../../core/topic/index.js';
 import { createObjectStore, type TieredStorageConfig } from '../../core/offload/object-store.js';
 import { isLogger, silentLogger, writeLog, type Logger } from '../../core/observability/logger.js';
@@ -234,6 +234,11 @@ export class Broker implements AsyncDisposable {
       throw new MillraceError('INVALID_ARGUMENT', 'meter must be an OpenTelemetry Meter (metrics.getMeter(name) from @opentelemetry/api)');
     }
     durationOption(options.closeTimeoutMs, 'closeTimeoutMs');
+    // Checked at open, not at each partition's first use (where every topic would then fail).
+    if (options.ledger !== undefined && (options.ledger === null || typeof options.ledger !== 'object')) {
+      throw new MillraceError('INVALID_ARGUMENT', 'ledger must be { maxEntries?, maxBytes?, maxAgeMs? }');
+    }
+    resolveManagedLedgerOptions(options.ledger);
     if (options.maintenanceIntervalMs !== undefined && (!Number.isInteger(options.maintenanceIntervalMs) || options.maintenanceIntervalMs < 10)) {
       throw new MillraceError('INVALID_ARGUMENT', `maintenanceIntervalMs must be an integer >= 10, got ${String(options.maintenanceIntervalMs)}`);
     }
@@ -458,6 +463,16 @@ export class Broker implements AsyncDisposable {
     if (dl && (!Number.isInteger(dl.maxRedeliverCount) || dl.maxRedeliverCount < 1)) {
       throw new MillraceError('INVALID_ARGUMENT', `deadLetter.maxRedeliverCount must be an integer >= 1, got ${String(dl.maxRedeliverCount)}`);
     }
+    const dlqTopic = dl ? dl.topic ?? `${topic}-${options.subscription}-DLQ` : undefined;
+    if (dlqTopic !== undefined) {
+      // Checked now: a name that cannot be a topic (given, or made from a subscription name with a
+      // space or a '/') failed each dead-lettering, and the message was nacked and redelivered forever.
+      try {
+        parseTopicName(dlqTopic);
+      } catch (err) {
+        throw new MillraceError('TOPIC_NAME_INVALID', `the dead-letter topic ${JSON.stringify(dlqTopic)} is not a valid topic name (set deadLetter.topic): ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     let consumerClosed = false;
     const restartOffs: (() => void)[] = [];
     const consumer: Consumer<T> = new Consumer<T>(topic, options.subscription, options, {
@@ -466,7 +481,7 @@ export class Broker implements AsyncDisposable {
       consumerName,
       ...(dl ? {
         deadLetterSend: async (m) => {
-          dlqProducer ??= this.createProducer({ topic: dl.topic ?? `${topic}-${options.subscription}-DLQ`, name: `${options.subscription}-${consumerName}-dlq` });
+          dlqProducer ??= this.createProducer({ topic: dlqTopic!, name: `${options.subscription}-${consumerName}-dlq` });
           return (await dlqProducer).send(m);
         },
       } : {}),

@@ -74,6 +74,9 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
 
   /** @internal Created by `broker.createReader`. */
   static async create<T>(topic: string, clients: { client: PartitionClient; partition: number }[], options: ReaderOptions<T>): Promise<Reader<T>> {
+    const rq = options.receiverQueueSize ?? 1000;
+    // 0 or a negative size buffered nothing: every readNext returned null, as if the topic were empty.
+    if (!Number.isInteger(rq) || rq < 1) throw new MillraceError('INVALID_ARGUMENT', `receiverQueueSize must be an integer >= 1, got ${String(rq)}`);
     const start = options.startMessageId ?? MessageId.latest;
     if (!(start instanceof MessageId)) throw new MillraceError('INVALID_ARGUMENT', 'startMessageId must be a MessageId');
     const inclusive = options.startMessageIdInclusive ?? false;
