@@ -43,8 +43,16 @@ test('acks - acks made just before close(), not awaited, are applied: those mess
     // all 50 messages came again.
     await c.close();
     await Promise.all(acks);
-    const again = await broker.subscribe(opts);
-    const rest = await drain(again, 500);
+    // A second close() during the first ends with it: it resolved as soon as the consumer was
+    // marked closed (which ends a waiting receive), before the first had left the subscription.
+    const idle = await broker.subscribe({ topic, subscription: 'idle', initialPosition: 'latest' });
+    const order: string[] = [];
+    const waiting = idle.receive().then(() => idle.close().then(() => void order.push('second')));
+    const first = idle.close().then(() => void order.push('first'));
+    await Promise.all([first, waiting]);
+    assert.deepEqual(order, ['first', 'second']);
+    const reopened = await broker.subscribe(opts);
+    const rest = await drain(reopened, 500);
     assert.equal(rest.length, 150, `${rest.length} delivered after the close; 150 were not acked`);
   });
 });

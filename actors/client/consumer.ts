@@ -744,9 +744,11 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
 
   /** Closes the consumer: unacked messages go back to the subscription. Idempotent. */
   close(): Promise<void> {
+    // A close under way is shared until it ends, also past the point where the consumer is marked
+    // closed (a second call then used to resolve before the first had left the subscription).
+    if (this.closing) return this.closing;
     if (this.closed) return Promise.resolve();
-    this.closing ??= this.closeNow();
-    return this.closing;
+    return (this.closing = this.closeNow());
   }
 
   private async closeNow(): Promise<void> {

@@ -650,7 +650,7 @@ export class ActorSystem {
    * forever, with the actors placed on it (all of them with one worker). So the hosts not up yet are
    * aborted after a backoff, and supervision starts them again (onHostExit).
    */
-  onPoolError(err: unknown): void {
+  private onPoolError(err: unknown): void {
     const local = this.local!;
     writeLog(local.logger, 'error', { err: err instanceof Error ? err.message : String(err), failuresInARow: local.startFailures + 1 }, 'a host worker failed while starting; it is started again after a delay');
     if (this.closing) return;

@@ -143,9 +143,9 @@ export class IdleGate {
   private last: CpuCounters | undefined;
   private spunMs = 0;
   /**
-   * hasWork() checks in a slice, fitted to take about the slice's length. The clock is read only at the ends:
-   * each performance.now() leaves a boxed number, and reading it every few microseconds made the
-   * clock most of a spinning host's garbage (384 of 800 bytes a slice, measured with the sampling
+   * hasWork() checks in a slice, fitted to take about the slice's length. The clock is read only at
+   * the ends: each performance.now() leaves a boxed number, and reading it every few microseconds
+   * made the clock most of a spinning host's garbage (384 of 800 bytes a slice, measured with the sampling
    * heap profiler; every young collection is a pause a request can arrive in).
    */
   private checks = 16;
@@ -183,7 +183,7 @@ export class IdleGate {
     const took = performance.now() - start;
     // A check costs tens of nanoseconds per client thread: fit the count to the time it took.
     if (!found) {
-      // Steps of a quarter, so slices settle near SLICE_MS rather than anywhere in a factor of four.
+      // Steps of a quarter, so slices settle near their length rather than anywhere in a factor of four.
       if (took < this.sliceMs * 0.75 && checks < MAX_CHECKS) this.checks = checks + (checks >> 2) + 1;
       else if (took > this.sliceMs * 1.5 && checks > 1) this.checks = checks - (checks >> 2);
     }

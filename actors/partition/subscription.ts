@@ -53,16 +53,17 @@ const inOrder = (a: MessageRef, b: MessageRef): boolean =>
     (a.position.entryId < b.position.entryId || (a.position.entryId === b.position.entryId && a.batchIndex < b.batchIndex)));
 const compareOffers = (a: MessageRef, b: MessageRef): number => comparePositions(a.position, b.position) || a.batchIndex - b.batchIndex;
 
-/** `a` then `b`, each in log order, merged into one list in log order (no sort when they do not interleave). */
 /** The end of the run of refs from `i` that are messages of one entry. */
 function entryEnd(refs: readonly Offer[], i: number): number {
   const p = refs[i]!.position;
   let j = i + 1;
-  // Offers of one entry share its position object; refs from elsewhere compare by value.
+  // Offers of one entry read together share its position object; one read again (after a seek)
+  // has its own, so compare by value too.
   while (j < refs.length && (refs[j]!.position === p || (refs[j]!.position.ledgerId === p.ledgerId && refs[j]!.position.entryId === p.entryId))) j++;
   return j;
 }
 
+/** `a` then `b`, each in log order, merged into one list in log order (no sort when they do not interleave). */
 function mergeOffers(a: Offer[], b: Offer[]): Offer[] {
   if (a.length === 0) return b;
   if (b.length === 0) return a;
