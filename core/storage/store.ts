@@ -9,6 +9,7 @@ import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { MillraceError } from '../errors.js';
 import { LOG_FILE, prepareDataDir } from './data-dir.js';
 import { faultsFromEnv, installFaults } from './faults.js';
+import { unlinkResolvedWrites } from './unlink-resolved-writes.js';
 
 /**
  * When an append (or ack) resolves.
@@ -121,6 +122,7 @@ export class Store {
     this.meta = root.openDB<unknown, (string | number)[]>('meta', { encoding: 'msgpack' });
     this.cursors = root.openDB<Buffer, [number, string]>('cursors', { encoding: 'binary' });
     this.topics = root.openDB<unknown, (string | number)[]>('topics', { encoding: 'msgpack' });
+    unlinkResolvedWrites(root);
     // Tests only (MILLRACE_FAULTS): failing or slow writes. Unset, nothing is wrapped.
     const faults = faultsFromEnv();
     this.faulty = faults !== undefined;
