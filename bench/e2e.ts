@@ -186,6 +186,9 @@ async function steadyLatency(ctx: BenchContext, durability: Durability, name: st
   }, idleStrategy);
 }
 
+/** Passes of the replay workload; its figure is their median. Odd, so the median is one pass. */
+const REPLAY_PASSES = 3;
+
 async function replay(ctx: BenchContext): Promise<BenchResult> {
   const total = ctx.quick ? 200_000 : 1_000_000;
   return withBroker(ctx, 'durable', async (broker) => {
@@ -197,8 +200,22 @@ async function replay(ctx: BenchContext): Promise<BenchResult> {
     const warm = await warmUp(ctx.quick, async (n) => {
       if ((await replayFromEarliest(broker, topic, n)).n !== n) throw new Error(`replay warm-up: read fewer than ${n} messages`);
     });
-    const r = await replayFromEarliest(broker, topic, total);
-    return { name: 'e2e.replay.100B', unit: 'msg/s', value: r.rate, messages: r.n, rss_mb: r.rss, ...warm.fields };
+    // A pass reads for about a third of a second: one scheduling stall on this kind of shared machine
+    // moves a single pass by a third (2.4-5.7M msg/s over 50 passes). The figure is the median of
+    // REPLAY_PASSES passes, each a new reader from the earliest (an ML epoch), all of them reported.
+    const passes: { rate: number; n: number; rss: number }[] = [];
+    for (let i = 0; i < REPLAY_PASSES; i++) {
+      const r = await replayFromEarliest(broker, topic, total);
+      if (r.n !== total) throw new Error(`replay pass ${i + 1}: read ${r.n} of ${total} messages`);
+      passes.push(r);
+    }
+    const rates = passes.map((p) => p.rate);
+    const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)]!;
+    return {
+      name: 'e2e.replay.100B', unit: 'msg/s', value: median, messages: total, passes: REPLAY_PASSES,
+      ...Object.fromEntries(rates.map((rate, i) => [`pass${i + 1}_msg_per_s`, rate])),
+      rss_mb: Math.max(...passes.map((p) => p.rss)), ...warm.fields,
+    };
   });
 }
 
