@@ -349,18 +349,22 @@ export class ClientEndpoint {
       if (!s) continue;
       n += s.replies.read((type, bytes, offset, length) => {
         if (type !== RECORD_FRAGMENT) {
-          this.onRecord(s, type, bytes, s.replyView, offset, length);
+          this.onRecord(s, type, bytes, s.replyView, offset, length, false);
           return;
         }
         const record = s.assembler.add(bytes, offset, length);
-        if (record) this.onRecord(s, s.assembler.type, record, new DataView(record.buffer), 0, record.length);
+        if (record) this.onRecord(s, s.assembler.type, record, new DataView(record.buffer, record.byteOffset, record.byteLength), 0, record.length, true);
       });
     }
     return n;
   }
 
-  /** One reply or event, `bytes[offset, offset + length)`, read through `view` (a view of `bytes`). */
-  private onRecord(s: Slot, type: number, bytes: Uint8Array, view: DataView, offset: number, length: number): void {
+  /**
+   * One reply or event, `bytes[offset, offset + length)`, read through `view` (a view of `bytes`).
+   * `owned`: `bytes` is a record assembled from fragments, nobody else's, so a reply body is a view
+   * of it; a body in the ring is copied out before the ring reuses its bytes.
+   */
+  private onRecord(s: Slot, type: number, bytes: Uint8Array, view: DataView, offset: number, length: number, owned: boolean): void {
     if (type === RECORD_EVENT) {
       this.deliver(view.getUint32(offset, true), bytes.subarray(offset + EVENT_HEADER, offset + length));
       return;
@@ -368,6 +372,7 @@ export class ClientEndpoint {
     const requestId = view.getUint32(offset, true);
     const status = view.getInt32(offset + 4, true);
     // Most replies to acks and flows are empty: one shared empty body, not a new buffer each.
-    this.settleIn(s, requestId, status, length === 8 ? EMPTY_BODY : bytes.slice(offset + 8, offset + length));
+    const body = length === 8 ? EMPTY_BODY : owned ? bytes.subarray(offset + 8, offset + length) : bytes.slice(offset + 8, offset + length);
+    this.settleIn(s, requestId, status, body);
   }
 }

@@ -89,7 +89,9 @@ export class FragmentAssembler {
     const type = view.getUint32(8, true);
     const n = length - FRAGMENT_HEADER;
     if (at === 0 && this.record === undefined) {
-      this.record = new Uint8Array(total);
+      // Not zero-filled: every byte is written before the record is returned (fragments must
+      // arrive contiguous, from offset 0 to `total`, or this throws).
+      this.record = new Uint8Array(Buffer.allocUnsafeSlow(total).buffer, 0, total);
       this.filled = 0;
       this.type = type;
     }
