@@ -59,6 +59,8 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   private readonly waiters: (() => void)[] = [];
   private readonly schema: Schema<T>;
   private readonly capacity: number;
+  /** Buffered messages at or below which reading ahead starts again (see fill). */
+  private readonly refillAt: number;
   private closed = false;
   /** Messages per entry seen so far (a moving average; 0 until one is seen): sizes each read. */
   private messagesPerEntry = 0;
@@ -70,6 +72,7 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
   private constructor(readonly topic: string, private readonly parts: Part[], options: ReaderOptions<T>) {
     this.schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
     this.capacity = options.receiverQueueSize ?? 1000;
+    this.refillAt = Math.floor(this.capacity / 2);
   }
 
   /** @internal Created by `broker.createReader`. */
@@ -118,9 +121,14 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
     return r;
   }
 
+  /**
+   * Starts reading ahead once half the buffer has been taken, then reads until it is full again
+   * (Pulsar's consumer asks for more permits at half its receiver queue): a read per message taken
+   * made the reads one entry each, and the two threads took turns waiting for each other.
+   */
   private fill(): void {
-    if (this.failure) return;
-    for (const p of this.parts) if (!p.fetching && !this.closed && this.size < this.capacity) void this.fetch(p);
+    if (this.failure || this.closed || this.size > this.refillAt) return;
+    for (const p of this.parts) if (!p.fetching) void this.fetch(p);
   }
 
   private async fetch(p: Part): Promise<void> {
