@@ -118,6 +118,8 @@ test('reader - startMessageIdInclusive starts at the message itself (inside a ba
     assert.deepEqual(await readAll(await broker.createReader({ topic, startMessageId: MessageId.earliest, startMessageIdInclusive: true })), range(7));
     assert.equal(text((await empty.readNext({ timeoutMs: 1000 })) as never), 'm0', 'the reader made on the empty topic reads from the first message');
     await assert.rejects(broker.createReader({ topic, startMessageIdInclusive: 'yes' as never }), isCode('INVALID_ARGUMENT'));
+    // Two starts: which one won was not said anywhere (the time did, silently).
+    await assert.rejects(broker.createReader({ topic, startMessageId: ids[4]!, startTimeMs: 0 }), isCode('INVALID_ARGUMENT'));
   });
 });
 

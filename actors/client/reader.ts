@@ -23,7 +23,7 @@ export interface ReaderOptions<T = Uint8Array> {
    * `MessageId.latest`, at the last message stored, so the reader gets it first. @default false
    */
   startMessageIdInclusive?: boolean;
-  /** Start at the first message published at or after this epoch ms (instead of startMessageId). */
+  /** Start at the first message published at or after this epoch ms (instead of startMessageId: not both). */
   startTimeMs?: number;
   /** @default 1000 */
   receiverQueueSize?: number;
@@ -80,6 +80,10 @@ export class Reader<T = Uint8Array> implements AsyncIterable<Message<T>>, AsyncD
     const rq = options.receiverQueueSize ?? 1000;
     // 0 or a negative size buffered nothing: every readNext returned null, as if the topic were empty.
     if (!Number.isInteger(rq) || rq < 1) throw new MillraceError('INVALID_ARGUMENT', `receiverQueueSize must be an integer >= 1, got ${String(rq)}`);
+    // Both named two starts, and which one won was not said anywhere: startTimeMs did, silently.
+    if (options.startTimeMs !== undefined && options.startMessageId !== undefined) {
+      throw new MillraceError('INVALID_ARGUMENT', 'give a reader startMessageId or startTimeMs, not both');
+    }
     const start = options.startMessageId ?? MessageId.latest;
     if (!(start instanceof MessageId)) throw new MillraceError('INVALID_ARGUMENT', 'startMessageId must be a MessageId');
     const inclusive = options.startMessageIdInclusive ?? false;
