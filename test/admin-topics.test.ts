@@ -110,3 +110,19 @@ test('admin - subscriptions are listed, reset (earliest, latest, time, ID) and s
     await assert.rejects(broker.admin.skipMessages(topic, 'b', 0), isCode('INVALID_ARGUMENT'));
   });
 });
+
+test('admin - resetSubscription to a message inside a batch starts the subscription at that message', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('reset-batch');
+    const p = await broker.createProducer({ topic, batching: { maxMessages: 3, maxDelayMs: 20 } });
+    const ids = await Promise.all(range(7).map((v) => p.send({ value: bytes(v) })));
+    assert.equal(ids[4]!.batchIndex, 1, 'a message inside a batch');
+    const c = await broker.subscribe({ topic, subscription: 'b', type: 'shared', initialPosition: 'latest' });
+    await c.close();
+    await broker.admin.resetSubscription(topic, 'b', ids[4]!);
+    // Before: the whole entry of m3-m5 was unacked again (6 in the backlog, m3 first).
+    assert.equal((await broker.admin.stats(topic)).subscriptions['b']!.msgBacklog, 3);
+    const again = await broker.subscribe({ topic, subscription: 'b', type: 'shared' });
+    assert.deepEqual((await drain(again, 7, { idleMs: 300 })).map(text), ['m4', 'm5', 'm6']);
+  });
+});

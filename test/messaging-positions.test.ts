@@ -171,6 +171,28 @@ test('seek - seek(messageId)', async () => {
   });
 });
 
+test('seek - to a message inside a batch: the next message is that one, on every type, and a restart keeps it', async () => {
+  for (const type of ['exclusive', 'failover', 'shared', 'key_shared'] as const) {
+    await withBroker(async (ctx) => {
+      const topic = topicName(`seekbatch-${type}`);
+      const opts = { topic, subscription: 's', type, initialPosition: 'earliest' as const };
+      const c = await ctx.broker.subscribe(opts);
+      const p = await ctx.broker.createProducer({ topic, batching: { maxMessages: 3, maxDelayMs: 20 } });
+      // Sent together: batches of 3, so 0-2, 3-5 and 6 share entries.
+      const ids = await Promise.all(range(7).map((v) => p.send({ value: bytes(v) })));
+      assert.equal(ids[4]!.batchIndex, 1, 'a message inside a batch');
+      for (const m of await drain(c, 7)) await c.ack(m);
+      await c.seek(ids[4]!);
+      // Before: m3 came first, the whole entry again.
+      assert.deepEqual((await drain(c, 7, { idleMs: 300 })).map(text), range(7).slice(4), type);
+      await c.close();
+      const broker = await ctx.reopen();
+      const again = await broker.subscribe(opts);
+      assert.deepEqual((await drain(again, 7, { idleMs: 300 })).map(text), range(7).slice(4), `${type}, after a restart`);
+    });
+  }
+});
+
 test('reader - seek: to a message (inclusive, also inside a batch), to earliest for another epoch, to latest, to a time; it never waits out a long poll at the old end', async () => {
   await withBroker(async ({ broker }) => {
     const topic = topicName('reader-seek');

@@ -212,7 +212,7 @@ export class Admin {
           : to === 'earliest' || to === 'latest' ? { action: 'reset', subscription, to }
             : to instanceof MessageId && !to.isEarliest && !to.isLatest
               ? (to.partition === p.partition || parts.length === 1
-                ? { action: 'reset', subscription, ledgerId: to.ledgerId, entryId: to.entryId }
+                ? { action: 'reset', subscription, ledgerId: to.ledgerId, entryId: to.entryId, batchIndex: Math.max(0, to.batchIndex) }
                 : { action: 'reset', subscription, to: 'earliest' })
               : { action: 'reset', subscription, to: to instanceof MessageId && to.isLatest ? 'latest' : 'earliest' })));
     });

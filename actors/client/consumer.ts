@@ -699,7 +699,11 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     if (expired.length > 0) this.giveBack(expired);
   }
 
-  /** Moves the subscription: to a message ID (on its partition) or a publish time (every partition). */
+  /**
+   * Moves the subscription: to a message ID (on its partition) or a publish time (every partition).
+   * The next message delivered is the one of that ID, also inside a batch: the messages before it
+   * in its batch count as acked (Pulsar's seek with batch-index acks).
+   */
   async seek(target: MessageId | number): Promise<void> {
     if (this.closed) throw new MillraceError('CLOSED', 'the consumer is closed');
     if (typeof target === 'number') {
@@ -717,7 +721,8 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
         const last = await p.client.lastPosition();
         position = last ? { ledgerId: last.ledgerId, entryId: last.entryId + 1 } : { ledgerId: 0, entryId: 0 };
       } else position = { ledgerId: target.ledgerId, entryId: target.entryId };
-      await p.client.seek(this.plumbing.consumerId, { position });
+      const batchIndex = target.isEarliest || target.isLatest ? 0 : Math.max(0, target.batchIndex);
+      await p.client.seek(this.plumbing.consumerId, { position, batchIndex });
     }));
   }
 

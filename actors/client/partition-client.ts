@@ -290,8 +290,8 @@ export class PartitionClient {
     if (unsubscribe) this.dropSink(consumerId);
   }
 
-  async seek(consumerId: number, target: { position?: Position; publishTimeMs?: number }): Promise<void> {
-    await this.msgpackOp(OP_SEEK, { consumerId, ...target.position, publishTimeMs: target.publishTimeMs });
+  async seek(consumerId: number, target: { position?: Position; batchIndex?: number; publishTimeMs?: number }): Promise<void> {
+    await this.msgpackOp(OP_SEEK, { consumerId, ...target.position, batchIndex: target.batchIndex, publishTimeMs: target.publishTimeMs });
   }
 
   private async positionOp(op: number, length: number, write: (v: DataView) => void): Promise<Position | undefined> {

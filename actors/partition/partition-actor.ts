@@ -60,6 +60,15 @@ function tieredStorageFor(config: TieredStorageConfig, cacheBytes: number): Tier
   return t;
 }
 
+/** A consumer's seek: to a message (its entry, and a batch index > 0 inside it) or a publish time. */
+interface SeekRequest {
+  consumerId: number;
+  ledgerId?: number;
+  entryId?: number;
+  batchIndex?: number;
+  publishTimeMs?: number;
+}
+
 interface HeldAppend {
   entry: Uint8Array;
   reply: Reply;
@@ -192,7 +201,7 @@ class PartitionActor implements Actor {
       case OP_REDELIVER: return void this.redeliver(body, reply).catch((e: unknown) => reply.fail(e));
       case OP_CLOSE_CONSUMER:
       case OP_UNSUBSCRIBE: return void this.closeConsumer(op, body, reply).catch((e: unknown) => reply.fail(e));
-      case OP_SEEK: return void this.seek(unpackRequest(body) as { consumerId: number; ledgerId?: number; entryId?: number; publishTimeMs?: number }, reply).catch((e: unknown) => reply.fail(e));
+      case OP_SEEK: return void this.seek(unpackRequest(body) as SeekRequest, reply).catch((e: unknown) => reply.fail(e));
       case OP_FIND_TIME: {
         const t = new DataView(body.buffer, body.byteOffset, body.length).getFloat64(0, true);
         this.ml.findByTime(t).then((p) => reply.ok(positionReply(p)), (e: unknown) => reply.fail(e));
@@ -545,7 +554,7 @@ class PartitionActor implements Actor {
     if (op === OP_UNSUBSCRIBE) this.trimSoon();
   }
 
-  private async seek(req: { consumerId: number; ledgerId?: number; entryId?: number; publishTimeMs?: number }, reply: Reply): Promise<void> {
+  private async seek(req: SeekRequest, reply: Reply): Promise<void> {
     const found = this.consumer(reply.clientId, req.consumerId);
     if (!found) throw new MillraceError('CLOSED', `consumer ${req.consumerId} is not subscribed to ${this.ml.name}`);
     let target: Position;
@@ -555,7 +564,7 @@ class PartitionActor implements Actor {
     } else {
       target = { ledgerId: Math.max(0, req.ledgerId ?? 0), entryId: Math.max(0, req.entryId ?? 0) };
     }
-    await found.sub.seek(target);
+    await found.sub.seek(target, typeof req.batchIndex === 'number' && req.publishTimeMs === undefined ? Math.max(0, req.batchIndex) : 0);
     reply.ok();
     found.sub.pump();
   }
@@ -585,11 +594,15 @@ class PartitionActor implements Actor {
       if (from) await sub.skipBefore(from);
     } else if (req.action === 'reset') {
       let target: Position;
+      let batchIndex = 0;
       if (req.to === 'earliest') target = { ledgerId: 0, entryId: 0 };
       else if (req.to === 'latest') target = end;
       else if (typeof req.publishTimeMs === 'number') target = (await this.ml.findByTime(req.publishTimeMs)) ?? end;
-      else target = { ledgerId: Math.max(0, req.ledgerId ?? 0), entryId: Math.max(0, req.entryId ?? 0) };
-      await sub.seek(target);
+      else {
+        target = { ledgerId: Math.max(0, req.ledgerId ?? 0), entryId: Math.max(0, req.entryId ?? 0) };
+        batchIndex = typeof req.batchIndex === 'number' ? Math.max(0, req.batchIndex) : 0;
+      }
+      await sub.seek(target, batchIndex);
       sub.pump();
     } else {
       throw new MillraceError('INVALID_ARGUMENT', `unknown subscription action ${String((req as { action: unknown }).action)}`);

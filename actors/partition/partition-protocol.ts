@@ -81,7 +81,7 @@ export const LAST_MESSAGE_REPLY_BYTES = 24;
 
 /** SUBSCRIPTION_ADMIN's request. */
 export type SubscriptionAdminRequest =
-  | { action: 'reset'; subscription: string; ledgerId?: number; entryId?: number; publishTimeMs?: number; to?: 'earliest' | 'latest' }
+  | { action: 'reset'; subscription: string; ledgerId?: number; entryId?: number; batchIndex?: number; publishTimeMs?: number; to?: 'earliest' | 'latest' }
   | { action: 'skip'; subscription: string; messages: number }
   | { action: 'clear'; subscription: string };
 

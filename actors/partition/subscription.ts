@@ -18,6 +18,7 @@ import {
 import type { ActorContext } from '../host/actor.js';
 import { ACK_ITEM, readId, DELIVER_HEADER, DELIVER_ITEM, DELIVER_PARTIAL, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET } from './partition-protocol.js';
 import { encodeError } from '../host/protocol.js';
+import { entryCount } from '../../wasm/index.js';
 
 interface ConsumerConn {
   slot: number;
@@ -319,19 +320,23 @@ export class Subscription {
     }
   }
 
-  /** Moves the subscription so the next message delivered is the first at or after `position`. */
-  async seek(position: Position): Promise<void> {
+  /**
+   * Moves the subscription so the next message delivered is the first at or after `position`, and
+   * with `batchIndex` > 0 the message at that index of its entry: the messages before it in the
+   * entry count as acked (Pulsar's seek to a batch message ID with batch-index acks).
+   */
+  async seek(position: Position, batchIndex = 0): Promise<void> {
     this.seeking++;
     try {
       await this.pumpStopped();
-      await this.reset(position);
+      await this.reset(position, batchIndex);
     } finally {
       this.seeking--;
       if (this.again) this.pump();
     }
   }
 
-  private async reset(position: Position): Promise<void> {
+  private async reset(position: Position, batchIndex: number): Promise<void> {
     // Pulsar disconnects consumers on a seek; here each consumer is reset in place: what it holds is
     // dropped by the dispatcher (it will be read again), and its client clears its queue.
     const conns = [...this.consumers.values()];
@@ -350,6 +355,7 @@ export class Subscription {
     this.keepHeld([], 0);
     this.delayed = [];
     this.cursor.resetTo(position);
+    if (batchIndex > 0) await this.ackBatchBefore(position, batchIndex);
     await this.cursor.persist();
     this.resetAckFrontier();
     this.readPosition = this.cursor.firstUnacked() ?? this.afterEnd();
@@ -362,6 +368,19 @@ export class Subscription {
         v.setUint32(4, c.consumerId, true);
       });
     }
+  }
+
+  /**
+   * After a reset to `position`: acks the messages of its entry before `batchIndex`, when the reset
+   * landed on that entry (not moved past the end or out of a trimmed ledger) and it is a batch.
+   */
+  private async ackBatchBefore(position: Position, batchIndex: number): Promise<void> {
+    const first = this.cursor.firstUnacked();
+    if (!first || comparePositions(first, position) !== 0) return;
+    const [read] = await this.ml.readRange(position, { maxEntries: 1 });
+    if (!read || comparePositions(read.position, position) !== 0) return;
+    const batchSize = entryCount(read.entry);
+    for (let i = 0; i < Math.min(batchIndex, batchSize); i++) this.cursor.ack(position, i, batchSize);
   }
 
   /**
