@@ -444,7 +444,7 @@ export class Broker implements AsyncDisposable {
     const type = options.type ?? 'exclusive';
     if (!SUBSCRIPTION_TYPES.includes(type)) throw new MillraceError('INVALID_ARGUMENT', `type must be one of ${SUBSCRIPTION_TYPES.join(', ')}, got ${String(type)}`);
     const rq = options.receiverQueueSize ?? 1000;
-    if (!Number.isInteger(rq) || rq < 1) throw new MillraceError('INVALID_ARGUMENT', `receiverQueueSize must be an integer >= 1, got ${String(rq)}`);
+    if (!Number.isInteger(rq) || rq < 0) throw new MillraceError('INVALID_ARGUMENT', `receiverQueueSize must be an integer >= 0, got ${String(rq)}`);
     // Checked before anything is opened: a negative or non-number delay was accepted and read as
     // "no ack timeout" or as "redeliver at once".
     durationOption(options.ackTimeoutMs, 'ackTimeoutMs');
@@ -456,6 +456,11 @@ export class Broker implements AsyncDisposable {
     const schema = schemaOption(options.schema);
     const { name: topic } = await this.metadata(options.topic, schema.type);
     const parts = await this.partitionClients(topic);
+    // As in Pulsar: one permit at a time cannot be shared out over partitions without reading one
+    // of them ahead of the others.
+    if (rq === 0 && parts.length > 1) {
+      throw new MillraceError('INVALID_ARGUMENT', `receiverQueueSize 0 (a zero-queue consumer) needs a topic of one partition; ${topic} has ${parts.length}`);
+    }
     const consumerId = this.nextConsumerId++;
     const consumerName = options.consumerName ?? `consumer-${randomName()}`;
     let dlqProducer: Promise<Producer<Uint8Array>> | undefined;
@@ -515,20 +520,18 @@ export class Broker implements AsyncDisposable {
     // application held unacked at the crash comes again (its redelivery count unchanged, or +1 when
     // the count was raised before the crash); acking the old copy fails with ACK_INVALID, the new
     // copy acks. Acked messages (their ack resolved: durable) never come again.
-    // The consumer's per-partition share of its receiver queue (Consumer computes it the same way).
-    const quota = Math.max(1, Math.floor(rq / parts.length));
     const epochs = parts.map(() => 0);
     parts.forEach((p, i) => restartOffs.push(this.system.onRestart(p.client.ref, () => {
       // A newer restart supersedes a re-subscribe still retrying from an earlier one.
       const epoch = ++epochs[i]!;
-      void this.resubscribe(p.client, requests[i]!, sinks[i]!, quota, () => consumerClosed || epochs[i] !== epoch);
+      void this.resubscribe(p.client, requests[i]!, sinks[i]!, () => consumerClosed || epochs[i] !== epoch);
     })));
     await consumer.start();
     this.closables.add(consumer);
     return consumer;
   }
 
-  private async resubscribe(client: PartitionClient, req: SubscribeRequest, sink: ConsumerSink, quota: number, closed: () => boolean): Promise<void> {
+  private async resubscribe(client: PartitionClient, req: SubscribeRequest, sink: ConsumerSink, closed: () => boolean): Promise<void> {
     for (let attempt = 0; attempt < RESUBSCRIBE_ATTEMPTS && !closed() && !this.closed; attempt++) {
       try {
         // Reset first: its FLOW reaches the actor before the SUBSCRIBE and is ignored there; a
@@ -540,7 +543,7 @@ export class Broker implements AsyncDisposable {
           await client.closeConsumer(req.consumerId, false).catch(() => undefined);
           return;
         }
-        await client.flow(req.consumerId, quota);
+        await sink.regrant();
         return;
       } catch (err) {
         const retriable = err instanceof MillraceError && (err.code === 'WORKER_DIED' || err.code === 'ACTOR_NOT_FOUND');

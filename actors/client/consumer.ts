@@ -33,7 +33,12 @@ export interface ConsumerOptions<T = Uint8Array> {
   priority?: number;
   /** Where a new subscription starts. @default 'latest' */
   initialPosition?: 'earliest' | 'latest';
-  /** Messages buffered in memory at most, across partitions. @default 1000 */
+  /**
+   * Messages buffered in memory at most, across partitions. 0 buffers none (Pulsar's zero-queue
+   * consumer): a message is asked for only while a receive waits, one at a time, so on a Shared
+   * subscription a long task never holds messages that another consumer could take. 0 needs a
+   * topic of one partition, as in Pulsar. @default 1000
+   */
   receiverQueueSize?: number;
   /** Unacked messages are redelivered after this long; 0 turns it off. @default 0 */
   ackTimeoutMs?: number;
@@ -61,8 +66,11 @@ interface Part<T> {
   partition: number;
   /** What the messages of this partition share. */
   src: MessageSource<T>;
+  /** Permits granted per refill; 0 for a zero-queue consumer. */
   quota: number;
   consumedSinceFlow: number;
+  /** Zero-queue: permits granted and not yet used by a delivery (0 or 1). */
+  permitsOut: number;
   /** Acks waiting for the next ACK request, laid out as its items, and their one promise. */
   acks: AckItems;
   ackBatch: AckBatch | undefined;
@@ -181,16 +189,19 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   private readonly type: SubscriptionType;
   private ackTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** receiverQueueSize 0: permits only while a receive waits (see askOne). */
+  private readonly zeroQueue: boolean;
 
   /** @internal Created by `broker.subscribe`. */
   constructor(readonly topic: string, readonly subscription: string, private readonly options: ConsumerOptions<T>, private readonly plumbing: ConsumerPlumbing) {
     this.schema = options.schema ?? (Schemas.bytes as unknown as Schema<T>);
     this.type = options.type ?? 'exclusive';
     const total = options.receiverQueueSize ?? 1000;
-    const quota = Math.max(1, Math.floor(total / plumbing.parts.length));
+    this.zeroQueue = total === 0;
+    const quota = this.zeroQueue ? 0 : Math.max(1, Math.floor(total / plumbing.parts.length));
     this.parts = plumbing.parts.map((p) => {
       const part: Part<T> = {
-        ...p, src: new MessageSource<T>(topic, p.partition, this.schema, this), quota, consumedSinceFlow: 0, acks: new AckItems(), ackBatch: undefined,
+        ...p, src: new MessageSource<T>(topic, p.partition, this.schema, this), quota, consumedSinceFlow: 0, permitsOut: 0, acks: new AckItems(), ackBatch: undefined,
         ackScheduled: false, sentAcks: undefined, sentBatch: undefined, spareAcks: undefined, onAcked: ignore, onAckFailed: ignore, out: new Map(),
       };
       part.onAcked = () => this.acksSettled(part, false, undefined);
@@ -206,13 +217,39 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     return {
       deliver: (ledgerId, entryId, entry, items, at, count, partial) => this.onDeliver(i, ledgerId, entryId, entry, items, at, count, partial),
       reset: () => this.onReset(i),
+      regrant: () => this.regrant(this.parts[i]!),
       error: (err) => this.onError(err),
     };
   }
 
   /** @internal Grants the initial permits once every partition is subscribed. */
   async start(): Promise<void> {
+    if (this.zeroQueue) return;
     await Promise.all(this.parts.map((p) => p.client.flow(this.plumbing.consumerId, p.quota)));
+  }
+
+  /** Permits again for a partition that lost them (its actor restarted): a refill, or one if a receive waits. */
+  private regrant(part: Part<T>): Promise<void> {
+    if (!this.zeroQueue) return part.client.flow(this.plumbing.consumerId, part.quota).then(ignore);
+    part.permitsOut = 0;
+    this.askOne();
+    return Promise.resolve();
+  }
+
+  /**
+   * Zero-queue: asks for one message when a receive waits, nothing is buffered and no permit is out
+   * (Pulsar's ZeroQueueConsumer sends a permit per receive). A receive that times out leaves its
+   * permit out: the message it brings waits for the next receive, the one message buffered.
+   */
+  private askOne(): void {
+    if (!this.zeroQueue || this.closed || this.waiters.length === 0 || this.queued > 0) return;
+    const part = this.parts[0]!;
+    if (part.permitsOut > 0) return;
+    part.permitsOut = 1;
+    part.client.flow(this.plumbing.consumerId, 1).catch(() => {
+      // The actor is gone (its worker died): the regrant after it restarts asks again.
+      part.permitsOut = 0;
+    });
   }
 
   /** @internal Messages delivered and not yet received (G9 tests read it). */
@@ -230,6 +267,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     const view = partial ? new EntryView(entry, { items, at, count }) : new EntryView(entry);
     const now = Date.now();
     const rec = this.record(part, i, ledgerId, entryId, view.count, now);
+    if (this.zeroQueue) part.permitsOut = Math.max(0, part.permitsOut - count);
     const dl = this.options.deadLetter;
     // The batch indexes to queue: a range while they run 0, 1, 2, ... (a whole entry), else a list.
     let list: Uint16Array | undefined;
@@ -267,6 +305,8 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
       }
     }
     if (rec.out === 0) this.drop(part, rec);
+    // A permit used by a message that went to the dead-letter topic, or a batch receive that wants more.
+    this.askOne();
   }
 
   /**
@@ -365,10 +405,11 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     for (const byEntry of part.out.values()) for (const rec of byEntry.values()) rec.live = false;
     part.out.clear();
     part.consumedSinceFlow = 0;
-    void part.client.flow(this.plumbing.consumerId, part.quota).catch(() => undefined);
+    void this.regrant(part).catch(() => undefined);
   }
 
   private consumed(part: Part<T>): void {
+    if (part.quota === 0) return; // zero-queue: askOne asks
     // Pulsar's rule: ask for more once half the queue has been taken.
     if (++part.consumedSinceFlow >= Math.max(1, Math.floor(part.quota / 2))) {
       const n = part.consumedSinceFlow;
@@ -407,6 +448,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
       if (timeoutMs !== undefined) w.timer = setTimeout(dropWaiter, timeoutMs, w);
       if (signal) signal.addEventListener('abort', w.onAbort = () => w.drop(), { once: true });
       this.waiters.push(w);
+      this.askOne();
     });
   }
 
@@ -488,6 +530,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
       const timer = setTimeout(finish, timeoutMs);
       options.signal?.addEventListener('abort', finish, { once: true });
       this.waiters.push(w);
+      this.askOne();
     });
   }
 

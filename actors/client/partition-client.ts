@@ -32,6 +32,8 @@ export interface ConsumerSink {
   deliver(ledgerId: number, entryId: number, entry: Uint8Array, items: DataView, at: number, count: number, partial: boolean): void;
   /** The subscription was moved (seek): drop what is buffered and grant permits again. */
   reset(): void;
+  /** Grants the permits a partition whose actor restarted has lost (after the new SUBSCRIBE). */
+  regrant(): Promise<void>;
   /** The subscription cannot dispatch (e.g. an entry it must read is corrupt). */
   error(err: MillraceError): void;
 }
