@@ -42,6 +42,8 @@ interface Variant {
   ringBytes?: number;
   /** Every third value is padded with spaces to this many bytes (receivers trim them). */
   largeValueBytes?: number;
+  /** The consumers' receiverQueueSize (0: zero-queue consumers). @default 4 */
+  receiverQueueSize?: number;
 }
 
 /** One run's world: the real broker and the model beside it. */
@@ -80,7 +82,7 @@ async function openProducer(w: World): Promise<RecordedProducer<Uint8Array>> {
 async function subscribe(w: World, name: string): Promise<RecordedConsumer<Uint8Array>> {
   const c = await w.broker.subscribe({
     topic: w.topic, subscription: SUB, type: w.type, consumerName: name, initialPosition: 'earliest',
-    receiverQueueSize: 4, ackTimeoutMs: ACK_TIMEOUT_MS, nackRedeliveryDelayMs: NACK_DELAY_MS,
+    receiverQueueSize: w.variant.receiverQueueSize ?? 4, ackTimeoutMs: ACK_TIMEOUT_MS, nackRedeliveryDelayMs: NACK_DELAY_MS,
   });
   return w.rec.consumer(c, { kind: kindOf(w.type), initialPosition: 'earliest', consumerName: name });
 }
@@ -339,6 +341,7 @@ async function drainAndCheck(w: World): Promise<void> {
 const VARIANTS: { variant: Variant; runs: number; soakRuns: number }[] = [
   { variant: { name: '' }, runs: 8, soakRuns: 400 },
   { variant: { name: ', large records', ringBytes: 2 ** 16, largeValueBytes: 12_000 }, runs: 3, soakRuns: 100 },
+  { variant: { name: ', zero-queue consumers', receiverQueueSize: 0 }, runs: 3, soakRuns: 100 },
 ];
 
 for (const { variant, runs: normalRuns, soakRuns } of VARIANTS) {
