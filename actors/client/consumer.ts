@@ -409,7 +409,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
   }
 
   private consumed(part: Part<T>): void {
-    if (part.quota === 0) return; // zero-queue: askOne asks
+    if (this.zeroQueue) return; // askOne asks
     // Pulsar's rule: ask for more once half the queue has been taken.
     if (++part.consumedSinceFlow >= Math.max(1, Math.floor(part.quota / 2))) {
       const n = part.consumedSinceFlow;
@@ -764,8 +764,7 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
         const last = await p.client.lastPosition();
         position = last ? { ledgerId: last.ledgerId, entryId: last.entryId + 1 } : { ledgerId: 0, entryId: 0 };
       } else position = { ledgerId: target.ledgerId, entryId: target.entryId };
-      const batchIndex = target.isEarliest || target.isLatest ? 0 : Math.max(0, target.batchIndex);
-      await p.client.seek(this.plumbing.consumerId, { position, batchIndex });
+      await p.client.seek(this.plumbing.consumerId, { position, batchIndex: target.isEarliest || target.isLatest ? 0 : target.batchIndex });
     }));
   }
 

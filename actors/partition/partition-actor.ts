@@ -12,7 +12,7 @@ import { DEFAULTS } from '../../core/defaults.js';
 import type { TopicPolicies } from '../../core/topic/index.js';
 import { createObjectStore, type TieredStorageConfig } from '../../core/offload/object-store.js';
 import { BlockCache } from '../../core/offload/offloaded-ledger-reader.js';
-import { OFF_COUNT, decodeEntry, jsFramer } from '../../wasm/index.js';
+import { decodeEntry, entryCount, jsFramer } from '../../wasm/index.js';
 import type { Actor, ActorContext, ActorFactory, Reply } from '../host/actor.js';
 import { DedupState } from './dedup.js';
 import { Subscription } from './subscription.js';
@@ -67,6 +67,14 @@ interface SeekRequest {
   entryId?: number;
   batchIndex?: number;
   publishTimeMs?: number;
+}
+
+/** A seek's or reset's message ID as the subscription takes it: its entry, and a batch index >= 0. */
+function messageTarget(req: { ledgerId?: number; entryId?: number; batchIndex?: number }): [Position, number] {
+  return [
+    { ledgerId: Math.max(0, req.ledgerId ?? 0), entryId: Math.max(0, req.entryId ?? 0) },
+    typeof req.batchIndex === 'number' ? Math.max(0, req.batchIndex) : 0,
+  ];
 }
 
 interface HeldAppend {
@@ -310,7 +318,7 @@ class PartitionActor implements Actor {
     if (last) {
       try {
         const { entry } = await this.ml.read(last);
-        batchIndex = entry[OFF_COUNT]! + (entry[OFF_COUNT + 1]! << 8) - 1;
+        batchIndex = entryCount(entry) - 1;
       } catch (err) {
         // Deleted by retention since it was confirmed: the whole-entry ID, as Pulsar gives.
         if (!(err instanceof MillraceError && err.code === 'ENTRY_NOT_FOUND')) throw err;
@@ -557,24 +565,23 @@ class PartitionActor implements Actor {
   private async seek(req: SeekRequest, reply: Reply): Promise<void> {
     const found = this.consumer(reply.clientId, req.consumerId);
     if (!found) throw new MillraceError('CLOSED', `consumer ${req.consumerId} is not subscribed to ${this.ml.name}`);
-    let target: Position;
-    if (typeof req.publishTimeMs === 'number') {
-      const last = this.ml.lastConfirmed;
-      target = (await this.ml.findByTime(req.publishTimeMs)) ?? (last ? { ledgerId: last.ledgerId, entryId: last.entryId + 1 } : { ledgerId: 0, entryId: 0 });
-    } else {
-      target = { ledgerId: Math.max(0, req.ledgerId ?? 0), entryId: Math.max(0, req.entryId ?? 0) };
-    }
-    await found.sub.seek(target, typeof req.batchIndex === 'number' && req.publishTimeMs === undefined ? Math.max(0, req.batchIndex) : 0);
+    if (typeof req.publishTimeMs === 'number') await found.sub.seek((await this.ml.findByTime(req.publishTimeMs)) ?? this.end());
+    else await found.sub.seek(...messageTarget(req));
     reply.ok();
     found.sub.pump();
+  }
+
+  /** Just after the last confirmed entry: where a seek to the end or past it lands. */
+  private end(): Position {
+    const last = this.ml.lastConfirmed;
+    return last ? { ledgerId: last.ledgerId, entryId: last.entryId + 1 } : { ledgerId: 0, entryId: 0 };
   }
 
   /** Resets, skips or clears a subscription from outside (admin), consumers connected or not. */
   private async subscriptionAdmin(req: SubscriptionAdminRequest): Promise<void> {
     const sub = this.subscriptions.get(req.subscription);
     if (!sub) throw new MillraceError('SUBSCRIPTION_NOT_FOUND', `${this.ml.name} has no subscription ${String(req.subscription)}`);
-    const last = this.ml.lastConfirmed;
-    const end: Position = last ? { ledgerId: last.ledgerId, entryId: last.entryId + 1 } : { ledgerId: 0, entryId: 0 };
+    const end = this.end();
     if (req.action === 'clear') {
       await sub.skipBefore(end);
     } else if (req.action === 'skip') {
@@ -587,22 +594,16 @@ class PartitionActor implements Actor {
         if (rs.length === 0) break;
         for (const r of rs) {
           if (left <= 0) break;
-          left -= r.entry[10]! | (r.entry[11]! << 8);
+          left -= entryCount(r.entry);
           from = { ledgerId: r.position.ledgerId, entryId: r.position.entryId + 1 };
         }
       }
       if (from) await sub.skipBefore(from);
     } else if (req.action === 'reset') {
-      let target: Position;
-      let batchIndex = 0;
-      if (req.to === 'earliest') target = { ledgerId: 0, entryId: 0 };
-      else if (req.to === 'latest') target = end;
-      else if (typeof req.publishTimeMs === 'number') target = (await this.ml.findByTime(req.publishTimeMs)) ?? end;
-      else {
-        target = { ledgerId: Math.max(0, req.ledgerId ?? 0), entryId: Math.max(0, req.entryId ?? 0) };
-        batchIndex = typeof req.batchIndex === 'number' ? Math.max(0, req.batchIndex) : 0;
-      }
-      await sub.seek(target, batchIndex);
+      if (req.to === 'earliest') await sub.seek({ ledgerId: 0, entryId: 0 });
+      else if (req.to === 'latest') await sub.seek(end);
+      else if (typeof req.publishTimeMs === 'number') await sub.seek((await this.ml.findByTime(req.publishTimeMs)) ?? end);
+      else await sub.seek(...messageTarget(req));
       sub.pump();
     } else {
       throw new MillraceError('INVALID_ARGUMENT', `unknown subscription action ${String((req as { action: unknown }).action)}`);
