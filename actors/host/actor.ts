@@ -6,13 +6,17 @@
  */
 import type { Store } from '../../core/storage/store.js';
 import type { LogLevel } from '../../core/observability/logger.js';
+import type { RecordParts } from '../ring/index.js';
 
 /** Answers one request. Call exactly one of the two, once. */
 export interface Reply {
   /** The client thread that sent the request (events for it go to this client). */
   readonly clientId: number;
-  /** `body` is copied before this returns: the caller may reuse it at once. */
-  ok(body?: Uint8Array): void;
+  /**
+   * `body` is copied before this returns: the caller may reuse it at once. Parts are sent as one
+   * body, concatenated, without the caller gathering them into one buffer.
+   */
+  ok(body?: RecordParts): void;
   fail(err: unknown): void;
 }
 

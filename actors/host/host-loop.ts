@@ -10,7 +10,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { MillraceError } from '../../core/errors.js';
 import { Store, type Durability } from '../../core/storage/store.js';
-import { FragmentAssembler, RingBuffer, splitFragments, writeFragments } from '../ring/index.js';
+import { FragmentAssembler, RingBuffer, copyRecord, recordLength, splitFragments, writeFragments, type RecordParts } from '../ring/index.js';
 import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
 import { IdleGate, LONG_SLICE_MS, SLICE_MS, SpinToken, type IdleStrategy } from './idle-strategy.js';
@@ -209,13 +209,17 @@ export class HostLoop {
     }
   }
 
-  /** Sends a reply; `body` is copied before this returns. */
-  reply(c: ClientLink, requestId: number, status: number, body: Uint8Array): void {
-    const length = REPLY_HEADER + body.length;
+  /**
+   * Sends a reply; `body` is copied before this returns. A body given as parts goes into the ring
+   * as it is, without being gathered into one buffer first: a read's reply is its entries, up to
+   * megabytes, and gathering them was a copy and an allocation per read.
+   */
+  reply(c: ClientLink, requestId: number, status: number, body: RecordParts): void {
+    const length = REPLY_HEADER + recordLength(body);
     if (length > c.replies.maxRecordLength) {
-      const record = new Uint8Array(length);
-      fillReply(record, new DataView(record.buffer), 0, requestId, status, body);
-      this.writeFragmented(c, RECORD_REPLY, record);
+      const header = new Uint8Array(REPLY_HEADER);
+      fillReplyHeader(new DataView(header.buffer), 0, requestId, status);
+      this.writeFragmented(c, RECORD_REPLY, body instanceof Uint8Array ? [header, body] : [header, ...body]);
       return;
     }
     // Not through write(): one reply per request, and its fill closure was garbage each time.
@@ -223,14 +227,16 @@ export class HostLoop {
     if (c.backlog.length === 0) {
       const at = c.replies.tryClaim(RECORD_REPLY, length);
       if (at >= 0) {
-        fillReply(c.replies.bytes, c.replyView, at, requestId, status, body);
+        fillReplyHeader(c.replyView, at, requestId, status);
+        copyRecord(body, c.replies.bytes, at + REPLY_HEADER);
         c.replies.commit(at);
         c.bell.ring();
         return;
       }
     }
     const record = new Uint8Array(length);
-    fillReply(record, new DataView(record.buffer), 0, requestId, status, body);
+    fillReplyHeader(new DataView(record.buffer), 0, requestId, status);
+    copyRecord(body, record, REPLY_HEADER);
     c.backlog.push({ type: RECORD_REPLY, record });
   }
 
@@ -280,7 +286,7 @@ export class HostLoop {
    * A record too large for one reply-ring record goes through the ring as fragments: what fits
    * now, the rest queued behind it, so it stays in order with the records around it.
    */
-  private writeFragmented(c: ClientLink, type: number, record: Uint8Array): void {
+  private writeFragmented(c: ClientLink, type: number, record: RecordParts): void {
     let from = 0;
     if (c.backlog.length === 0) {
       from = writeFragments(c.replies, RECORD_FRAGMENT, type, record, 0);
@@ -412,11 +418,10 @@ export async function runHost(init: HostInit): Promise<void> {
 
 const EMPTY = new Uint8Array(0);
 
-/** A reply record at `bytes[at..]`: request ID, status, body. */
-function fillReply(bytes: Uint8Array, view: DataView, at: number, requestId: number, status: number, body: Uint8Array): void {
+/** A reply record's header at `at`: request ID and status (the body follows it). */
+function fillReplyHeader(view: DataView, at: number, requestId: number, status: number): void {
   view.setUint32(at, requestId, true);
   view.setInt32(at + 4, status, true);
-  bytes.set(body, at + REPLY_HEADER);
 }
 
 /** One request's Reply: a small object, not an object and two closures per request. */
@@ -428,7 +433,7 @@ class RingReply implements Reply {
     this.clientId = c.id;
   }
 
-  ok(body: Uint8Array = EMPTY): void {
+  ok(body: RecordParts = EMPTY): void {
     if (this.answered) return;
     this.answered = true;
     this.loop.reply(this.c, this.requestId, STATUS_OK, body);

@@ -14,6 +14,7 @@ import { createObjectStore, type TieredStorageConfig } from '../../core/offload/
 import { BlockCache } from '../../core/offload/offloaded-ledger-reader.js';
 import { decodeEntry, entryCount, jsFramer } from '../../wasm/index.js';
 import type { Actor, ActorContext, ActorFactory, Reply } from '../host/actor.js';
+import type { RecordParts } from '../ring/index.js';
 import { DedupState } from './dedup.js';
 import { Subscription } from './subscription.js';
 import { PartitionMaintenance } from './maintenance.js';
@@ -710,20 +711,26 @@ class PartitionActor implements Actor {
   }
 }
 
-function encodeEntries(entries: ReadEntry[]): Uint8Array {
-  const size = 4 + entries.reduce((n, e) => n + READ_ENTRY_HEADER + e.entry.length, 0);
-  const out = new Uint8Array(size);
-  const w = new DataView(out.buffer);
+/**
+ * A read's reply body as parts: the count, then each entry's header and its bytes. The entries go
+ * to the ring as they are (see Reply.ok); one buffer holds every header.
+ */
+function encodeEntries(entries: ReadEntry[]): RecordParts {
+  const headers = new Uint8Array(4 + entries.length * READ_ENTRY_HEADER);
+  const w = new DataView(headers.buffer);
   w.setUint32(0, entries.length, true);
+  if (entries.length === 0) return headers;
+  const parts: Uint8Array[] = [];
   let at = 4;
   for (const e of entries) {
     w.setFloat64(at, e.position.ledgerId, true);
     w.setFloat64(at + 8, e.position.entryId, true);
     w.setUint32(at + 16, e.entry.length, true);
-    out.set(e.entry, at + READ_ENTRY_HEADER);
-    at += READ_ENTRY_HEADER + e.entry.length;
+    // The count shares the first entry's header part.
+    parts.push(headers.subarray(at === 4 ? 0 : at, at + READ_ENTRY_HEADER), e.entry);
+    at += READ_ENTRY_HEADER;
   }
-  return out;
+  return parts;
 }
 
 const factory: ActorFactory = async (ctx: ActorContext, config: unknown) => {

@@ -27,20 +27,104 @@ function chunkLength(maxRecordLength: number): number {
 }
 
 /**
- * Writes the fragments of `record` (ring record type `type`) from byte `from` on, as record type
- * `fragmentType`, while `ring` has room. Returns the offset reached: `record.length` once all of it
- * is written; call again with that offset when the reader has made room. Writer side.
+ * A record given as parts to concatenate (a header and the bodies after it): a writer of a large
+ * reply need not first copy them all into one buffer.
  */
-export function writeFragments(ring: RingBuffer, fragmentType: number, type: number, record: Uint8Array, from: number): number {
+export type RecordParts = Uint8Array | readonly Uint8Array[];
+
+/** The length of a record given as parts. */
+export function recordLength(record: RecordParts): number {
+  if (record instanceof Uint8Array) return record.length;
+  let n = 0;
+  for (const p of record) n += p.length;
+  return n;
+}
+
+/**
+ * Reads a record given as parts front to back, copying its bytes out in order. Fragments ask for
+ * consecutive ranges, so the cursor only moves forward.
+ */
+class PartsCursor {
+  private part = 0;
+  private inPart = 0;
+  /** The record offset the cursor is at. */
+  offset = 0;
+
+  constructor(private readonly parts: readonly Uint8Array[]) {}
+
+  /** Moves to record offset `to` (at or after the current one). */
+  skipTo(to: number): void {
+    let left = to - this.offset;
+    while (left > 0) {
+      const p = this.parts[this.part]!;
+      const n = Math.min(left, p.length - this.inPart);
+      this.advance(n, p.length);
+      left -= n;
+    }
+  }
+
+  /** Copies the next `n` bytes of the record to `dest` at `at`. */
+  copy(dest: Uint8Array, at: number, n: number): void {
+    while (n > 0) {
+      const p = this.parts[this.part]!;
+      const k = Math.min(n, p.length - this.inPart);
+      dest.set(k === p.length ? p : p.subarray(this.inPart, this.inPart + k), at);
+      this.advance(k, p.length);
+      at += k;
+      n -= k;
+    }
+  }
+
+  private advance(n: number, partLength: number): void {
+    this.inPart += n;
+    this.offset += n;
+    if (this.inPart === partLength) {
+      this.part++;
+      this.inPart = 0;
+      // Empty parts take no bytes: step over them so the next copy starts on bytes.
+      while (this.part < this.parts.length && this.parts[this.part]!.length === 0) this.part++;
+    }
+  }
+}
+
+/** A cursor over `record` at offset `from`. */
+function cursorAt(record: RecordParts, from: number): PartsCursor {
+  const c = new PartsCursor(record instanceof Uint8Array ? [record] : record);
+  c.skipTo(from);
+  return c;
+}
+
+/**
+ * Copies `record`'s bytes into `dest` at `at` (a whole record, e.g. into one ring record).
+ */
+export function copyRecord(record: RecordParts, dest: Uint8Array, at: number): void {
+  if (record instanceof Uint8Array) {
+    dest.set(record, at);
+    return;
+  }
+  for (const p of record) {
+    dest.set(p, at);
+    at += p.length;
+  }
+}
+
+/**
+ * Writes the fragments of `record` (ring record type `type`) from byte `from` on, as record type
+ * `fragmentType`, while `ring` has room. Returns the offset reached: the record's length once all
+ * of it is written; call again with that offset when the reader has made room. Writer side.
+ */
+export function writeFragments(ring: RingBuffer, fragmentType: number, type: number, record: RecordParts, from: number): number {
   const chunk = chunkLength(ring.maxRecordLength);
   const view = new DataView(ring.buffer);
+  const total = recordLength(record);
+  const cursor = cursorAt(record, from);
   let offset = from;
-  while (offset < record.length) {
-    const n = Math.min(chunk, record.length - offset);
+  while (offset < total) {
+    const n = Math.min(chunk, total - offset);
     const at = ring.tryClaim(fragmentType, FRAGMENT_HEADER + n);
     if (at < 0) break;
-    fillHeader(view, at, record.length, offset, type);
-    ring.bytes.set(record.subarray(offset, offset + n), at + FRAGMENT_HEADER);
+    fillHeader(view, at, total, offset, type);
+    cursor.copy(ring.bytes, at + FRAGMENT_HEADER, n);
     ring.commit(at);
     offset += n;
   }
@@ -51,14 +135,16 @@ export function writeFragments(ring: RingBuffer, fragmentType: number, type: num
  * The fragment payloads of `record` from byte `from` on, as separate buffers: for a writer that
  * queues what the ring has no room for yet, to write in order later.
  */
-export function splitFragments(maxRecordLength: number, type: number, record: Uint8Array, from = 0): Uint8Array[] {
+export function splitFragments(maxRecordLength: number, type: number, record: RecordParts, from = 0): Uint8Array[] {
   const chunk = chunkLength(maxRecordLength);
+  const total = recordLength(record);
+  const cursor = cursorAt(record, from);
   const out: Uint8Array[] = [];
-  for (let offset = from; offset < record.length; offset += chunk) {
-    const n = Math.min(chunk, record.length - offset);
+  for (let offset = from; offset < total; offset += chunk) {
+    const n = Math.min(chunk, total - offset);
     const f = new Uint8Array(FRAGMENT_HEADER + n);
-    fillHeader(new DataView(f.buffer), 0, record.length, offset, type);
-    f.set(record.subarray(offset, offset + n), FRAGMENT_HEADER);
+    fillHeader(new DataView(f.buffer), 0, total, offset, type);
+    cursor.copy(f, FRAGMENT_HEADER, n);
     out.push(f);
   }
   return out;
