@@ -84,7 +84,9 @@ interface HeldAppend {
   cancel: () => void;
 }
 
-// Replies must fit a ring record (1/8 of a 4 MiB ring by default) or fall back to the control port.
+// Bytes of entries one read replies with at most (a reply larger than a ring record goes as fragments).
+// Reads of up to 1 MiB measured no faster in replay (5.0-5.8M against 4.4-6.2M msg/s), with a
+// reply a larger share of the reply ring; a bound also keeps one reader's read from holding the host long.
 const READ_MAX_BYTES_CAP = 448 * 1024;
 const READ_MAX_WAIT_MS = 60_000;
 
