@@ -48,7 +48,7 @@ class PartsCursor {
   private part = 0;
   private inPart = 0;
   /** The record offset the cursor is at. */
-  offset = 0;
+  private offset = 0;
 
   constructor(private readonly parts: readonly Uint8Array[]) {}
 
