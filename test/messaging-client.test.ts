@@ -52,6 +52,37 @@ test('receive - resolves null after timeoutMs', async () => {
   });
 });
 
+test('receive - waiting receives with different timeouts each end at their own, and one that gets a message leaves the others theirs', async () => {
+  await withBroker(async ({ broker }) => {
+    const topic = topicName('recv-timeouts');
+    const c = await broker.subscribe({ topic, subscription: 's', type: 'shared' });
+    const p = await broker.createProducer({ topic });
+    const t0 = performance.now();
+    const ended: Record<string, number> = {};
+    const wait = (name: string, timeoutMs?: number): Promise<unknown> => c.receive(timeoutMs === undefined ? {} : { timeoutMs }).then((m) => {
+      ended[name] = performance.now() - t0;
+      return m;
+    });
+    // Longest first: the consumer's one timer must move earlier for each shorter deadline.
+    const first = wait('first (no timeout)');
+    const long = wait('400 ms', 400);
+    const short = wait('60 ms', 60);
+    const mid = wait('200 ms', 200);
+    await p.send({ value: bytes('x') }); // the oldest waiting receive takes it
+    assert.equal(text((await first) as never), 'x');
+    assert.equal(await short, null);
+    assert.equal(await mid, null);
+    assert.equal(await long, null);
+    for (const [name, lo] of [['60 ms', 55], ['200 ms', 195], ['400 ms', 395]] as const) {
+      assert.ok(ended[name]! >= lo, `${name} ended after ${Math.round(ended[name]!)} ms`);
+    }
+    // Each at its own time, not all at the latest deadline (gaps of 340 and 200 ms, with slack for a slow machine).
+    const gaps = `ended at ${JSON.stringify(ended)}`;
+    assert.ok(ended['400 ms']! - ended['60 ms']! > 200, gaps);
+    assert.ok(ended['400 ms']! - ended['200 ms']! > 100, gaps);
+  });
+});
+
 test('bad input - a timeoutMs that is not a number of ms from 0 to 2^31-1 is INVALID_ARGUMENT for receive, receiveBatch and readNext', async () => {
   await withBroker(async ({ broker }) => {
     const topic = topicName('bad-timeouts');
