@@ -1,5 +1,5 @@
 /** actors: the runtime (partition actors on a piscina pool, SharedArrayBuffer rings) and the client API. */
-export { ActorSystem, type ActorSystemOptions, type ActorRef, type BodyWriter, type EventHandler } from './host/actor-system.js';
+export { ActorSystem, type ActorSystemOptions, type ActorRef, type BodyWriter, type EventHandler, type ReplyDecoder } from './host/actor-system.js';
 export type { Actor, ActorContext, ActorFactory, Reply } from './host/actor.js';
 export { PartitionClient } from './client/partition-client.js';
 export type { PartitionActorConfig } from './partition/partition-actor.js';

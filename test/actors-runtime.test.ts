@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ActorSystem, PartitionClient, ManagedLedger, Store, MillraceError, comparePositions, type Position } from '../index.js';
 import { decodeEntry } from '../wasm/index.js';
+import { OP_LAST_POSITION } from '../actors/partition/partition-protocol.js';
 import { tempDir, removeDir } from './util/tmp.js';
 
 const enc = new TextEncoder();
@@ -161,6 +162,29 @@ test('actors - bad input gets a typed error and the host keeps serving', async (
     assert.equal((await p.append(batch('ok'))).count, 10);
     await sys.close();
     await assert.rejects(ActorSystem.open({ dataDir: dir, workers: 0 }), (e: unknown) => e instanceof MillraceError && e.code === 'INVALID_ARGUMENT');
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('actors - a reply read in place by a decoder: the same bytes as the copied body; a decoder that throws rejects its request only', async () => {
+  const dir = tempDir();
+  try {
+    const sys = track(await ActorSystem.open({ dataDir: dir, workers: 1 }));
+    const p = await PartitionClient.spawn(sys, 'decoded');
+    await p.append(batch('x', 3));
+    const none = (): void => undefined;
+    const copied = await sys.request(p.ref, OP_LAST_POSITION, 0, none);
+    const inPlace = await sys.request(p.ref, OP_LAST_POSITION, 0, none, (v, at, length) => new Uint8Array(v.buffer, v.byteOffset + at, length).slice());
+    assert.ok(copied.length > 0);
+    assert.deepEqual(inPlace, copied);
+    const bad = new MillraceError('INVALID_ARGUMENT', 'a decoder refused the reply');
+    await assert.rejects(sys.request(p.ref, OP_LAST_POSITION, 0, none, () => {
+      throw bad;
+    }), (e: unknown) => e === bad);
+    // The thread's reply pump went on: later requests, and the append path that decodes in place, still answer.
+    assert.equal((await p.append(batch('y', 4))).count, 4);
+    assert.deepEqual(await sys.request(p.ref, OP_LAST_POSITION, 0, none, (_v, _at, length) => length), copied.length);
   } finally {
     removeDir(dir);
   }

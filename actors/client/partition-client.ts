@@ -11,7 +11,7 @@ import { MillraceError } from '../../core/errors.js';
 import { encodeInto, encodedSize } from '../../wasm/index.js';
 import { appendLatency } from '../../core/observability/histogram.js';
 import { decodeError } from '../host/protocol.js';
-import type { ActorRef, ActorSystem } from '../host/actor-system.js';
+import type { ActorRef, ActorSystem, BodyWriter } from '../host/actor-system.js';
 import type { PartitionActorConfig } from '../partition/partition-actor.js';
 import {
   ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, LAST_MESSAGE_REPLY_BYTES, DELIVER_HEADER, DELIVER_ITEM, DELIVER_PARTIAL, ERROR_EVENT_HEADER, EVENT_DELIVER, EVENT_ERROR, EVENT_RESET,
@@ -90,14 +90,14 @@ export class AckItems {
   }
 }
 
-function appendResult(reply: Uint8Array, bytes: number): AppendResult {
-  if (reply.length !== APPEND_REPLY_BYTES) throw new MillraceError('INVALID_ARGUMENT', `append reply of ${reply.length} bytes`);
-  const v = new DataView(reply.buffer, reply.byteOffset, reply.length);
+/** An append's reply, read in place from `v` at `at` (see ReplyDecoder): the entry's position and figures. */
+function appendResult(v: DataView, at: number, length: number, bytes: number): AppendResult {
+  if (length !== APPEND_REPLY_BYTES) throw new MillraceError('INVALID_ARGUMENT', `append reply of ${length} bytes`);
   return {
-    position: { ledgerId: readId(v, 0), entryId: readId(v, 8) },
-    publishTime: v.getFloat64(16, true),
+    position: { ledgerId: readId(v, at), entryId: readId(v, at + 8) },
+    publishTime: v.getFloat64(at + 16, true),
     bytes,
-    count: v.getUint32(24, true),
+    count: v.getUint32(at + 24, true),
   };
 }
 
@@ -113,15 +113,11 @@ export class PartitionClient {
   }
 
   /** Appends one batch; resolves once it is durable. A batch dropped by deduplication resolves with position (-1, -1). */
+  // Async: a malformed batch (encodedSize throws) rejects rather than throws.
   async append(batch: AppendBatch): Promise<AppendResult> {
     const frame = { publishTime: 0, producerName: batch.producerName ?? null, messages: batch.messages };
     const size = encodedSize(frame);
-    const t0 = performance.now();
-    const reply = await this.system.request(this.ref, OP_APPEND, size, (bytes, offset) => {
-      encodeInto(frame, bytes, offset);
-    });
-    appendLatency.record((performance.now() - t0) / 1000);
-    return appendResult(reply, size);
+    return this.appendWith(size, (bytes, offset) => encodeInto(frame, bytes, offset));
   }
 
   /**
@@ -129,14 +125,17 @@ export class PartitionClient {
    * partition seals it); resolves once it is durable, as {@link append}. `entry` is copied into the
    * ring slot in one move and is not kept.
    */
-  // Not async (one promise fewer per append); request() never throws, it rejects.
   appendEntry(entry: Uint8Array): Promise<AppendResult> {
+    return this.appendWith(entry.length, (bytes, offset) => bytes.set(entry, offset));
+  }
+
+  // Not async, and the reply read in place where it lands (no copy of it, no promise chained to
+  // read it): a producer that sends each message alone appends once per message.
+  private appendWith(size: number, write: BodyWriter): Promise<AppendResult> {
     const t0 = performance.now();
-    return this.system.request(this.ref, OP_APPEND, entry.length, (bytes, offset) => {
-      bytes.set(entry, offset);
-    }).then((reply) => {
+    return this.system.request(this.ref, OP_APPEND, size, write, (v, at, length) => {
       appendLatency.record((performance.now() - t0) / 1000);
-      return appendResult(reply, entry.length);
+      return appendResult(v, at, length, size);
     });
   }
 

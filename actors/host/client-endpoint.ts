@@ -36,9 +36,18 @@ export interface SlotRings {
   bell: SharedArrayBuffer;
 }
 
+/**
+ * Reads an OK reply's body in place, `view` over bytes [offset, offset + length) of the ring or of
+ * an assembled record, and returns what the request resolves with. For small fixed replies read on
+ * every message (an append's position): no copy of the body, no promise chained to decode it.
+ * May throw (a malformed reply): the request then rejects with that error.
+ */
+export type ReplyDecoder<T> = (view: DataView, offset: number, length: number) => T;
+
 interface Pending {
-  resolve(body: Uint8Array): void;
+  resolve(value: unknown): void;
   reject(err: unknown): void;
+  decode: ReplyDecoder<unknown> | undefined;
 }
 
 interface Slot {
@@ -155,15 +164,17 @@ export class ClientEndpoint {
    * written in place into the ring by `write`; a body too large for one ring record is written to
    * a buffer and goes through the ring in fragments. Resolves with a copy of the reply body.
    */
-  request(index: number, generation: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array> {
+  request(index: number, generation: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array>;
+  request<T>(index: number, generation: number, actorId: number, op: number, bodyLength: number, write: BodyWriter, decode: ReplyDecoder<T>): Promise<T>;
+  request(index: number, generation: number, actorId: number, op: number, bodyLength: number, write: BodyWriter, decode?: ReplyDecoder<unknown>): Promise<unknown> {
     const slot = this.slots[index];
     if (!slot || slot.generation !== generation || slot.dead) {
       return Promise.reject(new MillraceError('WORKER_DIED', `host worker ${index} (generation ${generation}) is down; its actors are restarting`));
     }
-    if (!slot.live) return slot.ready.then(() => this.request(index, generation, actorId, op, bodyLength, write));
+    if (!slot.live) return slot.ready.then(() => this.request(index, generation, actorId, op, bodyLength, write, decode!));
     const requestId = this.nextRequestId;
     this.nextRequestId = (this.nextRequestId + 1) >>> 0 || 1;
-    const promise = new Promise<Uint8Array>((resolve, reject) => slot.pending.set(requestId, { resolve, reject }));
+    const promise = new Promise<unknown>((resolve, reject) => slot.pending.set(requestId, { resolve, reject, decode }));
     this.inflight++;
     let large: (() => boolean) | undefined;
     let written: boolean;
@@ -253,14 +264,6 @@ export class ClientEndpoint {
     }
   }
 
-  private settleIn(slot: Slot, requestId: number, status: number, body: Uint8Array): void {
-    const p = slot.pending.get(requestId);
-    if (!p) return;
-    slot.pending.delete(requestId);
-    this.inflight--;
-    if (status === STATUS_OK) p.resolve(body);
-    else p.reject(decodeError(body));
-  }
 
   /**
    * Routes an actor's events to `handler` until the returned function is called. While any handler
@@ -371,8 +374,24 @@ export class ClientEndpoint {
     }
     const requestId = view.getUint32(offset, true);
     const status = view.getInt32(offset + 4, true);
+    const p = s.pending.get(requestId);
+    if (!p) return;
+    s.pending.delete(requestId);
+    this.inflight--;
+    if (status === STATUS_OK && p.decode !== undefined) {
+      let value: unknown;
+      try {
+        value = p.decode(view, offset + 8, length - 8);
+      } catch (err) {
+        p.reject(err);
+        return;
+      }
+      p.resolve(value);
+      return;
+    }
     // Most replies to acks and flows are empty: one shared empty body, not a new buffer each.
     const body = length === 8 ? EMPTY_BODY : owned ? bytes.subarray(offset + 8, offset + length) : bytes.slice(offset + 8, offset + length);
-    this.settleIn(s, requestId, status, body);
+    if (status === STATUS_OK) p.resolve(body);
+    else p.reject(decodeError(body));
   }
 }
