@@ -551,7 +551,7 @@ export class ActorSystem {
   private async requestRemote(ref: ActorRef, op: number, bodyLength: number, write: BodyWriter, decode: ReplyDecoder<unknown> | undefined): Promise<unknown> {
     const r = this.remote!.record(ref.actorId);
     await r.ready;
-    return this.endpointRequest(r.hostIndex, r.generation, ref.actorId, op, bodyLength, write, decode);
+    return this.endpoint.requestWith(r.hostIndex, r.generation, ref.actorId, op, bodyLength, write, decode);
   }
 
   private async requestWhenReady(rec: ActorRecord, op: number, bodyLength: number, write: BodyWriter, decode: ReplyDecoder<unknown> | undefined): Promise<unknown> {
@@ -575,13 +575,7 @@ export class ActorSystem {
   private requestOn(rec: ActorRecord, op: number, bodyLength: number, write: BodyWriter, decode: ReplyDecoder<unknown> | undefined): Promise<unknown> {
     const host = rec.host!;
     if (!host.live) throw new MillraceError('WORKER_DIED', `host worker ${host.index} is down; ${rec.name} is restarting`);
-    return this.endpointRequest(host.index, host.generation, rec.actorId, op, bodyLength, write, decode);
-  }
-
-  private endpointRequest(index: number, generation: number, actorId: number, op: number, bodyLength: number, write: BodyWriter, decode: ReplyDecoder<unknown> | undefined): Promise<unknown> {
-    return decode === undefined
-      ? this.endpoint.request(index, generation, actorId, op, bodyLength, write)
-      : this.endpoint.request(index, generation, actorId, op, bodyLength, write, decode);
+    return this.endpoint.requestWith(host.index, host.generation, rec.actorId, op, bodyLength, write, decode);
   }
 
   /**

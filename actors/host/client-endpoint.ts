@@ -162,16 +162,22 @@ export class ClientEndpoint {
    * Sends one request to `actorId` on the host of slot `index`, which must still be generation
    * `generation` (else WORKER_DIED: the actor's host died since it was placed). The body is
    * written in place into the ring by `write`; a body too large for one ring record is written to
-   * a buffer and goes through the ring in fragments. Resolves with a copy of the reply body.
+   * a buffer and goes through the ring in fragments. Resolves with a copy of the reply body or,
+   * given `decode`, with what it reads from the body in place.
    */
   request(index: number, generation: number, actorId: number, op: number, bodyLength: number, write: BodyWriter): Promise<Uint8Array>;
   request<T>(index: number, generation: number, actorId: number, op: number, bodyLength: number, write: BodyWriter, decode: ReplyDecoder<T>): Promise<T>;
   request(index: number, generation: number, actorId: number, op: number, bodyLength: number, write: BodyWriter, decode?: ReplyDecoder<unknown>): Promise<unknown> {
+    return this.requestWith(index, generation, actorId, op, bodyLength, write, decode);
+  }
+
+  /** {@link request} with its decoder given or not: for callers that pass one along. */
+  requestWith(index: number, generation: number, actorId: number, op: number, bodyLength: number, write: BodyWriter, decode: ReplyDecoder<unknown> | undefined): Promise<unknown> {
     const slot = this.slots[index];
     if (!slot || slot.generation !== generation || slot.dead) {
       return Promise.reject(new MillraceError('WORKER_DIED', `host worker ${index} (generation ${generation}) is down; its actors are restarting`));
     }
-    if (!slot.live) return slot.ready.then(() => this.request(index, generation, actorId, op, bodyLength, write, decode!));
+    if (!slot.live) return slot.ready.then(() => this.requestWith(index, generation, actorId, op, bodyLength, write, decode));
     const requestId = this.nextRequestId;
     this.nextRequestId = (this.nextRequestId + 1) >>> 0 || 1;
     const promise = new Promise<unknown>((resolve, reject) => slot.pending.set(requestId, { resolve, reject, decode }));
@@ -263,7 +269,6 @@ export class ClientEndpoint {
       if (attempt()) return;
     }
   }
-
 
   /**
    * Routes an actor's events to `handler` until the returned function is called. While any handler
