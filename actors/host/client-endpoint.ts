@@ -14,7 +14,7 @@ import { MillraceError } from '../../core/errors.js';
 import { FragmentAssembler, RingBuffer, writeFragments } from '../ring/index.js';
 import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
-import { EVENT_HEADER, RECORD_EVENT, RECORD_FRAGMENT, RECORD_REQUEST, REQUEST_HEADER, STATUS_OK, decodeError, writeRequestHeader } from './protocol.js';
+import { EVENT_HEADER, RECORD_EVENT, RECORD_FRAGMENT, RECORD_REQUEST, REPLY_HEADER, REQUEST_HEADER, STATUS_OK, decodeError, writeRequestHeader } from './protocol.js';
 import { deferred } from './deferred.js';
 
 const EMPTY_BODY = new Uint8Array(0);
@@ -386,7 +386,7 @@ export class ClientEndpoint {
     if (status === STATUS_OK && p.decode !== undefined) {
       let value: unknown;
       try {
-        value = p.decode(view, offset + 8, length - 8);
+        value = p.decode(view, offset + REPLY_HEADER, length - REPLY_HEADER);
       } catch (err) {
         p.reject(err);
         return;
@@ -395,7 +395,8 @@ export class ClientEndpoint {
       return;
     }
     // Most replies to acks and flows are empty: one shared empty body, not a new buffer each.
-    const body = length === 8 ? EMPTY_BODY : owned ? bytes.subarray(offset + 8, offset + length) : bytes.slice(offset + 8, offset + length);
+    const at = offset + REPLY_HEADER;
+    const body = length === REPLY_HEADER ? EMPTY_BODY : owned ? bytes.subarray(at, offset + length) : bytes.slice(at, offset + length);
     if (status === STATUS_OK) p.resolve(body);
     else p.reject(decodeError(body));
   }
