@@ -86,14 +86,16 @@ async function publishWithCeiling(ctx: BenchContext, name: string, partitions: n
 }
 
 /**
- * Sends in flight in pub+sub: half the producer-only window. The thread that sends also receives
- * and acks, so sends beyond what covers an append's round trip only wait in the window: at 10,000
- * the median publish-to-receive latency was 25-120 ms and the rate 0.83-0.99M msg/s, at 5,000 5-6 ms
- * and 0.92-1.06M (four alternating rounds), at 3,000 0.91M (too few to cover the round trip).
- * Publish and the queue measured no better at 5,000 (2.15-2.45M against 2.35-2.40M, 0.98-1.04M
- * against 1.02-1.06M), so they keep WINDOW.
+ * Sends in flight in pub+sub: eight producer batches. The thread that sends also receives and acks,
+ * so sends beyond what covers an append's round trip only wait in the window and the consumer falls
+ * behind. Four alternating rounds of this workload (2026-11-26): at 5,000 1.01-1.18M msg/s (median
+ * publish-to-receive 4.4-5.1 ms), at 8,000 1.11-1.28M (7.7-8.6 ms), at 10,000 1.05-1.27M with the
+ * median at 11-50 ms (the consumer behind); peak RSS 317-326, 326-331 and 320-358 MB. A durable
+ * append's round trip under this load is 2.4-3.4 ms on the host alone (commit and flush), so five
+ * batches in flight left the thread idle about a quarter of the time. Publish and the queue keep
+ * WINDOW.
  */
-const PUBSUB_WINDOW = 5_000;
+const PUBSUB_WINDOW = 8_000;
 
 /**
  * The pub+sub loop: sends `total` stamped messages through the send window while receiving and
