@@ -1,6 +1,6 @@
 /**
  * The throughput workloads' warm-up: each runs its own loop for WARMUP messages first and leaves
- * them out of its figure, as `e2e.latency.2k` leaves out its first 2 s and as the OpenMessaging
+ * them out of its figure, as `e2e.latency.2k` leaves out its first 10 s and as the OpenMessaging
  * Benchmark runs a warm-up phase before it measures. Right after start, a run measures V8 compiling
  * the send, dispatch and receive paths as they get hot (and the LMDB map growing), not the steady
  * state a long-running pipeline sees: five back-to-back rounds of 1,000,000 messages of e2e.pubsub on
