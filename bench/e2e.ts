@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Broker, MessageId, type Durability, type IdleStrategy, type Message } from '../index.js';
 import type { BenchContext, BenchResult, Scenario } from './harness.js';
-import { percentile, rssSampler } from './harness.js';
+import { percentile, rssSampler, type RssParts } from './harness.js';
 import { runIsolated, type Workload } from './isolated.js';
 import { lmdbCeilings, stubPair, type LoopConsumer, type LoopProducer } from './baselines.js';
 import { sendWindowed, WINDOW } from './send-window.js';
@@ -249,7 +249,7 @@ async function replayWithCeiling(ctx: BenchContext): Promise<BenchResult[]> {
 }
 
 /** A reader reads `total` messages of `topic` from the earliest: its rate, count and peak RSS (MB). */
-export async function replayFromEarliest(broker: Broker, topic: string, total: number): Promise<{ rate: number; n: number; rss: number }> {
+export async function replayFromEarliest(broker: Broker, topic: string, total: number): Promise<{ rate: number; n: number; rss: number; parts: RssParts | undefined }> {
   const rss = rssSampler();
   const reader = await broker.createReader({ topic, startMessageId: MessageId.earliest, receiverQueueSize: 10_000 });
   const t0 = performance.now();
@@ -257,7 +257,7 @@ export async function replayFromEarliest(broker: Broker, topic: string, total: n
   while (n < total && (await reader.readNext({ timeoutMs: 5000 }))) n++;
   const s = (performance.now() - t0) / 1000;
   await reader.close();
-  return { rate: n / s, n, rss: rss.stop() };
+  return { rate: n / s, n, rss: rss.stop(), parts: rss.parts() };
 }
 
 function idleRss(): BenchResult {

@@ -12,6 +12,12 @@
  * block cache for its topic; unmeasured replays run first (the topic local, another topic
  * offloaded), so the JIT warm-up counts against neither.
  *
+ * `rss_mb` is the peak resident memory of this whole process during that replay (the bench is not
+ * isolated per phase): it includes what the earlier phases left resident, above all the LMDB pages
+ * of the local ledgers that were written and replayed before (file-backed, `rss_file_mb`), and the
+ * `.smallLedgers` run comes after the first broker's. An offloaded replay of the same 1,000-entry
+ * ledgers in a process of its own peaked at 209-244 MB (anonymous 162-196, file-backed 47-48).
+ *
  * Measured 2026-11-25 on 2 vCPUs: 1,000-entry ledgers 0.81-0.89 of local; 100-entry ledgers
  * 0.53-0.66 (the reader waits on each object's opening: file system round trips the prefetch of the
  * next two ledgers only partly hides).
@@ -61,9 +67,9 @@ async function tiered(ctx: BenchContext, ledgerEntries: number, suffix: string):
     const offloaded = ledgers.filter((l) => l.state === 'offloaded').length;
     const offloadedRun = await replayFromEarliest(broker, topic, total);
     return [
-      { name: `replay.local.100B${suffix}`, unit: 'msg/s', value: local.rate, messages: local.n, ledgers: ledgers.length, ledger_entries: ledgerEntries, rss_mb: local.rss },
+      { name: `replay.local.100B${suffix}`, unit: 'msg/s', value: local.rate, messages: local.n, ledgers: ledgers.length, ledger_entries: ledgerEntries, rss_mb: local.rss, ...local.parts },
       {
-        name: `replay.offloaded.100B${suffix}`, unit: 'msg/s', value: offloadedRun.rate, messages: offloadedRun.n, rss_mb: offloadedRun.rss,
+        name: `replay.offloaded.100B${suffix}`, unit: 'msg/s', value: offloadedRun.rate, messages: offloadedRun.n, rss_mb: offloadedRun.rss, ...offloadedRun.parts,
         ratio_to_local: offloadedRun.rate / local.rate, offloaded_ledgers: offloaded, local_bytes: st.localStorageSize, offloaded_bytes: st.offloadedStorageSize,
       },
       { name: `offload.write.e2e${suffix}`, unit: 'MB/s', value: st.offloadedStorageSize / 2 ** 20 / offloadS, bytes: st.offloadedStorageSize, seconds: offloadS, note: 'managed ledger to filesystem store, verify and local deletion included' },
