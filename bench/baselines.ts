@@ -3,11 +3,11 @@
  * before it, so each e2e figure comes with a ceiling taken on the same machine minutes apart at most:
  * - `lmdb.write.entries.100B`: raw lmdb-js, the store's durable flags, writing the bytes a producer's
  *   full batches make (1,000 messages of 100 B an entry), each awaited to its flush, with as many
- *   messages in flight as the workload's send window (20 entries for 20,000 sends): what LMDB
+ *   messages in flight as the workload's send window (10 entries for its 10,000 sends): what LMDB
  *   itself does here at that pipeline depth, with no Millrace code: the ceiling of `e2e.publish`.
  * - `lmdb.scan.entries.100B`: reading those entries back with a raw range scan: the ceiling of
  *   `e2e.replay` (which also decodes every message and hands it out as an object).
- * - `harness.pubsub.100B`: the `e2e.pubsub` loop itself (stamp, send through a window of 20,000,
+ * - `harness.pubsub.100B`: the `e2e.pubsub` loop itself (stamp, send through the same window,
  *   receive, ack) against in-memory stand-ins that deliver each send at once and store nothing: how
  *   fast the workload could go if the broker cost nothing; it runs on one thread, as e2e.pubsub does.
  */

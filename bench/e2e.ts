@@ -248,7 +248,7 @@ async function replayWithCeiling(ctx: BenchContext): Promise<BenchResult[]> {
   return [scan!, { ...r, baseline: scan!.name, ratio: r.value / scan!.value }];
 }
 
-/** A reader reads `total` messages of `topic` from the earliest: its rate, count and peak RSS (MB). */
+/** A reader reads `total` messages of `topic` from the earliest: its rate, count, peak RSS (MB) and that peak's split (Linux). */
 export async function replayFromEarliest(broker: Broker, topic: string, total: number): Promise<{ rate: number; n: number; rss: number; parts: RssParts | undefined }> {
   const rss = rssSampler();
   const reader = await broker.createReader({ topic, startMessageId: MessageId.earliest, receiverQueueSize: 10_000 });
