@@ -61,20 +61,32 @@ async function withBroker<T>(ctx: BenchContext, durability: Durability, fn: (b: 
   }
 }
 
-async function publish(ctx: BenchContext, name: string, partitions: number, durability: Durability = 'durable'): Promise<BenchResult> {
-  const total = ctx.quick ? 200_000 : 2_000_000;
+/**
+ * The unbatched publish: a tenth of the batched one's messages (it runs about a tenth as fast), and
+ * 1,000 sends in flight (Pulsar's long-standing maxPendingMessages default). With the batched
+ * publish's 10,000, each a batch of one, this workload measured slower and larger: 115-137k msg/s
+ * and a peak RSS of 402-423 MB, against 153-167k and 288-344 MB with 1,000 (2026-11-26).
+ */
+const UNBATCHED = { messages: 200_000, window: 1_000 };
+
+async function publish(ctx: BenchContext, name: string, partitions: number, options: { durability?: Durability; batching?: boolean } = {}): Promise<BenchResult> {
+  const batching = options.batching ?? true;
+  const durability = options.durability ?? 'durable';
+  const full = batching ? 2_000_000 : UNBATCHED.messages;
+  const total = ctx.quick ? full / 10 : full;
+  const window = batching ? WINDOW : UNBATCHED.window;
   return withBroker(ctx, durability, async (broker) => {
     const topic = `bench-publish-${partitions}`;
     await broker.admin.createTopic(topic, { partitions: partitions > 1 ? partitions : 0 });
-    const producer = await broker.createProducer({ topic, routing: 'round-robin', maxPendingMessages: WINDOW * 2 });
+    const producer = await broker.createProducer({ topic, routing: 'round-robin', maxPendingMessages: window * 2, batching: { enabled: batching } });
     const value = new Uint8Array(VALUE_BYTES);
     const rss = rssSampler();
-    const warm = await warmUp(ctx.quick, (n) => sendWindowed(producer, n, () => value));
+    const warm = await warmUp(ctx.quick, (n) => sendWindowed(producer, n, () => value, window));
     const t0 = performance.now();
-    const failed = await sendWindowed(producer, total, () => value);
+    const failed = await sendWindowed(producer, total, () => value, window);
     const s = (performance.now() - t0) / 1000;
     const rss_mb = rss.stop();
-    return { name, unit: 'msg/s', value: total / s, messages: total, partitions, failed: failed + warm.failed, rss_mb, durability, ...warm.fields };
+    return { name, unit: 'msg/s', value: total / s, messages: total, partitions, batching, in_flight: window, failed: failed + warm.failed, rss_mb, durability, ...warm.fields };
   });
 }
 
@@ -283,8 +295,15 @@ export const workloads: Record<string, Workload> = {
   // path keeps up when appends pile up (the same-run baseline is the durable figure of the same child).
   'e2e.publish.100B.async': async (ctx) => {
     const durable = await publish(ctx, 'baseline.publish.100B.durable', 4);
-    const r = await publish(ctx, 'e2e.publish.100B.async', 4, 'async');
+    const r = await publish(ctx, 'e2e.publish.100B.async', 4, { durability: 'async' });
     return [durable, { ...r, baseline: durable.name, ratio: r.value / durable.value }];
+  },
+  // Batching off: every message its own entry and append, the path a latency-sensitive producer
+  // takes (and the latency workloads, at 2,000 msg/s). Against the batched publish in the same child.
+  'e2e.publish.100B.unbatched': async (ctx) => {
+    const batched = await publish(ctx, 'baseline.publish.100B.batched', 4);
+    const r = await publish(ctx, 'e2e.publish.100B.unbatched', 4, { batching: false });
+    return [batched, { ...r, baseline: batched.name, ratio: r.value / batched.value }];
   },
   'e2e.pubsub.100B': (ctx) => pubsub(ctx),
   'e2e.latency.2k': async (ctx) => [await steadyLatency(ctx, 'durable', 'e2e.latency.2k')],
@@ -316,6 +335,7 @@ export const scenarios: Scenario[] = [
   { name: 'e2e.publish.100B', description: 'one producer, batching on, 4 partitions, durable', run: isolated('e2e.publish.100B') },
   { name: 'e2e.publish.100B.p1', description: 'one producer, batching on, one partition, durable', run: isolated('e2e.publish.100B.p1') },
   { name: 'e2e.publish.100B.async', description: 'the 4-partition publish in async durability, after the durable one in the same child', run: isolated('e2e.publish.100B.async') },
+  { name: 'e2e.publish.100B.unbatched', description: 'the 4-partition publish with batching off (an entry per message), after the batched one in the same child', run: isolated('e2e.publish.100B.unbatched') },
   { name: 'e2e.pubsub.100B', description: 'produce and consume at once (shared, ack each), durable; publish-to-receive latency', run: isolated('e2e.pubsub.100B') },
   {
     name: 'e2e.latency.2k',
