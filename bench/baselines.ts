@@ -1,7 +1,8 @@
 /**
- * Same-run baselines for the e2e workloads, each measured in a child process of its own right
- * before the workload's (see e2e.ts againstCeiling for why not in the workload's child), so each e2e
- * figure comes with a ceiling taken on the same machine minutes apart at most:
+ * Same-run baselines for the e2e workloads, so each e2e figure comes with a ceiling taken on the
+ * same machine minutes apart at most. The two LMDB ceilings run each in a child process of its own
+ * right before the workload's (e2e.ts againstCeiling says why not in the workload's child); the
+ * harness runs in the pub+sub workload's child, before it (it stores nothing):
  * - `lmdb.write.entries.100B`: raw lmdb-js, the store's durable flags, writing the bytes a producer's
  *   full batches make (1,000 messages of 100 B an entry), each awaited to its flush, with as many
  *   messages in flight as the workload's send window (10 entries for its 10,000 sends): what LMDB

@@ -90,7 +90,6 @@ async function publish(ctx: BenchContext, name: string, partitions: number, opti
   });
 }
 
-
 /**
  * Sends in flight in pub+sub: eight producer batches. The thread that sends also receives and acks,
  * so sends beyond what covers an append's round trip only wait in the window and the consumer falls
@@ -246,8 +245,6 @@ async function replay(ctx: BenchContext): Promise<BenchResult> {
     };
   });
 }
-
-/** The replay workload after its same-run ceiling: a raw LMDB scan of as many full-batch entries. */
 
 /** A reader reads `total` messages of `topic` from the earliest: its rate, count, peak RSS (MB) and that peak's split (Linux). */
 export async function replayFromEarliest(broker: Broker, topic: string, total: number): Promise<{ rate: number; n: number; rss: number; parts: RssParts | undefined }> {
