@@ -31,6 +31,11 @@ export interface Scenario {
   readonly name: string;
   /** What the scenario's results are compared against, for the reader of the table. */
   readonly description: string;
+  /**
+   * A whole workload (one figure per run, no iterations of its own to average): the runner runs it
+   * in each of its rounds and reports the median (see ./rounds.ts).
+   */
+  readonly whole?: boolean;
   run(ctx: BenchContext): Promise<BenchResult[]>;
 }
 

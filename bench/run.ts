@@ -1,39 +1,76 @@
 /**
- * `npm run bench [-- --quick] [-- --json] [-- name-filter...]`: runs the scenarios, prints a table on
- * stderr and, with --json, one JSON document on stdout: { machine, params, results }.
+ * `npm run bench [-- --quick] [-- --json] [-- --rounds=N] [-- name-filter...]`: runs the scenarios,
+ * prints a table on stderr and, with --json, one JSON document on stdout: { machine, params, results }.
+ * Whole workloads (the e2e ones and the queue) run in each of N rounds (default 3, 1 with --quick),
+ * and their figures are the medians of those runs (./rounds.ts); the rest run once.
  */
 import os from 'node:os';
 import { createContext, type BenchResult, type Scenario } from './harness.js';
+import { combineRounds, DEFAULT_ROUNDS } from './rounds.js';
 import { scenarios } from './scenarios.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const quick = args.includes('--quick');
 const filters = args.filter((a) => !a.startsWith('--'));
+const roundsArg = args.find((a) => a.startsWith('--rounds'));
+const rounds = roundsArg === undefined ? (quick ? 1 : DEFAULT_ROUNDS) : Number(roundsArg.slice('--rounds='.length));
+if (!Number.isSafeInteger(rounds) || rounds < 1) {
+  process.stderr.write(`--rounds=N takes a whole number of rounds, 1 or more (got ${roundsArg})\n`);
+  process.exit(2);
+}
 
 const selected: Scenario[] = scenarios.filter((s) => filters.length === 0 || filters.some((f) => s.name.includes(f)));
 const ctx = createContext(quick);
-const results: BenchResult[] = [];
+/** Per round, the results of the whole workloads; the rest once, in `once`. */
+const wholeRuns: BenchResult[][] = [];
+const once: BenchResult[] = [];
+/** Result names in the order the first round gave them: the order of the report. */
+const firstRound: string[] = [];
 try {
-  for (const s of selected) {
-    ctx.log(`# ${s.name}: ${s.description}`);
-    const rs = await s.run(ctx);
-    for (const r of rs) {
-      results.push(r);
-      const extras = Object.entries(r)
-        .filter(([k]) => !['name', 'unit', 'value'].includes(k))
-        .map(([k, v]) => `${k}=${typeof v === 'number' ? round(v) : v}`)
-        .join(' ');
-      ctx.log(`  ${r.name.padEnd(28)} ${round(r.value).toLocaleString('en-US').padStart(14)} ${r.unit.padEnd(8)} ${extras}`);
+  for (let round = 1; round <= rounds; round++) {
+    const inRound = selected.filter((s) => round === 1 || s.whole === true);
+    if (inRound.length === 0) break;
+    if (rounds > 1) ctx.log(`## round ${round} of ${rounds}${round > 1 ? ' (whole workloads only)' : ''}`);
+    const wholeResults: BenchResult[] = [];
+    for (const s of inRound) {
+      ctx.log(`# ${s.name}: ${s.description}`);
+      const rs = await s.run(ctx);
+      for (const r of rs) {
+        (s.whole === true ? wholeResults : once).push(r);
+        if (round === 1) firstRound.push(r.name);
+        logResult(r);
+      }
     }
+    wholeRuns.push(wholeResults);
   }
 } finally {
   ctx.cleanup();
 }
+const combined = wholeRuns.length > 0 && wholeRuns[0]!.length > 0 ? combineRounds(wholeRuns) : [];
+if (rounds > 1 && combined.length > 0) {
+  ctx.log(`## whole workloads: medians of ${wholeRuns.length} rounds`);
+  for (const r of combined) logResult(r);
+}
+// In the order the scenarios ran: the whole workloads' medians where their first runs were.
+const results = [...once, ...combined].sort((a, b) => order(a) - order(b));
+
+function order(r: BenchResult): number {
+  const i = firstRound.indexOf(r.name);
+  return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+}
+
+function logResult(r: BenchResult): void {
+  const extras = Object.entries(r)
+    .filter(([k]) => !['name', 'unit', 'value'].includes(k))
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? round(v) : v}`)
+    .join(' ');
+  ctx.log(`  ${r.name.padEnd(28)} ${round(r.value).toLocaleString('en-US').padStart(14)} ${r.unit.padEnd(8)} ${extras}`);
+}
 if (json) {
   const doc = {
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()}-${os.arch()}` },
-    params: { quick, filters, durability: 'durable unless the result name says async' },
+    params: { quick, filters, rounds, durability: 'durable unless the result name says async' },
     results,
   };
   process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
