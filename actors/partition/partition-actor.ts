@@ -18,7 +18,6 @@ import type { RecordParts } from '../ring/index.js';
 import { DedupState } from './dedup.js';
 import { Subscription } from './subscription.js';
 import { PartitionMaintenance } from './maintenance.js';
-import { ownCopy } from '../../core/storage/own-copy.js';
 import {
   ACK_HEADER, ACK_ITEM, APPEND_REPLY_BYTES, LAST_MESSAGE_REPLY_BYTES, OP_ACK, OP_APPEND, OP_CLOSE_CONSUMER, OP_FIND_TIME, OP_FLOW,
   OP_DELETE, OP_INTERNAL_STATS, OP_LAST_MESSAGE, OP_LAST_POSITION, OP_MAINTAIN, OP_SUBSCRIPTION_ADMIN, OP_PRODUCER_CLOSE, OP_PRODUCER_OPEN, OP_READ, OP_REDELIVER, OP_SEEK, OP_STATS,
@@ -245,7 +244,7 @@ class PartitionActor implements Actor {
   private append(body: Uint8Array, reply: Reply): void {
     // Copy out of the ring slot now: it is reused when this call returns, and lmdb-js would store a
     // SharedArrayBuffer view as garbage anyway.
-    const entry: Uint8Array = ownCopy(body);
+    const entry: Uint8Array = Buffer.from(body);
     if (entry.length < 32) return reply.fail(new MillraceError('INVALID_ARGUMENT', `an entry is at least 32 bytes, got ${entry.length}`));
     if (this.maintenance.quotaExceeded !== undefined || this.held.length > 0) {
       const policy = this.maintenance.policies.backlogQuota?.policy;

@@ -20,7 +20,6 @@ import type { ObjectStore } from '../offload/object-store.js';
 import { writeLedgerObject, type OffloadEntry } from '../offload/ledger-object.js';
 import { OffloadedLedgerReader, type BlockCache } from '../offload/offloaded-ledger-reader.js';
 import { recoverLedger } from './recovery.js';
-import { ownCopy } from '../storage/own-copy.js';
 import {
   EntryStatus, SparseIndex, entryCount, entryPublishTime, entryStatusMessage, jsFramer, loadWasmFramer,
   type FrameMessage, type Framer,
@@ -316,7 +315,7 @@ export class ManagedLedger {
     if (laidOut.length > this.options.maxEntryBytes) {
       throw new MillraceError('ENTRY_TOO_LARGE', `entry of ${laidOut.length} bytes is over the maximum of ${this.options.maxEntryBytes}`);
     }
-    const entry = laidOut.buffer instanceof SharedArrayBuffer ? ownCopy(laidOut) : laidOut;
+    const entry = laidOut.buffer instanceof SharedArrayBuffer ? Buffer.from(laidOut) : laidOut;
     const publishTime = this.nextPublishTime();
     const status = this.framer.seal(entry, publishTime);
     if (status !== EntryStatus.OK) {
