@@ -28,17 +28,17 @@ const once: BenchResult[] = [];
 /** Result names in the order the first round gave them: the order of the report. */
 const firstRound: string[] = [];
 try {
-  for (let round = 1; round <= rounds; round++) {
-    const inRound = selected.filter((s) => round === 1 || s.whole === true);
+  for (let k = 1; k <= rounds; k++) {
+    const inRound = selected.filter((s) => k === 1 || s.whole === true);
     if (inRound.length === 0) break;
-    if (rounds > 1) ctx.log(`## round ${round} of ${rounds}${round > 1 ? ' (whole workloads only)' : ''}`);
+    if (rounds > 1) ctx.log(`## round ${k} of ${rounds}${k > 1 ? ' (whole workloads only)' : ''}`);
     const wholeResults: BenchResult[] = [];
     for (const s of inRound) {
       ctx.log(`# ${s.name}: ${s.description}`);
       const rs = await s.run(ctx);
       for (const r of rs) {
         (s.whole === true ? wholeResults : once).push(r);
-        if (round === 1) firstRound.push(r.name);
+        if (k === 1) firstRound.push(r.name);
         logResult(r);
       }
     }
