@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { ActorSystem, PartitionClient, ManagedLedger, Store, MillraceError, comparePositions, type Position } from '../index.js';
 import { decodeEntry } from '../wasm/index.js';
 import { OP_LAST_POSITION } from '../actors/partition/partition-protocol.js';
+import { OP_QUIET_REPLY } from '../actors/host/protocol.js';
 import { tempDir, removeDir } from './util/tmp.js';
 
 const enc = new TextEncoder();
@@ -192,6 +193,34 @@ test('actors - a reply read in place by a decoder: the same bytes as the copied 
 
 // Keeps what it stores: a restart's recovery seals the ledger, which default retention would trim.
 const KEEP_ALL_CONFIG = { policies: { retention: { timeMs: -1, sizeBytes: -1 } } };
+
+test('actors - a quiet reply (OP_QUIET_REPLY) reaches its request without waking the client thread; a loud one wakes it', async () => {
+  const dir = tempDir();
+  try {
+    const sys = track(await ActorSystem.open({ dataDir: dir, workers: 1 }));
+    const p = await PartitionClient.spawn(sys, 'rt-quiet');
+    const last = await sys.request(p.ref, OP_LAST_POSITION, 0, () => undefined);
+    // The client thread's doorbell: word 0 counts the wake-ups hosts gave it (actors/host/doorbell.ts).
+    const bell = new Int32Array((sys as unknown as { endpoint: { bell: { buffer: SharedArrayBuffer } } }).endpoint.bell.buffer);
+    const wakes = (): number => Atomics.load(bell, 0);
+    const before = wakes();
+    // Each request waits for its reply: the client parks meanwhile, and a reply that rang would wake it.
+    for (let i = 0; i < 10; i++) {
+      assert.deepEqual(await sys.request(p.ref, OP_LAST_POSITION | OP_QUIET_REPLY, 0, () => undefined), last, 'a quiet reply is the same reply');
+    }
+    assert.equal(wakes(), before, 'no quiet reply woke the client');
+    let loud = 0;
+    for (let i = 0; i < 20; i++) {
+      const w = wakes();
+      await sys.request(p.ref, OP_LAST_POSITION, 0, () => undefined);
+      if (wakes() > w) loud++;
+    }
+    // A loud reply wakes the client when it finds it parked (not when it is still polling).
+    assert.ok(loud > 0, 'loud replies woke the parked client');
+  } finally {
+    removeDir(dir);
+  }
+});
 
 test('actors - moving an actor to another host keeps its ledger and its IDs', async () => {
   const dir = tempDir();

@@ -414,7 +414,8 @@ export class Consumer<T = Uint8Array> implements AsyncIterable<Message<T>>, Asyn
     if (++part.consumedSinceFlow >= Math.max(1, Math.floor(part.quota / 2))) {
       const n = part.consumedSinceFlow;
       part.consumedSinceFlow = 0;
-      void part.client.flow(this.plumbing.consumerId, n).catch(() => undefined);
+      // Nobody waits for this reply: quiet, so it does not wake this thread when it is parked.
+      void part.client.flow(this.plumbing.consumerId, n, true).catch(() => undefined);
     }
   }
 

@@ -10,7 +10,7 @@ import { DEFAULTS } from '../../core/defaults.js';
 import { MillraceError } from '../../core/errors.js';
 import { encodeInto, encodedSize } from '../../wasm/index.js';
 import { appendLatency } from '../../core/observability/histogram.js';
-import { decodeError } from '../host/protocol.js';
+import { decodeError, OP_QUIET_REPLY } from '../host/protocol.js';
 import type { ActorRef, ActorSystem, BodyWriter } from '../host/actor-system.js';
 import type { PartitionActorConfig } from '../partition/partition-actor.js';
 import {
@@ -245,8 +245,12 @@ export class PartitionClient {
     sink.deliver(readId(v, 8), readId(v, 16), body.slice(entryAt), v, DELIVER_HEADER, count, partial);
   }
 
-  flow(consumerId: number, permits: number): Promise<unknown> {
-    return this.system.request(this.ref, OP_FLOW, 8, (bytes, offset) => {
+  /**
+   * Grants `permits` more messages to consumer `consumerId`. `quiet`: the caller does not wait for
+   * the reply, which then does not wake this thread if it is parked (OP_QUIET_REPLY).
+   */
+  flow(consumerId: number, permits: number, quiet = false): Promise<unknown> {
+    return this.system.request(this.ref, quiet ? OP_FLOW | OP_QUIET_REPLY : OP_FLOW, 8, (bytes, offset) => {
       const v = new DataView(bytes.buffer, bytes.byteOffset + offset, 8);
       v.setUint32(0, consumerId, true);
       v.setUint32(4, permits, true);

@@ -15,7 +15,7 @@ import { holdEventLoop } from '../ring/wait.js';
 import { Doorbell } from './doorbell.js';
 import { IdleGate, LONG_SLICE_MS, SLICE_MS, SpinToken, type IdleStrategy } from './idle-strategy.js';
 import type { Actor, ActorFactory, Reply } from './actor.js';
-import { EVENT_HEADER, RECORD_EVENT, RECORD_FRAGMENT, RECORD_REPLY, REPLY_HEADER, REQUEST_HEADER, STATUS_ERROR, STATUS_OK, encodeError } from './protocol.js';
+import { EVENT_HEADER, RECORD_EVENT, RECORD_FRAGMENT, RECORD_REPLY, OP_QUIET_REPLY, REPLY_HEADER, REQUEST_HEADER, STATUS_ERROR, STATUS_OK, encodeError } from './protocol.js';
 import type { ControlToHost, HostToControl } from './control.js';
 
 /** What the pool hands each host task. Plain data, a MessagePort and SharedArrayBuffers only. */
@@ -191,17 +191,17 @@ export class HostLoop {
     const requestId = v.getUint32(offset, true);
     const actorId = v.getUint32(offset + 4, true);
     const op = v.getUint16(offset + 8, true);
-    this.dispatch(c, requestId, actorId, op, bytes.subarray(offset + REQUEST_HEADER, offset + length));
+    this.dispatch(c, requestId, actorId, op & ~OP_QUIET_REPLY, bytes.subarray(offset + REQUEST_HEADER, offset + length), (op & OP_QUIET_REPLY) !== 0);
   }
 
-  private dispatch(c: ClientLink, requestId: number, actorId: number, op: number, body: Uint8Array): void {
+  private dispatch(c: ClientLink, requestId: number, actorId: number, op: number, body: Uint8Array, quiet: boolean): void {
     const hosted = this.actors.get(actorId);
     if (!hosted) {
       const gone = this.gone.get(actorId);
       this.reply(c, requestId, STATUS_ERROR, gone ?? encodeError(new MillraceError('ACTOR_NOT_FOUND', `actor ${actorId} is not on host ${this.init.hostId}`)));
       return;
     }
-    const reply = new RingReply(this, c, requestId);
+    const reply = new RingReply(this, c, requestId, quiet);
     try {
       hosted.actor.handle(op, body, reply);
     } catch (err) {
@@ -212,9 +212,10 @@ export class HostLoop {
   /**
    * Sends a reply; `body` is copied before this returns. A body given as parts goes into the ring
    * as it is, without being gathered into one buffer first: a read's reply is its entries, up to
-   * megabytes, and gathering them was a copy and an allocation per read.
+   * megabytes, and gathering them was a copy and an allocation per read. A `quiet` reply does not
+   * wake a parked client (OP_QUIET_REPLY).
    */
-  reply(c: ClientLink, requestId: number, status: number, body: RecordParts): void {
+  reply(c: ClientLink, requestId: number, status: number, body: RecordParts, quiet = false): void {
     const length = REPLY_HEADER + recordLength(body);
     if (length > c.replies.maxRecordLength) {
       const header = new Uint8Array(REPLY_HEADER);
@@ -230,7 +231,7 @@ export class HostLoop {
         fillReplyHeader(c.replyView, at, requestId, status);
         copyRecord(body, c.replies.bytes, at + REPLY_HEADER);
         c.replies.commit(at);
-        c.bell.ring();
+        if (!quiet) c.bell.ring();
         return;
       }
     }
@@ -429,19 +430,19 @@ class RingReply implements Reply {
   private answered = false;
   readonly clientId: number;
 
-  constructor(private readonly loop: HostLoop, private readonly c: ClientLink, private readonly requestId: number) {
+  constructor(private readonly loop: HostLoop, private readonly c: ClientLink, private readonly requestId: number, private readonly quiet: boolean) {
     this.clientId = c.id;
   }
 
   ok(body: RecordParts = EMPTY): void {
     if (this.answered) return;
     this.answered = true;
-    this.loop.reply(this.c, this.requestId, STATUS_OK, body);
+    this.loop.reply(this.c, this.requestId, STATUS_OK, body, this.quiet);
   }
 
   fail(err: unknown): void {
     if (this.answered) return;
     this.answered = true;
-    this.loop.reply(this.c, this.requestId, STATUS_ERROR, encodeError(err));
+    this.loop.reply(this.c, this.requestId, STATUS_ERROR, encodeError(err), this.quiet);
   }
 }

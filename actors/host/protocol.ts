@@ -8,6 +8,7 @@
  *  +---------------+---------------+-------+-------+------------------
  *  | requestId u32 | actorId u32   | op u16| rsv   | body (op-defined)
  *  +---------------+---------------+-------+-------+------------------
+ *  op bit 15 (OP_QUIET_REPLY): the client does not wait for the reply.
  * Reply, ring record type 2
  *  0               4               8
  *  +---------------+---------------+------------------------------------------
@@ -34,6 +35,15 @@ export const REQUEST_HEADER = 12;
 export const REPLY_HEADER = 8;
 export const STATUS_OK = 0;
 export const STATUS_ERROR = 1;
+
+/**
+ * Set in a request's op by a client that does not wait for the reply (a consumer's permits, whose
+ * promise nobody awaits): the host writes the reply without ringing the client's doorbell. A
+ * parked client is not woken for it, and reads it with the next record that does wake it, or when
+ * its park times out. Each wake of a parked thread is a futex call on the host (about 15 us here,
+ * often more); in e2e.queue a reply to every consumer's flow woke that consumer's thread.
+ */
+export const OP_QUIET_REPLY = 0x8000;
 
 /** Writes a request record's header at `view[at..]` (the body follows at `at + REQUEST_HEADER`). */
 export function writeRequestHeader(view: DataView, at: number, requestId: number, actorId: number, op: number): void {
