@@ -42,8 +42,12 @@ function measure(durability: 'durable' | 'async', writes: number): Measure {
 
 for (const [durability, writes] of [['durable', 800], ['async', 2000]] as const) {
   test(`storage - settled async writes leave no bookkeeping in the old generation (${durability})`, () => {
+    // The leak promotes 800-990 bytes a write in every run. Other promotions (a timer's, the JIT's)
+    // can push one clean run past the bound (319 bytes once, in a clean-clone CI run): a run past
+    // it, like one with a full collection, is made again, and only every attempt failing fails.
+    const settled = (x: Measure): boolean => x.fullCollections === 0 && x.promotedPerWrite < MAX_PROMOTED_PER_WRITE;
     let m = measure(durability, writes);
-    for (let attempt = 1; attempt < ATTEMPTS && m.fullCollections > 0; attempt++) m = measure(durability, writes);
+    for (let attempt = 1; attempt < ATTEMPTS && !settled(m); attempt++) m = measure(durability, writes);
     assert.equal(m.fullCollections, 0, `a full collection ran in each of ${ATTEMPTS} runs`);
     assert.equal(m.last, writes - 1, 'the last write is read back');
     assert.ok(m.promotedPerWrite < MAX_PROMOTED_PER_WRITE, `${m.promotedPerWrite.toFixed(0)} bytes of old generation per write`);
