@@ -21,20 +21,26 @@ const LISTED = ['value', 'p99_us'] as const;
  * the order the workloads ran). Each numeric field is the median over the rounds (the middle run
  * of an odd count, the lower middle of an even one), except the memory figures (`rss*`): those are
  * the run with the largest peak RSS, whole, as a peak over rounds is what a memory bound must
- * hold for. Other fields come from the first round. A name missing from some rounds is combined
- * over the rounds that have it.
+ * hold for. Other fields come from the first round. A name given twice in a round (a ceiling
+ * measured before each of two workloads) is two results: the n-th of a name is combined with the
+ * n-th of that name in the other rounds. One missing from some rounds is combined over the rounds
+ * that have it. The results come in the order of their first appearance.
  */
 export function combineRounds(rounds: readonly (readonly BenchResult[])[]): BenchResult[] {
   if (rounds.length === 1) return [...rounds[0]!];
-  const byName = new Map<string, BenchResult[]>();
+  const byKey = new Map<string, BenchResult[]>();
   for (const round of rounds) {
+    const seen = new Map<string, number>();
     for (const r of round) {
-      let runs = byName.get(r.name);
-      if (runs === undefined) byName.set(r.name, (runs = []));
+      const n = seen.get(r.name) ?? 0;
+      seen.set(r.name, n + 1);
+      const key = `${r.name}#${n}`;
+      let runs = byKey.get(key);
+      if (runs === undefined) byKey.set(key, (runs = []));
       runs.push(r);
     }
   }
-  return [...byName.values()].map(combine);
+  return [...byKey.values()].map(combine);
 }
 
 function combine(runs: BenchResult[]): BenchResult {

@@ -22,11 +22,10 @@ if (!Number.isSafeInteger(rounds) || rounds < 1) {
 
 const selected: Scenario[] = scenarios.filter((s) => filters.length === 0 || filters.some((f) => s.name.includes(f)));
 const ctx = createContext(quick);
-/** Per round, the results of the whole workloads; the rest once, in `once`. */
+/** Per round, the results of the whole workloads (the rest run in the first round only). */
 const wholeRuns: BenchResult[][] = [];
-const once: BenchResult[] = [];
-/** Result names in the order the first round gave them: the order of the report. */
-const firstRound: string[] = [];
+/** Every result of the first round, in order: the order of the report. */
+const firstRound: BenchResult[] = [];
 try {
   for (let k = 1; k <= rounds; k++) {
     const inRound = selected.filter((s) => k === 1 || s.whole === true);
@@ -37,8 +36,8 @@ try {
       ctx.log(`# ${s.name}: ${s.description}`);
       const rs = await s.run(ctx);
       for (const r of rs) {
-        (s.whole === true ? wholeResults : once).push(r);
-        if (k === 1) firstRound.push(r.name);
+        if (s.whole === true) wholeResults.push(r);
+        if (k === 1) firstRound.push(r);
         logResult(r);
       }
     }
@@ -52,13 +51,11 @@ if (rounds > 1 && combined.length > 0) {
   ctx.log(`## whole workloads: medians of ${wholeRuns.length} rounds`);
   for (const r of combined) logResult(r);
 }
-// In the order the scenarios ran: the whole workloads' medians where their first runs were.
-const results = [...once, ...combined].sort((a, b) => order(a) - order(b));
-
-function order(r: BenchResult): number {
-  const i = firstRound.indexOf(r.name);
-  return i < 0 ? Number.MAX_SAFE_INTEGER : i;
-}
+// In the order the scenarios ran: each whole workload's median where its first run was (later
+// rounds run a subset of the first, so the medians are the first round's whole results, in order).
+const firstWhole = new Set(wholeRuns[0] ?? []);
+let nextCombined = 0;
+const results = firstRound.map((r) => (firstWhole.has(r) ? combined[nextCombined++]! : r));
 
 function logResult(r: BenchResult): void {
   const extras = Object.entries(r)

@@ -40,6 +40,12 @@ test('one round is passed through as it is; names keep the order of their first 
   assert.deepEqual(out.map((x) => [x.name, x.value, x.rounds]), [['a', 1, 2], ['b', 5, 3]]);
 });
 
+test('a name given twice in a round stays two results, each combined with its own runs', () => {
+  const round = (a: number, b: number): BenchResult[] => [r('ceiling', a), r('publish', 2), r('ceiling', b)];
+  const out = combineRounds([round(10, 100), round(30, 300), round(20, 200)]);
+  assert.deepEqual(out.map((x) => [x.name, x.value]), [['ceiling', 20], ['publish', 2], ['ceiling', 200]]);
+});
+
 test('an even count takes the lower middle; a run without the field is left out of its median', () => {
   const [c] = combineRounds([[r('x', 4, { p99_us: 9 })], [r('x', 1)], [r('x', 3, { p99_us: 7 })], [r('x', 2, { p99_us: Number.NaN })]]);
   assert.equal(c!.value, 2);
